@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `npm test`: bootstrap, run the whole suite (unit, then netns integration serially), print "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash build/setup.sh || exit 1
+mkdir -p test-results
+rm -f test-results/results.json
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/results.json "$@"
+rc=$?
+node build/summary.mjs test-results/results.json || rc=1
+exit $rc

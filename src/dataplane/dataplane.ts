@@ -1,0 +1,52 @@
+/**
+ * The dataplane contract. Two implementations: `kernel` (vxlan devices, bridges, static FDB/neigh,
+ * nftables) and `bpf` (TC programs steering from BPF maps). Both take the same NodeIntent, both are
+ * level-triggered: reconcile() observes what vxmesh owns, diffs it against the intent and applies only
+ * the difference, so calling it twice is harmless. Neither ever tears anything down on exit.
+ */
+import type { Logger } from 'pino';
+import type { NodeIntent } from '../intent/types.js';
+
+export type DataplaneMode = 'kernel' | 'bpf';
+export type ModeRequest = DataplaneMode | 'auto';
+
+export interface DataplaneOptions {
+  /** Kubernetes node name; also used to name this node's router namespaces (`vxmr-<node>-<vni>`). */
+  node: string;
+  /** bpffs mount to pin under (`<bpffs>/vxmesh/`). Default /sys/fs/bpf. */
+  bpffs?: string;
+  log: Logger;
+}
+
+export interface ReconcileReport {
+  mode: DataplaneMode;
+  /** Number of changes applied (0 when already converged). */
+  changes: number;
+  /** Per-network failures; one network failing never blocks the others. */
+  errors: Array<{ network?: string; vni?: number; message: string }>;
+  durationMs: number;
+}
+
+export interface InspectReport {
+  mode: DataplaneMode;
+  /** Human-readable text (what `vxmesh inspect` prints). */
+  text: string;
+  /** Structured form of the same (for --json and tests). */
+  data: unknown;
+}
+
+export interface Dataplane {
+  readonly mode: DataplaneMode;
+  reconcile(intent: NodeIntent): Promise<ReconcileReport>;
+  inspect(): Promise<InspectReport>;
+  /** Explicit uninstall: removes every device, namespace, table, pin and attachment vxmesh created. */
+  cleanup(): Promise<void>;
+  /** Releases handles (fds); never changes the dataplane. */
+  close(): Promise<void>;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** Why not, in one line (logged when auto mode falls back to kernel). */
+  reason?: string;
+}

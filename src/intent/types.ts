@@ -1,0 +1,59 @@
+/**
+ * NodeIntent: everything one node's dataplane should hold, computed purely from a Snapshot by
+ * `computeIntent(snapshot, node)`. Both dataplanes (kernel, bpf) consume exactly this.
+ * Lists are sorted (by VNI, by IP) so that equal intents compare equal.
+ */
+export interface NodeIntent {
+  node: string;
+  /** The cluster networks this node is a VTEP of (a VxlanConfig selects it and it has a VTEP address). */
+  clusterNetworks: ClusterNetworkIntent[];
+}
+
+export interface ClusterNetworkIntent {
+  /** Harvester ClusterNetwork name, e.g. "overlay". */
+  name: string;
+  /** Device whose address is the VTEP (VxlanConfig spec.uplink.nics[0], or `<cn>-bo` for a bond). */
+  uplink: string;
+  /** Uplink MTU the overlay MTU derives from (VxlanConfig linkAttributes.mtu, default 1500). */
+  uplinkMtu: number;
+  /** This node's VTEP IPv4 on the underlay. */
+  localVtep: string;
+  /** VTEP UDP port (default 4789). */
+  port: number;
+  /** Every other member node's VTEP IPv4, sorted, de-duplicated: the full mesh. */
+  peers: string[];
+  /** The VxlanNetworks of this cluster network, sorted by VNI. */
+  networks: NetworkIntent[];
+}
+
+export interface NetworkIntent {
+  /** "<namespace>/<name>" of the VxlanNetwork. */
+  key: string;
+  vni: number;
+  /** Network address in CIDR form, e.g. "10.10.0.0/24". */
+  cidr: string;
+  prefixLen: number;
+  /** Distributed gateway: the same IP and MAC on every node. */
+  gateway: string;
+  gatewayMac: string;
+  natOutgoing: boolean;
+  /** Overlay MTU (VM side). */
+  mtu: number;
+  /** Every VM NIC of this network that has an address and runs on a member node, sorted by IP. */
+  endpoints: EndpointIntent[];
+}
+
+export interface EndpointIntent {
+  /** "<namespace>/<name>" of the VMI. */
+  vm: string;
+  /** The VMI interface name (spec.domain.devices.interfaces[].name). */
+  iface: string;
+  mac: string;
+  ip: string;
+  /** Node the VM runs on (status.nodeName). */
+  node: string;
+  /** VTEP of that node. */
+  vtep: string;
+  /** True when node === this node. */
+  local: boolean;
+}
