@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, destination, type Logger } from 'pino';
 
 /**
  * One root logger, JSON to stderr (stdout stays free for command output).
@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
  */
 export const rootLogger: Logger = pino(
   { level: process.env.VXMESH_LOG_LEVEL ?? 'info', base: { pid: process.pid } },
-  pino.destination(2),
+  destination(2),
 );
 
 export function componentLogger(component: string, fields: Record<string, unknown> = {}): Logger {

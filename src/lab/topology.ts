@@ -1,0 +1,120 @@
+/**
+ * Network-namespace plumbing for the lab and the integration tests: an underlay switch, hosts (nodes and
+ * the external host) uplinked to it, and VMs whose port is plugged into a node's bridge the way bridge CNI
+ * does it (and moved between nodes the way KubeVirt live migration moves a VM).
+ * Everything is named `<prefix>-…` (prefix starts with "vxm"); nothing here touches the root namespace
+ * except creating/deleting named namespaces and veth pairs that are moved away at once.
+ */
+import { run } from '../util/exec.js';
+
+export const UNDERLAY_BRIDGE = 'vxmsw0';
+
+export const nsName = (prefix: string, name: string) => `${prefix}-${name}`;
+
+export async function netnsList(): Promise<string[]> {
+  const r = await run(['ip', '-j', 'netns', 'list'], { allowFailure: true });
+  if (!r.stdout.trim()) return [];
+  return (JSON.parse(r.stdout) as Array<{ name: string }>).map((n) => n.name);
+}
+
+async function addNetns(name: string): Promise<void> {
+  await run(['ip', 'netns', 'add', name]);
+  await run(['ip', 'link', 'set', 'lo', 'up'], { netns: name });
+}
+
+/** The underlay switch: netns `<prefix>-ul` holding bridge vxmsw0. */
+export async function createUnderlay(prefix: string): Promise<string> {
+  const ns = nsName(prefix, 'ul');
+  await addNetns(ns);
+  await run(['ip', 'link', 'add', UNDERLAY_BRIDGE, 'type', 'bridge'], { netns: ns });
+  await run(['ip', 'link', 'set', UNDERLAY_BRIDGE, 'up'], { netns: ns });
+  return ns;
+}
+
+/**
+ * A host on the underlay: netns `<prefix>-<name>` with uplink `ifname` carrying `address` (CIDR form),
+ * its peer plugged into the switch. Returns the namespace name.
+ */
+export async function addHost(prefix: string, name: string, address: string, ifname = 'vxmu0', mtu = 1500): Promise<string> {
+  const ns = nsName(prefix, name);
+  const sw = nsName(prefix, 'ul');
+  await addNetns(ns);
+  const swPort = `vxms${shortHash(ns)}`;
+  await run(['ip', 'link', 'add', ifname, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', swPort, 'mtu', String(mtu), 'netns', sw], { netns: ns });
+  await run(['ip', 'link', 'set', swPort, 'master', UNDERLAY_BRIDGE, 'up'], { netns: sw });
+  await run(['ip', 'addr', 'add', address, 'dev', ifname], { netns: ns });
+  await run(['ip', 'link', 'set', ifname, 'up'], { netns: ns });
+  await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: ns });
+  return ns;
+}
+
+export interface VmSpec {
+  /** VM namespace name. */
+  netns: string;
+  /** Node namespace the VM's port lives in. */
+  nodeNetns: string;
+  /** Host-side port name (≤ 15 chars, vxm…). */
+  port: string;
+  /** Bridge the port is plugged into (vxb<vni>). */
+  bridge: string;
+  mac: string;
+  /** Guest address in CIDR form, or undefined to leave the guest unconfigured (DHCP). */
+  address?: string;
+  gateway?: string;
+  mtu: number;
+  /** Guest interface name. */
+  ifname?: string;
+}
+
+/** Creates the VM namespace and its NIC, and plugs the port into the node's bridge (as bridge CNI would). */
+export async function addVm(vm: VmSpec): Promise<void> {
+  const ifname = vm.ifname ?? 'eth0';
+  await addNetns(vm.netns);
+  await run(['ip', 'link', 'add', ifname, 'address', vm.mac, 'mtu', String(vm.mtu), 'type', 'veth', 'peer', 'name', vm.port, 'mtu', String(vm.mtu), 'netns', vm.nodeNetns], { netns: vm.netns });
+  await plugPort(vm.nodeNetns, vm.port, vm.bridge);
+  if (vm.address) await run(['ip', 'addr', 'add', vm.address, 'dev', ifname], { netns: vm.netns });
+  await run(['ip', 'link', 'set', ifname, 'up'], { netns: vm.netns });
+  if (vm.address && vm.gateway) await run(['ip', 'route', 'add', 'default', 'via', vm.gateway], { netns: vm.netns });
+}
+
+/** Bridge CNI's part: create the bridge if it is missing, then enslave the port and bring it up. */
+export async function plugPort(nodeNetns: string, port: string, bridge: string): Promise<void> {
+  const exists = await run(['ip', 'link', 'show', bridge], { netns: nodeNetns, allowFailure: true });
+  if (exists.exitCode !== 0) {
+    await run(['ip', 'link', 'add', bridge, 'type', 'bridge'], { netns: nodeNetns, allowFailure: true });
+    await run(['ip', 'link', 'set', bridge, 'up'], { netns: nodeNetns });
+  }
+  await run(['ip', 'link', 'set', port, 'master', bridge], { netns: nodeNetns });
+  await run(['ip', 'link', 'set', port, 'up'], { netns: nodeNetns });
+}
+
+/** Live migration's part: move the VM's port to another node namespace and plug it there. */
+export async function moveVmPort(port: string, fromNetns: string, toNetns: string, bridge: string): Promise<void> {
+  await run(['ip', 'link', 'set', port, 'netns', toNetns], { netns: fromNetns });
+  await plugPort(toNetns, port, bridge);
+}
+
+/** Deletes every namespace whose name starts with `<prefix>-` (and any extra names given); tolerant of half-done setups. */
+export async function destroyNamespaces(prefixes: string[]): Promise<string[]> {
+  const all = await netnsList();
+  const doomed = all.filter((n) => prefixes.some((p) => n.startsWith(`${p}-`) || n === p));
+  for (const n of doomed) {
+    // Kill whatever still runs inside (agents, servers) before the namespace goes.
+    await run(['ip', 'netns', 'pids', n], { allowFailure: true }).then(async (r) => {
+      const pids = r.stdout.split(/\s+/).filter(Boolean);
+      if (pids.length) await run(['kill', '-9', ...pids], { allowFailure: true });
+    });
+    await run(['ip', 'netns', 'del', n], { allowFailure: true });
+  }
+  return doomed;
+}
+
+/** 6 hex chars, stable for a given string (names derived from long names must fit in 15 chars). */
+export function shortHash(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0').slice(0, 6);
+}
