@@ -15,6 +15,8 @@ export interface DataplaneOptions {
   node: string;
   /** bpffs mount to pin under (`<bpffs>/vxmesh/`). Default /sys/fs/bpf. */
   bpffs?: string;
+  /** Run every command inside this named netns (tests drive a node from the root namespace). Default: the process's own. */
+  netns?: string;
   log: Logger;
 }
 
@@ -41,6 +43,12 @@ export interface Dataplane {
   inspect(): Promise<InspectReport>;
   /** Explicit uninstall: removes every device, namespace, table, pin and attachment vxmesh created. */
   cleanup(): Promise<void>;
+  /**
+   * Removes only what this mode creates and the other mode does not (kernel: vxl* devices and the VTEP
+   * filter; bpf: vxe* devices, TC attachments, pins). Called when a node switches mode; bridges, router
+   * namespaces and NAT (shared by both modes) stay, so VMs keep their ports and gateway.
+   */
+  retire(): Promise<void>;
   /** Releases handles (fds); never changes the dataplane. */
   close(): Promise<void>;
 }
