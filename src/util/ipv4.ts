@@ -1,0 +1,52 @@
+/** IPv4 arithmetic on unsigned 32-bit integers. Pure. */
+
+export function ipToInt(ip: string): number {
+  const p = ip.split('.').map(Number);
+  return (((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) >>> 0;
+}
+
+export function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+export interface Cidr {
+  /** Network address as integer. */
+  network: number;
+  prefixLen: number;
+  /** Number of addresses in the block. */
+  size: number;
+}
+
+export function parseCidr(cidr: string): Cidr {
+  const [ip, len] = cidr.split('/');
+  const prefixLen = Number(len);
+  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+  return { network: (ipToInt(ip!) & mask) >>> 0, prefixLen, size: 2 ** (32 - prefixLen) };
+}
+
+export function formatCidr(c: Cidr): string {
+  return `${intToIp(c.network)}/${c.prefixLen}`;
+}
+
+export function cidrContains(c: Cidr, ip: string | number): boolean {
+  const n = typeof ip === 'string' ? ipToInt(ip) : ip;
+  return n >= c.network && n < c.network + c.size;
+}
+
+/** True when the address is the network or broadcast address of a block that has both (prefix ≤ 30). */
+export function isNetworkOrBroadcast(c: Cidr, ip: string | number): boolean {
+  if (c.prefixLen > 30) return false;
+  const n = typeof ip === 'string' ? ipToInt(ip) : ip;
+  return n === c.network || n === c.network + c.size - 1;
+}
+
+/** First usable host: network + 1 (or the network itself for /31 and /32). */
+export function firstHost(c: Cidr): string {
+  return intToIp(c.prefixLen >= 31 ? c.network : c.network + 1);
+}
+
+/** Usable host range [first, last] as integers. */
+export function hostRange(c: Cidr): [number, number] {
+  if (c.prefixLen >= 31) return [c.network, c.network + c.size - 1];
+  return [c.network + 1, c.network + c.size - 2];
+}
