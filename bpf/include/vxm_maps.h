@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vxm_maps.h: the BTF map declarations, no logic. Both objects declare the same maps; the agent pins
+ * them under <bpffs>/vxmesh/<name> (bpf_map__set_pin_path before load), so the second object and a
+ * restarted agent reuse them.
+ */
+#ifndef VXM_MAPS_H
+#define VXM_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "vxm_abi.h"
+
+/* vxm_ports: ifindex -> {vni, flags}.
+ * Writer: agent (dataplane/bpf/desired.ts via reconcile). Reader: vxm_from_vm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct vxm_port);
+} vxm_ports SEC(".maps");
+
+/* vxm_endpoints: {vni, mac} -> {remote vtep, local ifindex, flags}.
+ * Writer: agent. Reader: vxm_from_vm, vxm_from_tunnel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_ENDPOINTS);
+	__type(key, struct vxm_endpoint_key);
+	__type(value, struct vxm_endpoint);
+} vxm_endpoints SEC(".maps");
+
+/* vxm_arp: {vni, ipv4} -> mac, for every VM IP of the network and its gateway.
+ * Writer: agent. Reader: vxm_from_vm (ARP responder, anti-spoofing). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_ENDPOINTS);
+	__type(key, struct vxm_arp_key);
+	__type(value, struct vxm_arp_entry);
+} vxm_arp SEC(".maps");
+
+/* vxm_networks: vni -> {gateway ip/mac, bridge ifindex, cluster id}.
+ * Writer: agent. Reader: vxm_from_vm, vxm_from_tunnel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct vxm_network);
+} vxm_networks SEC(".maps");
+
+/* vxm_vteps: {cluster id, vtep ip} -> 1 for every member VTEP (peers and this node).
+ * Writer: agent. Reader: vxm_from_tunnel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_VTEPS);
+	__type(key, struct vxm_vtep_key);
+	__type(value, __u8);
+} vxm_vteps SEC(".maps");
+
+/* vxm_flood: vni -> {count, peer VTEPs} for head-end replication of broadcast/multicast.
+ * Writer: agent. Reader: vxm_from_vm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct vxm_flood);
+} vxm_flood SEC(".maps");
+
+/* vxm_config[0]: {vxe ifindex, object hash}.
+ * Writer: agent. Reader: vxm_from_vm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vxm_config);
+} vxm_config SEC(".maps");
+
+/* vxm_stats: {vni, verdict} -> per-CPU {packets, bytes}.
+ * Writer: vxm_from_vm, vxm_from_tunnel (stats.h). Reader: agent (sums CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, VXM_MAX_STATS);
+	__type(key, struct vxm_stat_key);
+	__type(value, struct vxm_stat);
+} vxm_stats SEC(".maps");
+
+#endif /* VXM_MAPS_H */

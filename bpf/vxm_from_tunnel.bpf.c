@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vxm_from_tunnel: TC ingress of the collect-metadata vxlan device vxe0, i.e. decapsulated frames
+ * from other nodes. Maps: vxm_networks, vxm_vteps, vxm_endpoints (read); vxm_stats (write).
+ *
+ *  1. The outer source must be a member VTEP of the VNI's cluster network (vxm_vteps); unknown VNIs
+ *     and non-member VTEPs are dropped (dropped-unknown-vtep, counted under the frame's VNI).
+ *  2. Unicast to a local endpoint on a known port: bpf_redirect_peer into the VM (forwarded-local).
+ *  3. Everything else (broadcast, multicast, the gateway MAC, unknown or not-yet-learned MACs,
+ *     VLAN-tagged frames): egress of the VNI's bridge, which forwards/floods to its ports
+ *     (passed-to-kernel). A frame shorter than Ethernet is dropped (dropped-malformed).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "include/vxm_abi.h"
+#include "include/vxm_maps.h"
+#include "include/parse.h"
+#include "include/stats.h"
+
+/* Returns the VNI's network when the tunnel source is one of its cluster network's VTEPs. */
+static __always_inline int vxm_check_vtep(struct bpf_tunnel_key *key, struct vxm_network **out)
+{
+	__u32 vni = key->tunnel_id;
+	struct vxm_network *net = bpf_map_lookup_elem(&vxm_networks, &vni);
+	struct vxm_vtep_key vk = {};
+
+	if (!net)
+		return -VXM_E_UNKNOWN_VNI;
+	vk.cluster_id = net->cluster_id;
+	vk.ip = key->remote_ipv4;
+	if (!bpf_map_lookup_elem(&vxm_vteps, &vk))
+		return -VXM_E_UNKNOWN_VTEP;
+	*out = net;
+	return 0;
+}
+
+SEC("tc")
+int vxm_from_tunnel(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	struct vxm_network *net = NULL;
+	struct vxm_endpoint_key ek = {};
+	struct vxm_endpoint *ep;
+	struct vxm_pkt p;
+	__u32 bridge;
+	int rc;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0) {
+		vxm_count(0, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (vxm_check_vtep(&key, &net) < 0 || !net) {
+		vxm_count(key.tunnel_id, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
+		return TC_ACT_SHOT;
+	}
+	bridge = net->bridge_ifindex;
+
+	rc = vxm_parse_eth(skb, &p);
+	if (rc == -VXM_E_MALFORMED) {
+		vxm_count(key.tunnel_id, VXM_V_DROP_MALFORMED, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (rc == 0 && !vxm_mac_is_multicast(p.eth->h_dest)) {
+		ek.vni = key.tunnel_id;
+		vxm_mac_copy(ek.mac, p.eth->h_dest);
+		ep = bpf_map_lookup_elem(&vxm_endpoints, &ek);
+		if (ep && (ep->flags & VXM_EP_LOCAL) && ep->ifindex) {
+			vxm_count(key.tunnel_id, VXM_V_FWD_LOCAL, skb->len);
+			return bpf_redirect_peer(ep->ifindex, 0);
+		}
+	}
+	vxm_count(key.tunnel_id, VXM_V_PASS_KERNEL, skb->len);
+	if (!bridge)
+		return TC_ACT_OK;
+	return bpf_redirect(bridge, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";

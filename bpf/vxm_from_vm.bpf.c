@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vxm_from_vm: TC ingress of every VM port (a non-vxmesh member of bridge vxb<vni>, flag VM) and of
+ * the gateway leg vxg<vni> (flag GATEWAY); i.e. frames a VM (or the node's router) sends.
+ * Maps: vxm_ports, vxm_endpoints, vxm_arp, vxm_networks (none), vxm_flood, vxm_config (read);
+ *       vxm_stats (write).
+ *
+ *  1. VM ports only: anti-spoofing. The source MAC must be a local endpoint of the port's VNI whose
+ *     port is this one (or not learned yet); an IPv4 source / ARP sender must map to that MAC in
+ *     vxm_arp (0.0.0.0 allowed for DHCP and ARP probes). Else drop (dropped-spoof).
+ *  2. ARP requests for a known address: answered in place, sent back out of this port (arp-answered).
+ *  3. Broadcast/multicast (VM ports): one clone per peer VTEP to vxe0 (flooded), then the local bridge.
+ *  4. Unicast to a remote endpoint: tunnel key + redirect to vxe0 (forwarded-tunnel); to a local
+ *     endpoint on a known port: bpf_redirect_peer (forwarded-local); anything else (the gateway MAC,
+ *     unknown MACs, endpoints whose port is not learned yet): the kernel bridge (passed-to-kernel).
+ *
+ * Malformed frames (Ethernet/ARP/IPv4 truncated, bad IHL) and VLAN-tagged frames from a VM port are
+ * DROPPED (dropped-malformed): anti-spoofing cannot be evaluated on them, and the overlay carries
+ * untagged frames only. From the (trusted) gateway leg they are passed to the kernel bridge. Neither
+ * case ever reaches the tunnel.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "include/vxm_abi.h"
+#include "include/vxm_maps.h"
+#include "include/parse.h"
+#include "include/stats.h"
+#include "include/arp.h"
+#include "include/tunnel.h"
+
+/* The source MAC must be ours on this port. Returns the endpoint-learned state via *learned. */
+static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, struct vxm_pkt *p, int *learned)
+{
+	struct vxm_endpoint_key key = { .vni = vni };
+	struct vxm_endpoint *ep;
+
+	vxm_mac_copy(key.mac, p->eth->h_source);
+	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
+	if (!ep || !(ep->flags & VXM_EP_LOCAL))
+		return -VXM_E_SPOOF_MAC;
+	if (ep->ifindex != 0 && ep->ifindex != ifindex)
+		return -VXM_E_SPOOF_MAC;
+	*learned = ep->ifindex == ifindex;
+	return 0;
+}
+
+/* An IPv4 address (network order) claimed by the frame's source MAC must belong to it. */
+static __always_inline int vxm_check_ip(__u32 vni, __be32 ip, const __u8 *mac)
+{
+	struct vxm_arp_key key = { .vni = vni, .ip = ip };
+	struct vxm_arp_entry *e;
+
+	if (ip == 0)
+		return 0;
+	e = bpf_map_lookup_elem(&vxm_arp, &key);
+	if (!e || !vxm_mac_eq(e->mac, mac))
+		return -VXM_E_SPOOF_IP;
+	return 0;
+}
+
+static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm_pkt *p, int *learned)
+{
+	int rc = vxm_check_mac(vni, ifindex, p, learned);
+
+	if (rc < 0)
+		return rc;
+	if (p->proto == ETH_P_IP) {
+		struct iphdr *ip = vxm_parse_ipv4(p);
+
+		if (!ip)
+			return -VXM_E_MALFORMED;
+		return vxm_check_ip(vni, ip->saddr, p->eth->h_source);
+	}
+	if (p->proto == ETH_P_ARP) {
+		struct vxm_arphdr *arp = vxm_parse_arp(p);
+		__be32 spa;
+
+		if (!arp)
+			return -VXM_E_MALFORMED;
+		if (!vxm_mac_eq(arp->sha, p->eth->h_source))
+			return -VXM_E_SPOOF_MAC;
+		__builtin_memcpy(&spa, arp->spa, 4);
+		return vxm_check_ip(vni, spa, p->eth->h_source);
+	}
+	return 0;
+}
+
+/* Unicast and multicast forwarding. `learned` = the bridge already knows the sender's port; until it
+ * does, the frame also goes through the bridge (clone for the fast path) so that it learns. */
+static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 flags, struct vxm_pkt *p, int learned)
+{
+	struct vxm_endpoint_key key = { .vni = vni };
+	struct vxm_endpoint *ep;
+	__u32 len = skb->len;
+	__u32 vxe;
+
+	if (vxm_mac_is_multicast(p->eth->h_dest)) {
+		/* the gateway is distributed (same IP/MAC on every node): its broadcasts stay local */
+		if (flags & VXM_PORT_VM) {
+			vxe = vxm_vxe_ifindex();
+			if (vxm_replicate(skb, vni, vxe) > 0)
+				vxm_count(vni, VXM_V_FLOODED, len);
+		}
+		vxm_count(vni, VXM_V_PASS_KERNEL, len);
+		return TC_ACT_OK;
+	}
+
+	vxm_mac_copy(key.mac, p->eth->h_dest);
+	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
+	if (ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep) {
+		__u32 remote = ep->remote_vtep;
+
+		vxe = vxm_vxe_ifindex();
+		if (vxe && vxm_set_tunnel(skb, vni, remote) == 0) {
+			vxm_count(vni, VXM_V_FWD_TUNNEL, len);
+			if (!learned) {
+				bpf_clone_redirect(skb, vxe, 0);
+				vxm_count(vni, VXM_V_PASS_KERNEL, len);
+				return TC_ACT_OK;
+			}
+			return bpf_redirect(vxe, 0);
+		}
+	} else if (ep && (ep->flags & VXM_EP_LOCAL) && ep->ifindex && ep->ifindex != skb->ifindex && learned) {
+		vxm_count(vni, VXM_V_FWD_LOCAL, len);
+		return bpf_redirect_peer(ep->ifindex, 0);
+	}
+	vxm_count(vni, VXM_V_PASS_KERNEL, len);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int vxm_from_vm(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct vxm_port *port = bpf_map_lookup_elem(&vxm_ports, &ifindex);
+	struct vxm_pkt p;
+	__u32 vni, flags;
+	int learned = 1;
+	int rc;
+
+	if (!port)
+		return TC_ACT_OK; /* not a port we manage */
+	vni = port->vni;
+	flags = port->flags;
+
+	rc = vxm_parse_eth(skb, &p);
+	if (rc < 0) {
+		if (!(flags & VXM_PORT_VM)) {
+			vxm_count(vni, VXM_V_PASS_KERNEL, skb->len);
+			return TC_ACT_OK;
+		}
+		vxm_count(vni, VXM_V_DROP_MALFORMED, skb->len);
+		return TC_ACT_SHOT;
+	}
+
+	if (flags & VXM_PORT_VM) {
+		rc = vxm_check_source(vni, ifindex, &p, &learned);
+		if (rc < 0) {
+			vxm_count(vni, rc == -VXM_E_MALFORMED ? VXM_V_DROP_MALFORMED : VXM_V_DROP_SPOOF, skb->len);
+			return TC_ACT_SHOT;
+		}
+	}
+
+	if (p.proto == ETH_P_ARP) {
+		rc = vxm_arp_respond(vni, &p);
+		if (rc == VXM_ARP_ANSWERED) {
+			vxm_count(vni, VXM_V_ARP_ANSWERED, skb->len);
+			return bpf_redirect(ifindex, 0);
+		}
+		if (rc == VXM_ARP_SELF) {
+			vxm_count(vni, VXM_V_PASS_KERNEL, skb->len);
+			return TC_ACT_OK;
+		}
+	}
+	return vxm_forward(skb, vni, flags, &p, learned);
+}
+
+char LICENSE[] SEC("license") = "GPL";
