@@ -1,0 +1,58 @@
+/**
+ * The shared part of both dataplanes: per-VNI bridges and the gateway (router namespaces + NAT).
+ * The bpf dataplane calls `reconcileGateways` / `cleanupGateways` unchanged, or composes
+ * `planBridges` + `planGateways` with its own plan over one `observeGateways` read.
+ */
+import type { Logger } from 'pino';
+import type { NodeIntent } from '../../intent/types.js';
+import { applyChanges, type ApplyResult } from '../netlink/batch.js';
+import { Phase, type Change } from '../netlink/change.js';
+import { names, isOwnedDevice } from '../names.js';
+import { observeNode } from '../netlink/observe.js';
+import { planBridges } from './bridges.js';
+import { planGateways } from './plan.js';
+import { observeGateways, listRouterNamespaces } from './observe.js';
+import { GATEWAY_TABLE } from './nft-rules.js';
+
+export { planBridges } from './bridges.js';
+export { planGateways, observedTransits, type GatewayObserved, type RouterObserved } from './plan.js';
+export { observeGateways, observeRouter, listRouterNamespaces } from './observe.js';
+export { nodeGatewayTable, routerTable, GATEWAY_TABLE } from './nft-rules.js';
+export { TRANSIT_CIDR, transit, transitIndexOf, allocateTransits } from './transit.js';
+export { localNetworks, vniOf, type LocalNetwork } from './networks.js';
+
+export interface GatewayOptions {
+  node: string;
+  netns?: string;
+  log: Logger;
+}
+
+/** Observe, plan (bridges + gateways), apply. Returns the apply result (failures carry their VNI). */
+export async function reconcileGateways(intent: NodeIntent, opts: GatewayOptions): Promise<ApplyResult & { planned: Change[] }> {
+  const obs = await observeGateways(opts);
+  const planned = [...planBridges(obs.node.links, intent), ...planGateways(obs, intent)];
+  const res = await applyChanges(planned, { netns: opts.netns, log: opts.log });
+  return { ...res, planned };
+}
+
+/**
+ * Removes the gateway side: this node's router namespaces, vxg/vxo legs, the gateway nft table and,
+ * with `bridges`, the vxb bridges (VM ports fall out of them: only for an explicit uninstall).
+ */
+export async function cleanupGateways(opts: GatewayOptions & { bridges?: boolean }): Promise<ApplyResult> {
+  const node = await observeNode({ netns: opts.netns });
+  const changes: Change[] = [];
+  for (const r of await listRouterNamespaces(opts.node)) {
+    changes.push({ tool: 'netns', args: ['del', r.ns], phase: Phase.netnsDel });
+  }
+  for (const l of node.links) {
+    if (!isOwnedDevice(l.name)) continue;
+    const isLeg = /^vx[go]\d+$/.test(l.name);
+    const isBridge = /^vxb\d+$/.test(l.name) && l.kind === 'bridge';
+    if (isLeg || (opts.bridges && isBridge)) changes.push({ tool: 'ip', args: ['link', 'del', l.name], phase: Phase.linkDel });
+  }
+  if (node.tables.some((t) => t.family === 'inet' && t.name === GATEWAY_TABLE)) {
+    changes.push({ tool: 'nft', args: [`delete table inet ${names.nftTable}`], phase: Phase.nft });
+  }
+  return applyChanges(changes, { netns: opts.netns, log: opts.log });
+}

@@ -1,0 +1,57 @@
+/**
+ * The nft tables of the shared gateway (both modes). Node namespace, `inet vxmesh`: masquerade the
+ * transit range out of each uplink (the external host sees the node's underlay address), never forward
+ * router to router (tenants stay apart even where CIDRs overlap), no new connections from routers to the
+ * node itself. Router namespace, `inet vxmesh`: masquerade to up0 when natOutgoing, else drop forwarding
+ * to up0; nothing new comes in from up0.
+ */
+import type { NftTableSpec } from '../netlink/nft.js';
+import { names } from '../names.js';
+import { TRANSIT_CIDR } from './transit.js';
+
+export const GATEWAY_TABLE = names.nftTable;
+
+export function nodeGatewayTable(uplinks: string[]): NftTableSpec {
+  return {
+    family: 'inet',
+    name: GATEWAY_TABLE,
+    sets: [],
+    chains: [
+      {
+        name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
+        rules: uplinks.map((u) => ({ id: `masq:${u}`, text: `ip saddr ${TRANSIT_CIDR} oifname "${u}" masquerade` })),
+      },
+      {
+        name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
+        rules: [{ id: 'router-isolation', text: 'iifname "vxo*" oifname "vxo*" drop' }],
+      },
+      {
+        name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept',
+        rules: [{ id: 'router-no-new-to-node', text: 'iifname "vxo*" ct state new drop' }],
+      },
+    ],
+  };
+}
+
+export function routerTable(natOutgoing: boolean): NftTableSpec {
+  const up = names.routerUplink;
+  return {
+    family: 'inet',
+    name: GATEWAY_TABLE,
+    sets: [],
+    chains: [
+      {
+        name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
+        rules: natOutgoing ? [{ id: 'masq', text: `oifname "${up}" masquerade` }] : [],
+      },
+      {
+        name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
+        rules: [
+          { id: 'up-established', text: `iifname "${up}" ct state established,related accept` },
+          { id: 'up-new', text: `iifname "${up}" drop` },
+          ...(natOutgoing ? [] : [{ id: 'isolated', text: `oifname "${up}" drop` }]),
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * KernelDataplane: per-VNI vxlan devices, static FDB/neighbours and an nft VTEP filter, plus the shared
+ * bridges and gateway. reconcile() = one observation, one pure plan, batched apply.
+ */
+import type { Dataplane, DataplaneOptions, ReconcileReport, InspectReport } from '../dataplane.js';
+import type { NodeIntent } from '../../intent/types.js';
+import { DataplaneError } from '../../errors.js';
+import { applyChanges } from '../netlink/batch.js';
+import { describeChange, Phase, type Change } from '../netlink/change.js';
+import { observeNode } from '../netlink/observe.js';
+import { observeGateways, cleanupGateways } from '../gateway/index.js';
+import { vniOf } from '../gateway/networks.js';
+import { planKernel } from './plan.js';
+import { inspectData, inspectText } from './inspect.js';
+import { VTEP_TABLE } from './vtep-filter.js';
+
+export class KernelDataplane implements Dataplane {
+  readonly mode = 'kernel' as const;
+  constructor(private readonly opts: DataplaneOptions) {}
+
+  private get log() {
+    return this.opts.log.child({ component: 'dataplane.kernel', node: this.opts.node });
+  }
+
+  async reconcile(intent: NodeIntent): Promise<ReconcileReport> {
+    const t0 = Date.now();
+    const log = this.log;
+    const obs = await observeGateways({ node: this.opts.node, netns: this.opts.netns });
+    const plan = planKernel(obs, intent);
+    for (const c of plan.changes) {
+      if (c.reason?.startsWith('vxlan attributes differ')) log.warn({ vni: c.vni, op: 'recreate', reason: c.reason }, 'vxlan device recreated');
+    }
+    const res = await applyChanges(plan.changes, { netns: this.opts.netns, log });
+    const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+    const errors = [...plan.errors];
+    for (const f of res.failures) {
+      const vni = f.change.vni;
+      log.error({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, op: describeChange(f.change), err: f.message }, 'change failed');
+      errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
+    }
+    const durationMs = Date.now() - t0;
+    log.info({ changes: res.applied, errors: errors.length, skipped: res.skipped, durationMs }, 'reconciled');
+    return { mode: 'kernel', changes: res.applied, errors, durationMs };
+  }
+
+  async inspect(): Promise<InspectReport> {
+    const data = inspectData(await observeGateways({ node: this.opts.node, netns: this.opts.netns }));
+    return { mode: 'kernel', text: inspectText(data), data };
+  }
+
+  async cleanup(): Promise<void> {
+    await this.retire();
+    const res = await cleanupGateways({ node: this.opts.node, netns: this.opts.netns, log: this.log, bridges: true });
+    this.throwOnFailure(res.failures, 'cleanup');
+  }
+
+  async retire(): Promise<void> {
+    const node = await observeNode({ netns: this.opts.netns });
+    const changes: Change[] = node.links
+      .filter((l) => vniOf(l.name, 'vxl') !== undefined)
+      .map((l) => ({ tool: 'ip' as const, args: ['link', 'del', l.name], phase: Phase.linkDel }));
+    if (node.tables.some((t) => t.family === 'inet' && t.name === VTEP_TABLE)) {
+      changes.push({ tool: 'nft', args: [`delete table inet ${VTEP_TABLE}`], phase: Phase.nft });
+    }
+    const res = await applyChanges(changes, { netns: this.opts.netns, log: this.log });
+    this.throwOnFailure(res.failures, 'retire');
+  }
+
+  async close(): Promise<void> {}
+
+  private throwOnFailure(failures: Array<{ change: Change; message: string }>, op: string): void {
+    if (failures.length === 0) return;
+    throw new DataplaneError('KERNEL_' + op.toUpperCase(), `${op}: ${failures.map((f) => `${describeChange(f.change)}: ${f.message}`).join('; ')}`);
+  }
+}

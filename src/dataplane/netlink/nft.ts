@@ -1,0 +1,150 @@
+/**
+ * nftables tables vxmesh owns (named `vxmesh*`), as specs. Every rule carries a comment
+ * `<id>#<hash of its text>`, so reading the table back (`nft -j list ruleset`) tells whether each rule is
+ * the one we want without re-parsing nft's expression JSON. A table whose chains or rules differ is
+ * replaced in one atomic transaction (existing conntrack/NAT state is untouched); set elements are
+ * updated in place (add/delete element), so membership changes never rebuild the table.
+ */
+import { z } from 'zod';
+import { runJson } from '../../util/exec.js';
+import { Phase, type Change } from './change.js';
+
+export interface NftRuleSpec {
+  id: string;
+  /** nft rule text without the comment, e.g. `oifname "up0" masquerade`. */
+  text: string;
+}
+export interface NftChainSpec {
+  name: string;
+  type: 'filter' | 'nat';
+  hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+  prio: number;
+  policy: 'accept' | 'drop';
+  rules: NftRuleSpec[];
+}
+export interface NftSetSpec {
+  name: string;
+  type: 'ipv4_addr';
+  elements: string[];
+}
+export interface NftTableSpec {
+  family: 'inet';
+  name: string;
+  sets: NftSetSpec[];
+  chains: NftChainSpec[];
+}
+
+export interface ObservedChain {
+  name: string;
+  type?: string;
+  hook?: string;
+  prio?: number;
+  policy?: string;
+  /** Rule comments in order (undefined for a rule without comment: someone else's edit). */
+  rules: Array<string | undefined>;
+}
+export interface ObservedTable {
+  family: string;
+  name: string;
+  sets: Array<{ name: string; type: string; elements: string[] }>;
+  chains: ObservedChain[];
+}
+
+export function ruleComment(r: NftRuleSpec): string {
+  return `${r.id}#${fnv(r.text)}`;
+}
+
+function fnv(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+export function renderTable(t: NftTableSpec): string {
+  const lines = [`table ${t.family} ${t.name} {`];
+  for (const s of t.sets) {
+    const el = s.elements.length ? ` elements = { ${s.elements.join(', ')} }` : '';
+    lines.push(`  set ${s.name} { type ${s.type};${el} }`);
+  }
+  for (const c of t.chains) {
+    lines.push(`  chain ${c.name} {`, `    type ${c.type} hook ${c.hook} priority ${c.prio}; policy ${c.policy};`);
+    for (const r of c.rules) lines.push(`    ${r.text} comment "${ruleComment(r)}"`);
+    lines.push('  }');
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/** Why the table's structure differs (undefined when only set elements may differ). */
+export function structuralDiff(observed: ObservedTable, desired: NftTableSpec): string | undefined {
+  const oSets = new Map(observed.sets.map((s) => [s.name, s]));
+  if (observed.sets.length !== desired.sets.length) return 'set list differs';
+  for (const s of desired.sets) {
+    const o = oSets.get(s.name);
+    if (!o) return `set ${s.name} missing`;
+    if (o.type !== s.type) return `set ${s.name} type differs`;
+  }
+  if (observed.chains.length !== desired.chains.length) return 'chain list differs';
+  const oChains = new Map(observed.chains.map((c) => [c.name, c]));
+  for (const c of desired.chains) {
+    const o = oChains.get(c.name);
+    if (!o) return `chain ${c.name} missing`;
+    if (o.type !== c.type || o.hook !== c.hook || o.prio !== c.prio || o.policy !== c.policy) return `chain ${c.name} attributes differ`;
+    const want = c.rules.map(ruleComment);
+    if (want.length !== o.rules.length || want.some((w, i) => w !== o.rules[i])) return `chain ${c.name} rules differ`;
+  }
+  return undefined;
+}
+
+/** The smallest change turning `observed` into `desired` (undefined desired: the table goes). */
+export function planTable(observed: ObservedTable | undefined, desired: NftTableSpec | undefined, ctx: { ns?: string; vni?: number } = {}): Change[] {
+  const mk = (args: string, reason: string): Change => ({ tool: 'nft', args: [args], ns: ctx.ns, vni: ctx.vni, phase: Phase.nft, reason });
+  if (!desired) return observed ? [mk(`delete table ${observed.family} ${observed.name}`, 'table not wanted')] : [];
+  const id = `${desired.family} ${desired.name}`;
+  if (!observed) return [mk(renderTable(desired), 'table missing')];
+  const why = structuralDiff(observed, desired);
+  if (why) return [mk(`table ${id} {}\ndelete table ${id}\n${renderTable(desired)}`, why)];
+  const out: Change[] = [];
+  for (const s of desired.sets) {
+    const have = new Set(observed.sets.find((o) => o.name === s.name)!.elements);
+    const want = new Set(s.elements);
+    const add = s.elements.filter((e) => !have.has(e));
+    const del = [...have].filter((e) => !want.has(e));
+    for (const e of add) out.push(mk(`add element ${id} ${s.name} { ${e} }`, 'set member missing'));
+    for (const e of del) out.push(mk(`delete element ${id} ${s.name} { ${e} }`, 'set member stale'));
+  }
+  return out;
+}
+
+const Item = z.record(z.unknown());
+
+/** Parses `nft -j list ruleset` into the tables whose name starts with `prefix`. */
+export function parseRuleset(json: unknown, prefix = 'vxmesh'): ObservedTable[] {
+  const items = z.object({ nftables: z.array(Item) }).parse(json).nftables;
+  const tables = new Map<string, ObservedTable>();
+  const key = (f: unknown, t: unknown) => `${String(f)} ${String(t)}`;
+  for (const it of items) {
+    const t = it.table as { family: string; name: string } | undefined;
+    if (t && t.name.startsWith(prefix)) tables.set(key(t.family, t.name), { family: t.family, name: t.name, sets: [], chains: [] });
+  }
+  for (const it of items) {
+    const s = it.set as { family: string; table: string; name: string; type: string; elem?: unknown[] } | undefined;
+    const c = it.chain as { family: string; table: string; name: string; type?: string; hook?: string; prio?: number; policy?: string } | undefined;
+    const r = it.rule as { family: string; table: string; chain: string; comment?: string } | undefined;
+    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: s.type, elements: (s.elem ?? []).map((e) => String(e)) });
+    if (c) tables.get(key(c.family, c.table))?.chains.push({ name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: [] });
+    if (r) tables.get(key(r.family, r.table))?.chains.find((x) => x.name === r.chain)?.rules.push(r.comment);
+  }
+  return [...tables.values()];
+}
+
+export async function listOwnedTables(opts: { netns?: string }): Promise<ObservedTable[]> {
+  return parseRuleset(await runJson(['nft', '-j', 'list', 'ruleset'], { netns: opts.netns }));
+}
+
+export function findTable(tables: ObservedTable[], family: string, name: string): ObservedTable | undefined {
+  return tables.find((t) => t.family === family && t.name === name);
+}
