@@ -1,0 +1,116 @@
+/**
+ * desired.ts: pure. NodeIntent + what the node looks like (ifindexes, learned MACs) -> the exact
+ * contents every vxmesh map should hold, as tables of hex key -> hex value (the bytes the kernel
+ * stores, so observed and desired compare byte for byte), and the diff between two such states.
+ */
+import type { NodeIntent } from '../../intent/types.js';
+import { names, gatewayMac } from '../names.js';
+import {
+  EP_LOCAL, EP_REMOTE, PORT_GATEWAY, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
+} from './abi.js';
+
+/** Maps the agent writes (vxm_stats is written by the programs only). */
+export const MANAGED_MAPS = ['vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_networks', 'vxm_vteps', 'vxm_flood', 'vxm_config'] as const;
+export type ManagedMap = (typeof MANAGED_MAPS)[number];
+export type Table = Map<string, string>;
+export type MapState = Record<ManagedMap, Table>;
+
+/** What reconcile observed on the node, as input to the pure computation. */
+export interface NodeEnv {
+  /** Device name -> ifindex in the node netns. */
+  ifindex: Record<string, number>;
+  /** Per VNI: the VM ports (non-vxmesh members of vxb<vni>). */
+  vmPorts: Record<number, string[]>;
+  /** Per VNI: MAC (lowercase) -> port name the bridge learned it on. */
+  learned: Record<number, Record<string, string>>;
+  /** Object build hash (kept in vxm_config so a restarted agent knows the pinned programs). */
+  objectHash: number;
+}
+
+export interface MapChange {
+  map: ManagedMap;
+  op: 'update' | 'delete';
+  key: string;
+  value?: string;
+}
+
+const hex = (b: Buffer) => b.toString('hex');
+
+export function emptyState(): MapState {
+  return Object.fromEntries(MANAGED_MAPS.map((m) => [m, new Map()])) as MapState;
+}
+
+/** Errors the intent cannot be expressed with (e.g. too many peers); the rest is still computed. */
+export interface DesiredResult {
+  state: MapState;
+  errors: Array<{ network?: string; vni?: number; message: string }>;
+}
+
+export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
+  const s = emptyState();
+  const errors: DesiredResult['errors'] = [];
+  let vxe = 0;
+  for (const cn of intent.clusterNetworks) {
+    const cid = clusterId(cn.name);
+    const vxeName = names.externalVxlan(cn.port);
+    if (!vxe) vxe = env.ifindex[vxeName] ?? 0;
+    else if ((env.ifindex[vxeName] ?? 0) !== vxe) {
+      errors.push({ message: `cluster network ${cn.name}: port ${cn.port} differs from the first cluster network's; one VTEP port per node is supported in bpf mode` });
+      continue;
+    }
+    for (const ip of [...cn.peers, cn.localVtep]) {
+      s.vxm_vteps.set(hex(encode('vxm_vtep_key', { cluster_id: cid, ip: ipHost(ip) })), '01');
+    }
+    const peers = cn.peers.filter((p) => p !== cn.localVtep);
+    if (peers.length > VXM_MAX_PEERS) {
+      errors.push({ message: `cluster network ${cn.name}: ${peers.length} peers exceed ${VXM_MAX_PEERS}; broadcast reaches the first ${VXM_MAX_PEERS} only` });
+    }
+    const flood = peers.slice(0, VXM_MAX_PEERS).map(ipHost);
+    for (const net of cn.networks) {
+      const vni = net.vni;
+      const key = hex(u32(vni));
+      s.vxm_networks.set(key, hex(encode('vxm_network', {
+        gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
+        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: 0, pad2: 0,
+      })));
+      s.vxm_flood.set(key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
+      s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),
+        hex(encode('vxm_arp_entry', { mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0] })));
+      const gw = env.ifindex[names.gatewayPort(vni)];
+      if (gw) s.vxm_ports.set(hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
+      for (const port of env.vmPorts[vni] ?? []) {
+        const idx = env.ifindex[port];
+        if (idx) s.vxm_ports.set(hex(u32(idx)), hex(encode('vxm_port', { vni, flags: PORT_VM })));
+      }
+      const learned = env.learned[vni] ?? {};
+      for (const ep of net.endpoints) {
+        const mac = ep.mac.toLowerCase();
+        s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(ep.ip) })), hex(encode('vxm_arp_entry', { mac: macBytes(mac), pad: [0, 0] })));
+        const k = hex(encode('vxm_endpoint_key', { vni, mac: macBytes(mac), pad: [0, 0] }));
+        const v = ep.local
+          ? { remote_vtep: 0, ifindex: learned[mac] ? env.ifindex[learned[mac]!] ?? 0 : 0, flags: EP_LOCAL, pad: 0 }
+          : { remote_vtep: ipHost(ep.vtep), ifindex: 0, flags: EP_REMOTE, pad: 0 };
+        s.vxm_endpoints.set(k, hex(encode('vxm_endpoint', v)));
+      }
+    }
+  }
+  s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags: 0, object_hash: env.objectHash })));
+  return { state: s, errors };
+}
+
+function padTo(xs: number[], n: number): number[] {
+  return [...xs, ...Array<number>(Math.max(0, n - xs.length)).fill(0)];
+}
+
+/** The smallest set of map writes turning `observed` into `desired` (array maps are never deleted from). */
+export function diffMaps(observed: MapState, desired: MapState): MapChange[] {
+  const out: MapChange[] = [];
+  for (const map of MANAGED_MAPS) {
+    const o = observed[map];
+    const d = desired[map];
+    for (const [key, value] of d) if (o.get(key) !== value) out.push({ map, op: 'update', key, value });
+    if (map === 'vxm_config') continue;
+    for (const key of o.keys()) if (!d.has(key)) out.push({ map, op: 'delete', key });
+  }
+  return out;
+}
