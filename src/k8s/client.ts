@@ -1,0 +1,149 @@
+/**
+ * A small typed-enough client over @kubernetes/client-node for the objects vxmesh handles as plain JSON:
+ * custom resources and leases through CustomObjectsApi, nodes and events through CoreV1Api. Every object
+ * comes back in wire form (strings for timestamps), so the zod schemas validate API objects and YAML
+ * files alike.
+ */
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { RESOURCES, apiVersionOf, type ResourceRef } from './resources.js';
+
+export type KObject = { apiVersion?: string; kind?: string; metadata: Record<string, any> } & Record<string, any>;
+export interface KList {
+  metadata?: { resourceVersion?: string };
+  items: KObject[];
+}
+
+export interface KubeClientOptions {
+  /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  kubeconfig?: string;
+  /** Kubeconfig text (tests and the lab pass the double's). */
+  kubeconfigYaml?: string;
+}
+
+export function loadKubeConfig(opts: KubeClientOptions = {}): KubeConfig {
+  const kc = new KubeConfig();
+  if (opts.kubeconfigYaml) kc.loadFromString(opts.kubeconfigYaml);
+  else if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async list(res: ResourceRef, namespace?: string): Promise<KList> {
+    if (res === RESOURCES.nodes) {
+      const l = await this.core.listNode();
+      return wire({ metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map((n) => ({ apiVersion: 'v1', kind: 'Node', ...n })) }) as KList;
+    }
+    notCore(res);
+    const { group, version, plural } = res;
+    if (!res.namespaced) return (await this.custom.listClusterCustomObject({ group, version, plural })) as KList;
+    if (namespace) return (await this.custom.listNamespacedCustomObject({ group, version, namespace, plural })) as KList;
+    return (await this.custom.listCustomObjectForAllNamespaces({ group, version, plural })) as KList;
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get(res: ResourceRef, name: string, namespace?: string): Promise<KObject | undefined> {
+    notCore(res);
+    const { group, version, plural } = res;
+    try {
+      return (res.namespaced
+        ? await this.custom.getNamespacedCustomObject({ group, version, namespace: namespace!, plural, name })
+        : await this.custom.getClusterCustomObject({ group, version, plural, name })) as KObject;
+    } catch (err) {
+      if (isApiError(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async create(res: ResourceRef, body: KObject): Promise<KObject> {
+    const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
+    if (res === RESOURCES.events) return wire(await this.core.createNamespacedEvent({ namespace: body.metadata.namespace, body: full as any })) as KObject;
+    notCore(res);
+    const { group, version, plural } = res;
+    return (res.namespaced
+      ? await this.custom.createNamespacedCustomObject({ group, version, namespace: body.metadata.namespace, plural, body: full })
+      : await this.custom.createClusterCustomObject({ group, version, plural, body: full })) as KObject;
+  }
+
+  /** PUT; body.metadata.resourceVersion is the optimistic-concurrency precondition (409 when stale). */
+  async replace(res: ResourceRef, body: KObject): Promise<KObject> {
+    notCore(res);
+    const { group, version, plural } = res;
+    const name = body.metadata.name;
+    const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
+    return (res.namespaced
+      ? await this.custom.replaceNamespacedCustomObject({ group, version, namespace: body.metadata.namespace, plural, name, body: full })
+      : await this.custom.replaceClusterCustomObject({ group, version, plural, name, body: full })) as KObject;
+  }
+
+  /** PUT …/status: only the status stanza is taken. */
+  async replaceStatus(res: ResourceRef, body: KObject): Promise<KObject> {
+    notCore(res);
+    const { group, version, plural } = res;
+    const name = body.metadata.name;
+    const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
+    return (res.namespaced
+      ? await this.custom.replaceNamespacedCustomObjectStatus({ group, version, namespace: body.metadata.namespace, plural, name, body: full })
+      : await this.custom.replaceClusterCustomObjectStatus({ group, version, plural, name, body: full })) as KObject;
+  }
+
+  /** DELETE, with a resourceVersion precondition when given. Returns false when it was already gone. */
+  async delete(res: ResourceRef, name: string, namespace?: string, resourceVersion?: string): Promise<boolean> {
+    notCore(res);
+    const { group, version, plural } = res;
+    const body = resourceVersion ? { preconditions: { resourceVersion } } : undefined;
+    try {
+      if (res.namespaced) await this.custom.deleteNamespacedCustomObject({ group, version, namespace: namespace!, plural, name, body });
+      else await this.custom.deleteClusterCustomObject({ group, version, plural, name, body });
+      return true;
+    } catch (err) {
+      if (isApiError(err, 404)) return false;
+      throw err;
+    }
+  }
+}
+
+export function isApiError(err: unknown, code: number): boolean {
+  return err instanceof ApiException && err.code === code;
+}
+
+/** The HTTP status of a client error, or undefined for network errors. */
+export function apiErrorCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/** A one-line description of a client error for logs. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+    return `HTTP ${err.code}: ${(body as any)?.message ?? (body as any)?.reason ?? 'error'}`;
+  }
+  return (err as Error)?.message ?? String(err);
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return { message: s };
+  }
+}
+
+function notCore(res: ResourceRef): void {
+  if (!res.group) throw new Error(`KubeClient: core resource ${res.plural} is not supported for this verb`);
+}
+
+/** Typed models carry Date objects; the wire form (and our schemas) use RFC 3339 strings. */
+function wire<T>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
