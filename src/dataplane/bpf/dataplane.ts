@@ -1,0 +1,155 @@
+/**
+ * BpfDataplane: the shared bridges + gateway (gateway module, as in kernel mode), one collect-metadata
+ * vxlan device, and two TC programs steering from pinned maps. reconcile() observes devices, maps and
+ * attachments, computes the desired maps purely (desired.ts) and writes only the difference.
+ * Programs stay attached and pinned across agent restarts; only cleanup()/retire() remove them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataplane, DataplaneOptions, InspectReport, ReconcileReport } from '../dataplane.js';
+import type { NodeIntent } from '../../intent/types.js';
+import { DataplaneError } from '../../errors.js';
+import { run } from '../../util/exec.js';
+import { names } from '../names.js';
+import { listLinks } from '../netlink/link.js';
+import { listFdb } from '../netlink/fdb.js';
+import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
+import { describeChange } from '../netlink/change.js';
+import { decode, macString } from './abi.js';
+import * as bpf from './libbpf.js';
+import { ensurePrograms, openPinnedProgram, type ProgramName } from './loader.js';
+import { PinnedMaps } from './maps.js';
+import { desiredMaps, diffMaps } from './desired.js';
+import { nodeEnv, planDevices } from './devices.js';
+import { applyAttach, observeAttach, planAttach } from './attach.js';
+import { inspectData, inspectText } from './inspect.js';
+import { detachAll } from './teardown.js';
+
+type Errors = ReconcileReport['errors'];
+
+export class BpfDataplane implements Dataplane {
+  readonly mode = 'bpf' as const;
+  readonly pinDir: string;
+
+  constructor(private readonly opts: DataplaneOptions) {
+    this.pinDir = names.pinDir(opts.bpffs ?? '/sys/fs/bpf');
+  }
+
+  private get log() {
+    return this.opts.log.child({ component: 'dataplane.bpf', node: this.opts.node });
+  }
+
+  async reconcile(intent: NodeIntent): Promise<ReconcileReport> {
+    const t0 = Date.now();
+    const log = this.log;
+    const netns = this.opts.netns;
+    const errors: Errors = [];
+    let changes = 0;
+
+    // 1. Devices of kernel mode that block ours, then the shared bridges and gateways, then vxe.
+    for (const step of planDevices(await listLinks({ netns }), intent).filter((s) => s.argv[3]?.startsWith('vxl'))) {
+      changes += await this.step(step.argv, step.reason, errors);
+    }
+    const gw = await reconcileGateways(intent, { node: this.opts.node, netns, log });
+    changes += gw.applied;
+    const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+    for (const f of gw.failures) {
+      const vni = f.change.vni;
+      errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
+    }
+    for (const step of planDevices(await listLinks({ netns }), intent)) changes += await this.step(step.argv, step.reason, errors);
+
+    // 2. Programs (reused when the pinned ones come from the same build), maps, attachments.
+    const progs = ensurePrograms(this.pinDir);
+    if (progs.loaded) {
+      changes++;
+      log.info({ op: 'load', hash: progs.hash }, 'programs loaded');
+    }
+    const [links, fdb] = await Promise.all([listLinks({ netns }), listFdb({ netns })]);
+    const maps = PinnedMaps.open(this.pinDir);
+    const fds: Partial<Record<ProgramName, number>> = {};
+    try {
+      const observed = maps.readState();
+      const env = nodeEnv(links, fdb, previousPorts(observed.vxm_endpoints), progs.hash);
+      const desired = desiredMaps(intent, env);
+      errors.push(...desired.errors);
+      const mapChanges = diffMaps(observed, desired.state);
+      maps.apply(mapChanges);
+      changes += mapChanges.length;
+      for (const c of mapChanges) log.debug({ map: c.map, op: c.op, key: c.key }, 'map entry changed');
+
+      const want = new Map<number, ProgramName>();
+      for (const k of desired.state.vxm_ports.keys()) want.set(Buffer.from(k, 'hex').readUInt32LE(0), 'fromVm');
+      for (const l of links) if (/^vxe\d+$/.test(l.name)) want.set(l.ifindex, 'fromTunnel');
+      const steps = planAttach(want, observeAttach(netns, links.map((l) => l.ifindex)), progs.ids);
+      if (steps.length) {
+        fds.fromVm = openPinnedProgram(this.pinDir, 'fromVm');
+        fds.fromTunnel = openPinnedProgram(this.pinDir, 'fromTunnel');
+        const failures = applyAttach(netns, steps, fds as Record<ProgramName, number>);
+        changes += steps.length - failures.length;
+        const nameOf = new Map(links.map((l) => [l.ifindex, l.name]));
+        for (const f of failures) errors.push({ message: `${f.step.op} ${nameOf.get(f.step.ifindex) ?? f.step.ifindex}: ${f.message}` });
+      }
+    } finally {
+      for (const fd of Object.values(fds)) bpf.closeFd(fd);
+      maps.close();
+    }
+    const durationMs = Date.now() - t0;
+    for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'reconcile error');
+    log.info({ changes, errors: errors.length, durationMs }, 'reconciled');
+    return { mode: 'bpf', changes, errors, durationMs };
+  }
+
+  private async step(argv: string[], reason: string, errors: Errors): Promise<number> {
+    const r = await run(argv, { netns: this.opts.netns, allowFailure: true });
+    if (r.exitCode !== 0) {
+      errors.push({ message: `${argv.join(' ')} (${reason}): ${r.stderr.trim()}` });
+      return 0;
+    }
+    this.log.debug({ op: argv.slice(1, 3).join(' '), reason }, 'device changed');
+    return 1;
+  }
+
+  async inspect(): Promise<InspectReport> {
+    if (!fs.existsSync(path.join(this.pinDir, 'vxm_config'))) {
+      return { mode: 'bpf', text: `bpf dataplane: nothing pinned under ${this.pinDir}`, data: null };
+    }
+    const links = await listLinks({ netns: this.opts.netns });
+    const maps = PinnedMaps.open(this.pinDir);
+    try {
+      const data = inspectData(maps, new Map(links.map((l) => [l.ifindex, l.name])));
+      return { mode: 'bpf', text: inspectText(data), data };
+    } finally {
+      maps.close();
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    await this.retire();
+    const res = await cleanupGateways({ node: this.opts.node, netns: this.opts.netns, log: this.log, bridges: true });
+    if (res.failures.length) {
+      throw new DataplaneError('BPF_CLEANUP', `cleanup: ${res.failures.map((f) => `${describeChange(f.change)}: ${f.message}`).join('; ')}`);
+    }
+  }
+
+  async retire(): Promise<void> {
+    const netns = this.opts.netns;
+    const links = await listLinks({ netns });
+    await detachAll(netns, links);
+    for (const l of links) if (/^vxe\d+$/.test(l.name)) await run(['ip', 'link', 'del', l.name], { netns, allowFailure: true });
+    fs.rmSync(this.pinDir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Local endpoints' ports as currently stored: vni -> mac -> ifindex. */
+function previousPorts(table: Map<string, string>): Record<number, Record<string, number>> {
+  const out: Record<number, Record<string, number>> = {};
+  for (const [k, v] of table) {
+    const key = decode<{ vni: number; mac: number[] }>('vxm_endpoint_key', Buffer.from(k, 'hex'));
+    const val = decode<{ remote_vtep: number; ifindex: number }>('vxm_endpoint', Buffer.from(v, 'hex'));
+    if (!val.remote_vtep && val.ifindex) (out[key.vni] ??= {})[macString(key.mac)] = val.ifindex;
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * devices.ts: pure. The bpf mode's own devices and the node facts its maps derive from.
+ *  - one collect-metadata vxlan device per VTEP port, names.externalVxlan(port) (`vxe0` for 4789):
+ *    external, dstport, nolearning, MTU = uplink MTU - 50, up;
+ *  - no per-VNI vxl<vni> devices: leftovers of kernel mode hold the UDP port and are deleted first;
+ *  - VM ports = members of vxb<vni> vxmesh does not own; a local VM's port = where the bridge learned
+ *    its MAC (kept once known while that port stays in the bridge, since fast-pathed frames bypass the
+ *    bridge and its FDB entry ages out).
+ */
+import type { NodeIntent } from '../../intent/types.js';
+import type { LinkInfo } from '../netlink/link.js';
+import type { FdbEntry } from '../netlink/fdb.js';
+import { names, isOwnedDevice } from '../names.js';
+import type { NodeEnv } from './desired.js';
+
+export const VXLAN_OVERHEAD = 50;
+
+export interface DeviceStep {
+  argv: string[];
+  reason: string;
+}
+
+/** Wanted vxe devices: name -> {port, mtu}. */
+export function wantedVxe(intent: NodeIntent): Map<string, { port: number; mtu: number }> {
+  const out = new Map<string, { port: number; mtu: number }>();
+  for (const cn of intent.clusterNetworks) {
+    const name = names.externalVxlan(cn.port);
+    if (!out.has(name)) out.set(name, { port: cn.port, mtu: cn.uplinkMtu - VXLAN_OVERHEAD });
+  }
+  return out;
+}
+
+export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[] {
+  const steps: DeviceStep[] = [];
+  const wanted = wantedVxe(intent);
+  for (const l of links) {
+    if (/^vxl\d+$/.test(l.name)) steps.push({ argv: ['ip', 'link', 'del', l.name], reason: 'per-VNI vxlan device of kernel mode holds the VTEP port' });
+    if (/^vxe\d+$/.test(l.name) && !wanted.has(l.name)) steps.push({ argv: ['ip', 'link', 'del', l.name], reason: 'VTEP port no longer used' });
+  }
+  for (const [name, w] of wanted) {
+    const have = links.find((l) => l.name === name);
+    const create = [
+      { argv: ['ip', 'link', 'add', name, 'mtu', String(w.mtu), 'type', 'vxlan', 'external', 'dstport', String(w.port), 'nolearning'], reason: `${name} missing` },
+      { argv: ['ip', 'link', 'set', name, 'up'], reason: `${name} created` },
+    ];
+    if (!have) {
+      steps.push(...create);
+      continue;
+    }
+    const v = have.vxlan;
+    if (have.kind !== 'vxlan' || !v || !v.external || v.port !== w.port || v.learning) {
+      steps.push({ argv: ['ip', 'link', 'del', name], reason: `${name} attributes differ (external/dstport/learning)` }, ...create);
+      continue;
+    }
+    if (have.mtu !== w.mtu) steps.push({ argv: ['ip', 'link', 'set', name, 'mtu', String(w.mtu)], reason: `${name} mtu ${have.mtu} -> ${w.mtu}` });
+    if (!have.up) steps.push({ argv: ['ip', 'link', 'set', name, 'up'], reason: `${name} down` });
+  }
+  return steps;
+}
+
+const vniOfBridge = (name: string): number | undefined => (/^vxb(\d+)$/.test(name) ? Number(name.slice(3)) : undefined);
+
+/**
+ * The node facts for desiredMaps(). `previous` = local endpoints' ports currently in vxm_endpoints
+ * (vni -> mac -> ifindex), kept while that port is still a VM port of the VNI and the bridge did not
+ * learn the MAC elsewhere.
+ */
+export function nodeEnv(links: LinkInfo[], fdb: FdbEntry[], previous: Record<number, Record<string, number>>, objectHash: number): NodeEnv {
+  const ifindex: Record<string, number> = {};
+  const nameOf = new Map<number, string>();
+  for (const l of links) {
+    ifindex[l.name] = l.ifindex;
+    nameOf.set(l.ifindex, l.name);
+  }
+  const vmPorts: Record<number, string[]> = {};
+  for (const l of links) {
+    const vni = l.master ? vniOfBridge(l.master) : undefined;
+    if (vni === undefined || isOwnedDevice(l.name)) continue;
+    (vmPorts[vni] ??= []).push(l.name);
+  }
+  for (const v of Object.values(vmPorts)) v.sort();
+  const learned: Record<number, Record<string, string>> = {};
+  for (const [vniText, macs] of Object.entries(previous)) {
+    const vni = Number(vniText);
+    for (const [mac, idx] of Object.entries(macs)) {
+      const port = nameOf.get(idx);
+      if (port && vmPorts[vni]?.includes(port)) (learned[vni] ??= {})[mac] = port;
+    }
+  }
+  for (const e of fdb) {
+    if (e.self || e.state === 'permanent' || !e.master) continue;
+    const vni = vniOfBridge(e.master);
+    if (vni === undefined || !vmPorts[vni]?.includes(e.dev)) continue;
+    (learned[vni] ??= {})[e.mac.toLowerCase()] = e.dev;
+  }
+  return { ifindex, vmPorts, learned, objectHash };
+}

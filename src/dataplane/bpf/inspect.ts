@@ -1,0 +1,77 @@
+/**
+ * inspect.ts: what the bpf dataplane holds, read from the pinned maps: endpoints, ARP entries, VTEPs,
+ * counters per VNI, and the bpftool command lines showing the same.
+ */
+import path from 'node:path';
+import { hostIpString, ipString, macString, type Verdict } from './abi.js';
+import type { PinnedMaps, StatRow } from './maps.js';
+import { ALL_MAPS } from './maps.js';
+
+export interface BpfInspectData {
+  pinDir: string;
+  ports: Array<{ ifindex: number; name?: string; vni: number; kind: 'vm' | 'gateway' }>;
+  endpoints: Array<{ vni: number; mac: string; ip?: string; localPort?: string; localIfindex?: number; remoteVtep?: string }>;
+  arp: Array<{ vni: number; ip: string; mac: string }>;
+  vteps: Array<{ clusterId: number; ip: string }>;
+  counters: StatRow[];
+  bpftool: string[];
+}
+
+export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfInspectData {
+  const arp = maps.entries<{ vni: number; ip: number[] }, { mac: number[] }>('vxm_arp', 'vxm_arp_key', 'vxm_arp_entry')
+    .map((e) => ({ vni: e.key.vni, ip: ipString(e.key.ip), mac: macString(e.value.mac) }))
+    .sort((a, b) => a.vni - b.vni || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
+  const ipOf = new Map(arp.map((a) => [`${a.vni}/${a.mac}`, a.ip]));
+  const endpoints = maps.entries<{ vni: number; mac: number[] }, { remote_vtep: number; ifindex: number }>('vxm_endpoints', 'vxm_endpoint_key', 'vxm_endpoint')
+    .map((e) => {
+      const mac = macString(e.key.mac);
+      return {
+        vni: e.key.vni, mac, ip: ipOf.get(`${e.key.vni}/${mac}`),
+        ...(e.value.remote_vtep
+          ? { remoteVtep: hostIpString(e.value.remote_vtep) }
+          : { localIfindex: e.value.ifindex, localPort: e.value.ifindex ? ifname.get(e.value.ifindex) ?? `#${e.value.ifindex}` : '(not learned yet)' }),
+      };
+    })
+    .sort((a, b) => a.vni - b.vni || (a.ip ?? '').localeCompare(b.ip ?? '', undefined, { numeric: true }));
+  const ports = maps.entries<number, { vni: number; flags: number }>('vxm_ports', 'u32', 'vxm_port')
+    .map((e) => ({ ifindex: e.key, name: ifname.get(e.key), vni: e.value.vni, kind: (e.value.flags & 2 ? 'gateway' : 'vm') as 'vm' | 'gateway' }))
+    .sort((a, b) => a.vni - b.vni || a.ifindex - b.ifindex);
+  const vteps = maps.entries<{ cluster_id: number; ip: number }, number>('vxm_vteps', 'vxm_vtep_key', 'u8')
+    .map((e) => ({ clusterId: e.key.cluster_id, ip: hostIpString(e.key.ip) }))
+    .sort((a, b) => a.clusterId - b.clusterId || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
+  const bpftool = ALL_MAPS.map((m) => `bpftool map dump pinned ${path.join(maps.pinDir, m)}`);
+  return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), bpftool };
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (c ?? '').padEnd(w[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function inspectText(d: BpfInspectData): string {
+  const byVni = new Map<number, Partial<Record<Verdict, number>>>();
+  for (const c of d.counters) (byVni.get(c.vni) ?? byVni.set(c.vni, {}).get(c.vni)!)[c.verdict] = c.packets;
+  const verdicts: Verdict[] = ['forwarded-local', 'forwarded-tunnel', 'arp-answered', 'flooded', 'passed-to-kernel', 'dropped-spoof', 'dropped-unknown-vtep', 'dropped-malformed'];
+  return [
+    `bpf dataplane (maps pinned under ${d.pinDir})`,
+    '',
+    'Ports',
+    table(['VNI', 'PORT', 'IFINDEX', 'KIND'], d.ports.map((p) => [String(p.vni), p.name ?? '?', String(p.ifindex), p.kind])),
+    '',
+    'Endpoints',
+    table(['VNI', 'MAC', 'IP', 'WHERE'], d.endpoints.map((e) => [String(e.vni), e.mac, e.ip ?? '', e.remoteVtep ? `remote vtep ${e.remoteVtep}` : `local port ${e.localPort}`])),
+    '',
+    'ARP answers',
+    table(['VNI', 'IP', 'MAC'], d.arp.map((a) => [String(a.vni), a.ip, a.mac])),
+    '',
+    'Member VTEPs',
+    table(['CLUSTER-ID', 'VTEP'], d.vteps.map((v) => [String(v.clusterId), v.ip])),
+    '',
+    'Counters (packets)',
+    table(['VNI', ...verdicts], [...byVni].sort((a, b) => a[0] - b[0]).map(([vni, c]) => [String(vni), ...verdicts.map((v) => String(c[v] ?? 0))])),
+    '',
+    'Same data, raw:',
+    ...d.bpftool.map((c) => `  ${c}`),
+  ].join('\n');
+}
