@@ -1,0 +1,83 @@
+/**
+ * `vxmesh agent`: wires a source, a dataplane and the reconcile loop of one node.
+ */
+import type { Logger } from 'pino';
+import type { DataplaneOptions, ModeRequest } from '../dataplane/dataplane.js';
+import type { Source } from './source.js';
+import { selectDataplane } from './mode.js';
+import { retireOtherMode } from './leftovers.js';
+import { ReconcileLoop } from './loop.js';
+
+export { selectDataplane, probeMode, createDataplane, loadDataplaneModule } from './mode.js';
+export { ReconcileLoop } from './loop.js';
+export type { Source, SourceState } from './source.js';
+export { localVteps, selectsNode } from './vtep.js';
+export { statusObject } from './status.js';
+
+export interface AgentOptions {
+  node: string;
+  source: Source;
+  mode: ModeRequest;
+  bpffs?: string;
+  netns?: string;
+  /** Default 10 s. */
+  resyncMs?: number;
+  log: Logger;
+}
+
+export interface RunningAgent {
+  loop: ReconcileLoop;
+  mode: 'kernel' | 'bpf';
+  /** Stops the loop and releases handles; the dataplane stays as it is. */
+  stop(): Promise<void>;
+}
+
+function dataplaneOptions(o: AgentOptions): DataplaneOptions {
+  return { node: o.node, bpffs: o.bpffs, netns: o.netns, log: o.log };
+}
+
+/** Starts the loop; returns once the first pass has been scheduled. */
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const dpOpts = dataplaneOptions(o);
+  const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
+  o.log.info({ mode, requested: o.mode }, 'agent starting');
+  await retireOtherMode(mode, dpOpts, o.log);
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns });
+  await o.source.start(() => loop.kick());
+  loop.start();
+  return {
+    loop,
+    mode,
+    async stop() {
+      await loop.stop();
+      await o.source.close();
+      await dataplane.close();
+    },
+  };
+}
+
+/** `--once`: one full pass; resolves to the errors found (empty = success). */
+export async function runOnce(o: AgentOptions): Promise<string[]> {
+  const dpOpts = dataplaneOptions(o);
+  const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
+  await retireOtherMode(mode, dpOpts, o.log);
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: 0, netns: o.netns });
+  await o.source.start(() => {});
+  try {
+    const r = await loop.pass(true);
+    return r.errors;
+  } finally {
+    await o.source.close();
+    await dataplane.close();
+  }
+}
+
+/** `--cleanup`: removes everything vxmesh created on this node (both modes). */
+export async function cleanupNode(o: Omit<AgentOptions, 'source'>): Promise<void> {
+  const dpOpts = dataplaneOptions(o as AgentOptions);
+  const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
+  await retireOtherMode(mode, dpOpts, o.log);
+  await dataplane.cleanup();
+  await dataplane.close();
+  o.log.info({ mode }, 'dataplane removed');
+}

@@ -1,0 +1,142 @@
+/**
+ * The agent's reconcile loop, level-triggered: any source event marks the node dirty; one pass takes the
+ * latest snapshot, finds this node's VTEPs, computes the intent and hands it to the dataplane, then
+ * publishes this node's status. A pass whose intent equals the last applied one is skipped unless it is a
+ * periodic resync (which re-observes and repairs drift). Stopping never touches the dataplane.
+ */
+import type { Logger } from 'pino';
+import type { Dataplane, DataplaneMode, ReconcileReport } from '../dataplane/dataplane.js';
+import { computeIntent } from '../intent/compute.js';
+import type { NodeIntent } from '../intent/types.js';
+import type { Source } from './source.js';
+import { statusObject } from './status.js';
+import { localVteps } from './vtep.js';
+
+export interface LoopOptions {
+  node: string;
+  source: Source;
+  dataplane: Dataplane;
+  mode: DataplaneMode;
+  log: Logger;
+  /** Periodic resync; 0 disables it. */
+  resyncMs: number;
+  /** Namespace holding the uplink (tests drive a node from the root namespace). */
+  netns?: string;
+}
+
+export interface PassResult {
+  skipped: boolean;
+  report?: ReconcileReport;
+  intent?: NodeIntent;
+  /** Dataplane errors, exceptions, missing VTEPs and invalid input, as messages. */
+  errors: string[];
+}
+
+export class ReconcileLoop {
+  private dirty = false;
+  private forced = false;
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastIntent = '';
+  private lastOk = false;
+  private stopped = false;
+  passes = 0;
+
+  constructor(private readonly o: LoopOptions) {}
+
+  /** Marks dirty and makes sure one pass runs soon. */
+  kick(force = false): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (force) this.forced = true;
+    if (this.running) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  start(): void {
+    if (this.o.resyncMs > 0) this.timer = setInterval(() => this.kick(true), this.o.resyncMs);
+    this.kick(true);
+  }
+
+  /** Stops scheduling and waits for the pass in flight (the dataplane is left as it is). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      const force = this.forced;
+      this.dirty = false;
+      this.forced = false;
+      await this.pass(force);
+    }
+  }
+
+  /** One pass; exported for --once. */
+  async pass(force: boolean): Promise<PassResult> {
+    const { node, source, dataplane, mode, log } = this.o;
+    const state = source.current();
+    // The pass applies a snapshot known current at this time: that is what lastReconcile reports.
+    const snapshotAt = new Date(state.checkedAt || Date.now());
+    const inputErrors = state.errors.map((e) => e.message);
+    let intent: NodeIntent;
+    let vt;
+    try {
+      vt = await localVteps(state.snapshot, node, this.o.netns);
+      intent = computeIntent(state.snapshot, node, { vteps: vt.vteps });
+    } catch (err) {
+      const msg = `intent: ${(err as Error).message}`;
+      log.error({ err: msg }, 'intent computation failed');
+      this.lastOk = false;
+      return { skipped: false, errors: [msg, ...inputErrors] };
+    }
+    const key = JSON.stringify(intent);
+    if (!force && this.lastOk && key === this.lastIntent) return { skipped: true, intent, errors: inputErrors };
+    this.passes++;
+    const started = Date.now();
+    let report: ReconcileReport | undefined;
+    const errors: string[] = [];
+    try {
+      report = await dataplane.reconcile(intent);
+      errors.push(...report.errors.map((e) => `${e.network ?? (e.vni !== undefined ? `vni ${e.vni}` : 'node')}: ${e.message}`));
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    for (const m of vt.missing) errors.push(`${m.clusterNetwork}: ${m.reason}`);
+    const durationMs = Date.now() - started;
+    this.lastIntent = key;
+    this.lastOk = errors.length === 0;
+    const summary = { mode, changes: report?.changes ?? 0, durationMs, errors, invalidInput: inputErrors.length, resync: force };
+    if (errors.length) log.warn(summary, 'reconcile finished with errors');
+    else if ((report?.changes ?? 0) > 0) log.info(summary, 'reconciled');
+    else log.debug(summary, 'reconciled');
+    await this.publish(intent, vt, errors, inputErrors, snapshotAt);
+    return { skipped: false, report, intent, errors: [...errors, ...inputErrors] };
+  }
+
+  private async publish(
+    intent: NodeIntent,
+    vt: { vteps: Record<string, string>; missing: Array<{ clusterNetwork: string; reason: string }> },
+    errors: string[],
+    inputErrors: string[],
+    at: Date,
+  ): Promise<void> {
+    const { node, mode, source, log } = this.o;
+    const cns = new Set<string>([...Object.keys(vt.vteps), ...vt.missing.map((m) => m.clusterNetwork), ...intent.clusterNetworks.map((c) => c.name)]);
+    for (const cn of cns) {
+      const nets = intent.clusterNetworks.find((c) => c.name === cn)?.networks.length ?? 0;
+      const message = errors.length
+        ? errors.join('; ').slice(0, 500)
+        : `${nets} network(s) programmed${inputErrors.length ? `; ${inputErrors.length} invalid input object(s) ignored` : ''}`;
+      try {
+        await source.publishStatus(statusObject({ node, clusterNetwork: cn, vtepIP: vt.vteps[cn], mode, ready: errors.length === 0, message, at }));
+      } catch (err) {
+        log.warn({ clusterNetwork: cn, err: (err as Error).message }, 'status publish failed');
+      }
+    }
+  }
+}

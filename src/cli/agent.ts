@@ -1,0 +1,67 @@
+/** `vxmesh agent`: runs one node's reconcile loop. */
+import { UsageError } from '../errors.js';
+import { componentLogger } from '../log.js';
+import { cleanupNode, runOnce, startAgent } from '../agent/index.js';
+import { createFileSource } from '../sources/file/index.js';
+import { need, noExtra, oneOf, parse, str } from './args.js';
+
+export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|kubernetes [options]
+
+Runs the vxmesh agent of one node: a level-triggered reconcile loop that reads cluster objects from the
+source, computes this node's intent and programs the dataplane, publishing the node's VTEP and status.
+Logs are pino JSON on stderr. SIGTERM/SIGINT exit without touching the dataplane.
+
+Options:
+  --node NAME          this node's name (as in Node objects and VMI status.nodeName)
+  --source SRC         file:PATH (a state directory, or a file in it) | kubernetes
+  --mode MODE          auto | bpf | kernel (default auto: bpf when the kernel supports it, else kernel)
+  --once               reconcile once and exit (non-zero when anything failed)
+  --resync SEC         periodic resync that repairs drift (default 10)
+  --bpffs PATH         bpffs mount to pin BPF objects under (default /sys/fs/bpf)
+  --cleanup            remove everything vxmesh created on this node, then exit
+  -h, --help           show this help`;
+
+export async function agentCommand(argv: string[]): Promise<number> {
+  const p = parse(argv, {
+    node: { type: 'string' }, source: { type: 'string' }, mode: { type: 'string' }, once: { type: 'boolean' },
+    resync: { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
+  }, AGENT_USAGE);
+  if (p.values.help) {
+    console.log(AGENT_USAGE);
+    return 0;
+  }
+  noExtra(p, 0, AGENT_USAGE);
+  const node = need(p, 'node', AGENT_USAGE);
+  const mode = oneOf(str(p, 'mode'), ['auto', 'bpf', 'kernel'] as const, 'mode', 'auto')!;
+  const resyncS = Number(str(p, 'resync') ?? '10');
+  if (!Number.isFinite(resyncS) || resyncS < 0) throw new UsageError(`--resync must be a number of seconds (got ${str(p, 'resync')})`);
+  const bpffs = str(p, 'bpffs');
+  const log = componentLogger('agent', { node });
+  if (p.values.cleanup) {
+    await cleanupNode({ node, mode, bpffs, log });
+    return 0;
+  }
+  const src = need(p, 'source', AGENT_USAGE);
+  if (src === 'kubernetes') {
+    console.error('vxmesh agent: --source kubernetes is not implemented yet (issue 5)');
+    return 2;
+  }
+  if (!src.startsWith('file:') || src.length <= 5) throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
+  const source = createFileSource({ path: src.slice(5), log });
+  const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };
+  if (p.values.once) {
+    const errors = await runOnce(opts);
+    for (const e of errors) console.error(`vxmesh agent: ${e}`);
+    return errors.length ? 1 : 0;
+  }
+  const agent = await startAgent(opts);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'agent stopping, dataplane left as it is');
+      void agent.stop().finally(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

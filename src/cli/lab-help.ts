@@ -1,0 +1,57 @@
+/** Help texts of `vxmesh lab` and its subcommands. */
+export const LAB_USAGE = `Usage: vxmesh lab COMMAND [options]
+
+A multi-node vxmesh lab on this machine: every node is a network namespace on a shared underlay
+(198.18.0.0/24) running a real \`vxmesh agent\`; every VM is a namespace whose port is plugged into its
+node's bridge; an optional external host (198.18.0.254) answers TCP 8080 with the source address it saw.
+State lives in /run/vxmesh/<lab>/. Commands that act on a running lab take --lab NAME when several run.
+
+Commands:
+  up -f FILE [--mode M]     create the lab from FILE (or converge a running one), print status and connectivity
+  apply -f FILE             validate FILE, re-run IPAM, update the running lab (VMs added/removed)
+  migrate VM --to NODE      live-migrate a VM to another node (it keeps its IP, MAC and gateway)
+  restart NODE              restart a node's agent (traffic keeps flowing)
+  exec NAME -- CMD…         run CMD in a VM, a node, or \`external\`
+  status [--json|--matrix]  nodes (mode, agent ready) and VMs; --matrix re-runs the connectivity probes
+  inspect NODE [--json]     what the node's dataplane holds (vxmesh inspect inside the node)
+  down                      stop the agents and remove everything the lab created
+
+Run \`vxmesh lab COMMAND --help\` for a command's options.`;
+
+export const LAB_HELP: Record<string, string> = {
+  up: `Usage: vxmesh lab up -f FILE [--mode auto|bpf|kernel]
+
+Validates FILE (cluster objects plus one network.vxmesh.io/v1alpha1 Lab object) and creates nothing when
+anything is wrong. Then builds the underlay, the nodes (198.18.0.11, .12, …), the external host, one bpffs
+and one agent per node, allocates VM addresses (IPAM), creates the VMs, waits for every agent to be ready
+and prints a status table and a connectivity matrix (expected vs observed). When the lab already runs,
+converges it to FILE instead. --mode overrides the Lab's spec.mode. Exits 1 when a probe mismatches.`,
+  apply: `Usage: vxmesh lab apply -f FILE
+
+Validates FILE (a clear error naming object and field, and no change, when anything is wrong), re-runs IPAM
+(existing addresses are kept), rewrites the agents' state atomically and creates or deletes the VMs that
+appeared or disappeared. Running VMs stay on their node: use \`lab migrate\` to move one.`,
+  migrate: `Usage: vxmesh lab migrate VM --to NODE [--lab NAME]
+
+Live-migrates VM as KubeVirt does: moves its port to NODE's bridge (processes in the VM keep running), sets
+the VMI's status.nodeName and migrationState, announces the guest with a gratuitous ARP and waits until
+every agent has converged.`,
+  restart: `Usage: vxmesh lab restart NODE [--lab NAME]
+
+Stops NODE's agent (SIGTERM: the dataplane is left as it is) and starts it again; waits until it is ready.`,
+  exec: `Usage: vxmesh lab exec NAME [--lab NAME] -- CMD…
+
+Runs CMD inside the namespace of NAME: a VM, a node, \`external\` or \`underlay\`. Exits with CMD's status.`,
+  status: `Usage: vxmesh lab status [--json] [--matrix] [--lab NAME]
+
+Prints the nodes (underlay IP, dataplane mode, agent ready) and the VMs (namespace, node, network, MAC, IP).
+--json prints {lab, nodes:[{name, netns, underlayIP, mode, agentReady}], vms:[{name, namespace, node, netns,
+interfaces:[{name, network, mac, ip}]}]}. --matrix also runs the connectivity probes (exit 1 on mismatch).`,
+  inspect: `Usage: vxmesh lab inspect NODE [--json] [--lab NAME]
+
+Runs \`vxmesh inspect\` inside NODE: what its dataplane holds, in human form.`,
+  down: `Usage: vxmesh lab down [--lab NAME | -f FILE | --all]
+
+Stops the agents (SIGTERM, then SIGKILL), deletes every vxm-<lab>-* namespace and the nodes' router
+namespaces, unmounts the bpffs mounts and removes /run/vxmesh/<lab>. Leaves nothing behind; idempotent.`,
+};

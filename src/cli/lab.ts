@@ -1,0 +1,248 @@
+/** `vxmesh lab …`: a multi-node lab in network namespaces, each node running a real agent. */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.js';
+import type { ModeRequest } from '../dataplane/dataplane.js';
+import { convergeLab, createLab, currentAllocations } from '../lab/converge.js';
+import { labDown } from '../lab/down.js';
+import { readLabInput, type LabInput } from '../lab/input.js';
+import { formatMatrix, mismatches, runMatrix } from '../lab/matrix.js';
+import { execTarget, migrateVm, restartAgent } from '../lab/ops.js';
+import { labPaths, listLabs, readLabState, resolveLab, type LabState } from '../lab/state.js';
+import { formatStatus, labStatus } from '../lab/status.js';
+import { need, noExtra, oneOf, parse, str } from './args.js';
+import { LAB_HELP, LAB_USAGE } from './lab-help.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MODES = ['auto', 'bpf', 'kernel'] as const;
+
+export async function labCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
+    console.log(LAB_USAGE);
+    return sub ? 0 : 2;
+  }
+  const usage = LAB_HELP[sub];
+  if (!usage) throw new UsageError(`unknown lab command: ${sub}\n\n${LAB_USAGE}`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    if (sub !== 'exec' || rest.indexOf('--') < 0 || rest.indexOf('--help') < rest.indexOf('--')) {
+      console.log(usage);
+      return 0;
+    }
+  }
+  switch (sub) {
+    case 'up': return up(rest, usage);
+    case 'apply': return apply(rest, usage);
+    case 'migrate': return migrate(rest, usage);
+    case 'restart': return restart(rest, usage);
+    case 'exec': return exec(rest, usage);
+    case 'status': return status(rest, usage);
+    case 'down': return down(rest, usage);
+    case 'inspect': return inspect(rest, usage);
+    default: throw new UsageError(`unknown lab command: ${sub}`);
+  }
+}
+
+function printErrors(errors: Array<{ message: string }>): void {
+  for (const e of errors) console.error(`error: ${e.message}`);
+  console.error(`\n${errors.length} error(s); nothing was changed.`);
+}
+
+/** Reads and validates a lab file; for a running lab, keeps its allocations and VM placement. */
+async function readInput(file: string): Promise<{ input?: LabInput; running?: LabState; errors: Array<{ message: string }> }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { errors: [{ message: `${file}: cannot read: ${(err as Error).message}` }] };
+  }
+  const first = readLabInput(text, file);
+  if (!first.input) return { errors: first.errors };
+  const running = await readLabState(first.input.lab.metadata.name);
+  if (!running) return first;
+  const placement = new Map(running.vms.map((v) => [`${v.namespace}/${v.name}`, v.node]));
+  const again = readLabInput(text, file, { allocations: await currentAllocations(running.lab), placement });
+  if (again.input) {
+    const want = again.input.lab.spec.nodes.map((n) => n.name).join(',');
+    const have = running.nodes.map((n) => n.name).join(',');
+    if (want !== have) return { errors: [{ message: `Lab ${running.lab}: spec.nodes changed (${have} -> ${want}); run \`vxmesh lab down --lab ${running.lab}\` first` }] };
+  }
+  return { ...again, running };
+}
+
+async function up(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { file: { type: 'string', short: 'f' }, mode: { type: 'string' } }, usage);
+  noExtra(p, 0, usage);
+  const file = need(p, 'file', usage);
+  const mode = oneOf(str(p, 'mode'), MODES, 'mode');
+  const r = await readInput(file);
+  if (!r.input) {
+    printErrors(r.errors);
+    return 1;
+  }
+  const lab = r.input.lab.metadata.name;
+  let s: LabState;
+  try {
+    if (r.running) {
+      console.log(`Lab ${lab} is already running: converging it to ${file}.`);
+      await convergeLab(r.running, r.input, mode);
+      s = r.running;
+    } else {
+      const m: ModeRequest = mode ?? r.input.lab.spec.mode;
+      console.log(`Bringing up lab ${lab}: ${r.input.lab.spec.nodes.length} nodes, ${r.input.vms.length} VMs, mode ${m} …`);
+      s = await createLab(r.input, m, REPO);
+    }
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    await printLogTails(lab);
+    console.error(`\nThe lab is left as it is for inspection; remove it with: npx vxmesh lab down --lab ${lab}`);
+    return 1;
+  }
+  console.log(formatStatus(await labStatus(s)));
+  console.log('Connectivity (TCP echo on port 7 answers the VM name; external answers the source address it saw):\n');
+  const probes = await runMatrix(s);
+  console.log(formatMatrix(s, probes));
+  const bad = mismatches(probes);
+  console.log(bad.length ? `\n${bad.length} of ${probes.length} probes did not match the expectation (marked ✗).` : `\nAll ${probes.length} probes match the expectation.`);
+  const vm = s.vms[0];
+  const peer = s.vms.find((v) => v !== vm && v.interfaces[0]?.network === vm?.interfaces[0]?.network);
+  console.log(`
+Explore:
+  npx vxmesh lab exec ${vm?.name ?? 'VM'} -- ping -c 3 ${peer?.interfaces[0]?.ip ?? 'IP'}
+  npx vxmesh lab exec ${vm?.name ?? 'VM'} -- socat - TCP:${s.external?.ip ?? '198.18.0.254'}:8080
+  npx vxmesh lab status            (add --json, or --matrix to re-run the probes)
+  npx vxmesh lab migrate ${vm?.name ?? 'VM'} --to ${s.nodes.find((n) => n.name !== vm?.node)?.name ?? 'NODE'}
+  npx vxmesh lab inspect ${s.nodes[0]?.name}
+  npx vxmesh lab down`);
+  return bad.length ? 1 : 0;
+}
+
+async function printLogTails(lab: string): Promise<void> {
+  const s = await readLabState(lab);
+  for (const n of s?.nodes ?? []) {
+    const text = await readFile(labPaths(lab).log(n.name), 'utf8').catch(() => '');
+    const tail = text.trim().split('\n').slice(-5).join('\n');
+    if (tail) console.error(`\n--- ${labPaths(lab).log(n.name)} (last lines) ---\n${tail}`);
+  }
+}
+
+async function apply(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { file: { type: 'string', short: 'f' } }, usage);
+  noExtra(p, 0, usage);
+  const file = need(p, 'file', usage);
+  const r = await readInput(file);
+  if (!r.input) {
+    printErrors(r.errors);
+    return 1;
+  }
+  if (!r.running) {
+    console.error(`error: lab ${r.input.lab.metadata.name} is not running; start it with: npx vxmesh lab up -f ${file}`);
+    return 1;
+  }
+  const rep = await convergeLab(r.running, r.input);
+  console.log(`Applied ${file} to lab ${r.running.lab}: ${rep.created.length} VM(s) created${rep.created.length ? ` (${rep.created.join(', ')})` : ''}, ${rep.deleted.length} deleted${rep.deleted.length ? ` (${rep.deleted.join(', ')})` : ''}; all agents converged.`);
+  return 0;
+}
+
+const labOpt = { lab: { type: 'string' as const } };
+
+async function migrate(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { ...labOpt, to: { type: 'string' } }, usage);
+  noExtra(p, 1, usage);
+  const vm = p.positionals[0];
+  if (!vm) throw new UsageError(`missing VM name\n\n${usage}`);
+  const to = need(p, 'to', usage);
+  const s = await resolveLab(str(p, 'lab'));
+  const r = await migrateVm(s, vm, to);
+  console.log(r.from === r.to ? `${vm} already runs on ${to}.` : `Migrated ${vm}: ${r.from} -> ${r.to}; every agent converged ${r.convergedMs} ms after the port moved.`);
+  return 0;
+}
+
+async function restart(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, labOpt, usage);
+  noExtra(p, 1, usage);
+  const node = p.positionals[0];
+  if (!node) throw new UsageError(`missing node name\n\n${usage}`);
+  const s = await resolveLab(str(p, 'lab'));
+  const pid = await restartAgent(s, node);
+  console.log(`Restarted the agent of ${node} (pid ${pid}); it is ready.`);
+  return 0;
+}
+
+async function exec(argv: string[], usage: string): Promise<number> {
+  const sep = argv.indexOf('--');
+  const head = sep >= 0 ? argv.slice(0, sep) : argv.slice(0, 1);
+  const cmd = sep >= 0 ? argv.slice(sep + 1) : argv.slice(1);
+  const p = parse(head, labOpt, usage);
+  noExtra(p, 1, usage);
+  const name = p.positionals[0];
+  if (!name || cmd.length === 0) throw new UsageError(`usage: vxmesh lab exec NAME -- CMD…\n\n${usage}`);
+  const s = await resolveLab(str(p, 'lab'));
+  const ns = execTarget(s, name);
+  // Interactive: the command inherits this terminal, so it cannot go through util/exec's captured run().
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'inherit' });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
+async function status(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { ...labOpt, json: { type: 'boolean' }, matrix: { type: 'boolean' } }, usage);
+  noExtra(p, 0, usage);
+  const s = await resolveLab(str(p, 'lab'));
+  const j = await labStatus(s);
+  if (p.values.json) console.log(JSON.stringify(j, null, 2));
+  else console.log(formatStatus(j));
+  if (p.values.matrix) {
+    const probes = await runMatrix(s);
+    console.log(formatMatrix(s, probes));
+    return mismatches(probes).length ? 1 : 0;
+  }
+  return 0;
+}
+
+async function down(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { ...labOpt, file: { type: 'string', short: 'f' }, all: { type: 'boolean' } }, usage);
+  noExtra(p, 0, usage);
+  let labs: string[] = [];
+  const nodes: string[] = [];
+  if (p.values.all) labs = await listLabs();
+  else if (str(p, 'lab')) labs = [str(p, 'lab')!];
+  else if (str(p, 'file')) {
+    const r = readLabInput(await readFile(str(p, 'file')!, 'utf8'), str(p, 'file')!);
+    if (!r.input) {
+      printErrors(r.errors);
+      return 1;
+    }
+    labs = [r.input.lab.metadata.name];
+    nodes.push(...r.input.lab.spec.nodes.map((n) => n.name));
+  } else {
+    labs = await listLabs();
+    if (labs.length > 1) throw new UsageError(`several labs exist (${labs.join(', ')}): choose one with --lab NAME, or --all`);
+  }
+  if (!labs.length) {
+    console.log('No lab is running; nothing to do.');
+    return 0;
+  }
+  for (const lab of labs) {
+    const removed = await labDown(lab, nodes);
+    console.log(`Lab ${lab} is down (${removed.length} namespace(s) removed).`);
+  }
+  return 0;
+}
+
+async function inspect(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, { ...labOpt, json: { type: 'boolean' } }, usage);
+  noExtra(p, 1, usage);
+  const node = p.positionals[0];
+  if (!node) throw new UsageError(`missing node name\n\n${usage}`);
+  const s = await resolveLab(str(p, 'lab'));
+  const n = s.nodes.find((x) => x.name === node);
+  if (!n) throw new UsageError(`lab ${s.lab} has no node ${node} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
+  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, '--source', `file:${labPaths(s.lab).state}`];
+  if (p.values.json) args.push('--json');
+  const r = spawnSync('nsenter', args, { stdio: 'inherit' });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}

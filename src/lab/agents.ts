@@ -1,0 +1,87 @@
+/**
+ * The lab's agents: one real `vxmesh agent` process per node, inside the node's network namespace
+ * (nsenter --net only, so /run/netns and the bpffs mounts stay shared), reading the lab's state directory.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { vxlanStatusSchema, type VxlanStatus } from '../model/schema.js';
+import { listYamlFiles } from '../sources/file/files.js';
+import { parseDocuments } from '../sources/validate.js';
+import { isAlive, sleep, spawnDetached, stopPid } from './processes.js';
+import { labPaths, type LabNodeState, type LabState } from './state.js';
+
+export function agentArgv(s: LabState, n: LabNodeState): string[] {
+  return [
+    'nsenter', `--net=/run/netns/${n.netns}`, '--',
+    process.execPath, path.join(s.repo, 'dist/cli/main.js'),
+    'agent', '--node', n.name, '--source', `file:${labPaths(s.lab).state}`, '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
+  ];
+}
+
+export function startAgent(s: LabState, n: LabNodeState): number {
+  const pid = spawnDetached(agentArgv(s, n), labPaths(s.lab).log(n.name));
+  n.agentPid = pid;
+  return pid;
+}
+
+export async function stopAgent(n: LabNodeState): Promise<void> {
+  await stopPid(n.agentPid);
+  n.agentPid = undefined;
+}
+
+export const agentRunning = (n: LabNodeState) => isAlive(n.agentPid);
+
+/** Every node's published status for the lab's cluster network, by node. */
+export async function readStatuses(s: LabState): Promise<Map<string, VxlanStatus>> {
+  const out = new Map<string, VxlanStatus>();
+  for (const f of await listYamlFiles(labPaths(s.lab).statusDir)) {
+    const text = await readFile(f, 'utf8').catch(() => '');
+    for (const d of parseDocuments(text, f).docs) {
+      const r = vxlanStatusSchema.safeParse(d);
+      if (r.success && r.data.status.clusterNetwork === s.clusterNetwork) out.set(r.data.status.node, r.data);
+    }
+  }
+  return out;
+}
+
+export interface ReadyProblem {
+  node: string;
+  why: string;
+}
+
+/** Problems keeping nodes from being ready with a reconcile newer than `since` (empty = all ready). */
+export async function readiness(s: LabState, since: number): Promise<ReadyProblem[]> {
+  const st = await readStatuses(s);
+  const problems: ReadyProblem[] = [];
+  for (const n of s.nodes) {
+    const status = st.get(n.name)?.status;
+    if (!agentRunning(n)) problems.push({ node: n.name, why: `agent not running (see ${labPaths(s.lab).log(n.name)})` });
+    else if (!status) problems.push({ node: n.name, why: 'no status published yet' });
+    else if (!status.ready) problems.push({ node: n.name, why: `not ready: ${status.message ?? ''}` });
+    else if (!status.lastReconcile || Date.parse(status.lastReconcile) < since) problems.push({ node: n.name, why: 'no reconcile since the last change yet' });
+  }
+  return problems;
+}
+
+/**
+ * Waits until every agent is ready and has applied a snapshot taken after `since` and after every node had
+ * published its VTEP (so each node knows the full mesh); throws naming the laggards.
+ */
+export async function waitReady(s: LabState, since: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let problems: ReadyProblem[] = [];
+  let after = since;
+  let meshKnown = false;
+  while (Date.now() < deadline) {
+    if (!meshKnown) {
+      const st = await readStatuses(s);
+      meshKnown = s.nodes.every((n) => !!st.get(n.name)?.status.vtepIP);
+      if (meshKnown) after = Math.max(since, Date.now());
+    }
+    problems = await readiness(s, after);
+    if (meshKnown && !problems.length) return;
+    if (problems.some((p) => p.why.startsWith('agent not running'))) break;
+    await sleep(100);
+  }
+  throw new Error(`agents not ready after ${Math.round(timeoutMs / 1000)} s: ${problems.map((p) => `${p.node}: ${p.why}`).join('; ')}`);
+}

@@ -1,0 +1,43 @@
+/**
+ * `lab down`: stops the agents (SIGTERM, then SIGKILL), deletes every `vxm-<lab>-*` namespace and the
+ * router namespaces `vxmr-<node>-<vni>` of the lab's nodes, unmounts the bpffs mounts and removes the lab
+ * directory. Leaves nothing behind; running it twice is harmless.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { run } from '../util/exec.js';
+import { stopAgent } from './agents.js';
+import { labPaths, labPrefix, readLabState } from './state.js';
+import { destroyNamespaces, netnsList } from './topology.js';
+import { deleteNetns } from './vms.js';
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Tears the lab down; `nodeNames` adds nodes to clean router namespaces for when lab.json is gone. Returns what was removed. */
+export async function labDown(lab: string, nodeNames: string[] = []): Promise<string[]> {
+  const s = await readLabState(lab);
+  const removed: string[] = [];
+  const nodes = new Set([...nodeNames, ...(s?.nodes.map((n) => n.name) ?? [])]);
+  for (const n of s?.nodes ?? []) await stopAgent(n);
+  removed.push(...(await destroyNamespaces([labPrefix(lab)])));
+  const routers = (await netnsList()).filter((ns) => [...nodes].some((n) => new RegExp(`^vxmr-${escape(n)}-\\d+$`).test(ns)));
+  for (const ns of routers) await deleteNetns(ns);
+  removed.push(...routers);
+  for (const mnt of await mountsUnder(labPaths(lab).dir)) {
+    for (let i = 0; i < 5; i++) {
+      const r = await run(['umount', mnt], { allowFailure: true });
+      if (r.exitCode !== 0) break;
+    }
+  }
+  await rm(labPaths(lab).dir, { recursive: true, force: true });
+  return removed;
+}
+
+/** Mount points at or below `dir` (deepest first). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  const points = text
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}

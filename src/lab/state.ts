@@ -1,0 +1,120 @@
+/**
+ * Where a lab lives and what it remembers. /run/vxmesh/<lab>/: lab.json (the topology: namespaces,
+ * underlay addresses, VM ports and addresses, agent pids), state/ (the agents' file-source directory:
+ * cluster.yaml written by the lab, status/ written by the agents), logs/<node>.log, <node>/bpffs.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModeRequest } from '../dataplane/dataplane.js';
+import { writeFileAtomic } from '../sources/file/files.js';
+
+export const LAB_ROOT = process.env.VXMESH_LAB_ROOT ?? '/run/vxmesh';
+
+export const labPaths = (lab: string) => {
+  const dir = path.join(LAB_ROOT, lab);
+  return {
+    dir,
+    json: path.join(dir, 'lab.json'),
+    state: path.join(dir, 'state'),
+    cluster: path.join(dir, 'state', 'cluster.yaml'),
+    statusDir: path.join(dir, 'state', 'status'),
+    logs: path.join(dir, 'logs'),
+    log: (node: string) => path.join(dir, 'logs', `${node}.log`),
+    bpffs: (node: string) => path.join(dir, node, 'bpffs'),
+  };
+};
+
+/** Namespace prefix of a lab: every namespace it creates is `vxm-<lab>-<name>`. */
+export const labPrefix = (lab: string) => `vxm-${lab}`;
+
+export interface LabNodeState {
+  name: string;
+  netns: string;
+  underlayIP: string;
+  uplink: string;
+  bpffs: string;
+  agentPid?: number;
+}
+
+export interface LabNicState {
+  name: string;
+  /** "<namespace>/<name>" of the VxlanNetwork. */
+  network: string;
+  vni: number;
+  mac: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  natOutgoing: boolean;
+  mtu: number;
+  /** Host-side port (in the node namespace) and its bridge. */
+  port: string;
+  bridge: string;
+  /** Guest interface name. */
+  ifname: string;
+}
+
+export interface LabVmState {
+  name: string;
+  namespace: string;
+  netns: string;
+  node: string;
+  interfaces: LabNicState[];
+  createdAt: string;
+}
+
+export interface LabState {
+  lab: string;
+  mode: ModeRequest;
+  /** Repository root whose dist/cli/main.js the agents run. */
+  repo: string;
+  underlayNetns: string;
+  clusterNetwork: string;
+  nodes: LabNodeState[];
+  external?: { netns: string; ip: string; port: number };
+  vms: LabVmState[];
+}
+
+export async function readLabState(lab: string): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(labPaths(lab).json, 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeLabState(s: LabState): Promise<void> {
+  await writeFileAtomic(labPaths(s.lab).json, `${JSON.stringify(s, null, 2)}\n`);
+}
+
+/** Labs with a directory under the lab root. */
+export async function listLabs(): Promise<string[]> {
+  try {
+    return (await readdir(LAB_ROOT, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Which lab a command means: the one named (--lab), else the only one running.
+ * Throws a message listing the choices when ambiguous.
+ */
+export async function resolveLab(name?: string): Promise<LabState> {
+  if (name) {
+    const s = await readLabState(name);
+    if (!s) throw new Error(`lab ${name} is not running (no ${labPaths(name).json})`);
+    return s;
+  }
+  const labs = await listLabs();
+  const states = (await Promise.all(labs.map(readLabState))).filter((s): s is LabState => !!s);
+  if (states.length === 1) return states[0]!;
+  if (states.length === 0) throw new Error('no lab is running (start one with: vxmesh lab up -f examples/lab.yaml)');
+  throw new Error(`several labs are running (${states.map((s) => s.lab).join(', ')}): choose one with --lab NAME`);
+}
+
+export function underlayIP(index: number): string {
+  return `198.18.0.${11 + index}`;
+}
+export const EXTERNAL_IP = '198.18.0.254';
+export const EXTERNAL_PORT = 8080;

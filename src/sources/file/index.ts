@@ -1,0 +1,137 @@
+/**
+ * File source: a state directory D (or a file in it) holding cluster objects as YAML. Every `*.yaml`
+ * under D is read (D/status/ included, where each agent publishes its VxlanStatus); changes are noticed by
+ * fs.watch and, as a fallback, a 1 s poll of file signatures; bursts are debounced.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { Logger } from 'pino';
+import type { VxlanStatus } from '../../model/schema.js';
+import { emptySnapshot } from '../../model/schema.js';
+import type { Source, SourceState } from '../../agent/source.js';
+import { dirSignature, listYamlFiles, stateDirOf, writeFileAtomic } from './files.js';
+import { loadStateDir, newLoadMemory } from './load.js';
+
+export { writeFileAtomic, stateDirOf, listYamlFiles } from './files.js';
+export { loadStateDir, newLoadMemory } from './load.js';
+
+export interface FileSourceOptions {
+  /** `D` or `D/<file>.yaml`. */
+  path: string;
+  log: Logger;
+  pollMs?: number;
+  debounceMs?: number;
+}
+
+/** Where a node publishes its status for one cluster network. */
+export function statusFile(dir: string, clusterNetwork: string, node: string): string {
+  return path.join(dir, 'status', `${clusterNetwork}.${node}.yaml`);
+}
+
+export function createFileSource(opts: FileSourceOptions): Source & { dir(): Promise<string> } {
+  const log = opts.log.child({ component: 'source.file' });
+  const pollMs = opts.pollMs ?? 1000;
+  const debounceMs = opts.debounceMs ?? 30;
+  const memory = newLoadMemory();
+  let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0, checkedAt: 0 };
+  let dir = '';
+  let lastSig = '';
+  let lastJson = '';
+  let onChange: () => void = () => {};
+  const watchers: FSWatcher[] = [];
+  let poll: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let reading: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  async function reload(): Promise<void> {
+    const checkedAt = Date.now();
+    const files = await listYamlFiles(dir);
+    const sig = await dirSignature(files);
+    if (sig === lastSig) {
+      state.checkedAt = checkedAt;
+      return;
+    }
+    lastSig = sig;
+    const r = await loadStateDir(dir, memory);
+    const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
+    if (json === lastJson) {
+      state.checkedAt = checkedAt;
+      return;
+    }
+    const prevErrors = new Set(state.errors.map((e) => e.message));
+    lastJson = json;
+    state = { snapshot: r.snapshot, errors: r.errors, generation: state.generation + 1, checkedAt };
+    for (const e of r.errors) {
+      if (!prevErrors.has(e.message)) log.warn({ err: e.message, code: e.code, ...errorFields(e) }, 'invalid input ignored, last good version kept');
+    }
+    log.debug({ files: r.files.length, generation: state.generation }, 'snapshot read');
+    onChange();
+  }
+
+  /** Serialises reads; a trigger during a read causes one more read afterwards. */
+  function trigger(): void {
+    if (closed) return;
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = reload()
+      .catch((err) => log.error({ err: (err as Error).message }, 'state directory read failed'))
+      .finally(() => {
+        reading = undefined;
+        if (again) {
+          again = false;
+          trigger();
+        }
+      });
+  }
+
+  function soon(): void {
+    if (debounce) clearTimeout(debounce);
+    debounce = setTimeout(trigger, debounceMs);
+  }
+
+  return {
+    async dir() {
+      return dir || stateDirOf(opts.path);
+    },
+    async start(cb) {
+      onChange = cb;
+      dir = await stateDirOf(opts.path);
+      await mkdir(path.join(dir, 'status'), { recursive: true });
+      await reload();
+      for (const d of [dir, path.join(dir, 'status')]) {
+        try {
+          const w = watch(d, { persistent: false }, soon);
+          w.on('error', (err) => log.warn({ err: err.message, dir: d }, 'watch failed, polling only'));
+          watchers.push(w);
+        } catch (err) {
+          log.warn({ err: (err as Error).message, dir: d }, 'watch failed, polling only');
+        }
+      }
+      poll = setInterval(trigger, pollMs);
+      poll.unref();
+    },
+    current: () => state,
+    async publishStatus(status: VxlanStatus) {
+      const d = dir || (await stateDirOf(opts.path));
+      await writeFileAtomic(statusFile(d, status.status.clusterNetwork, status.status.node), YAML.stringify(status));
+    },
+    async close() {
+      closed = true;
+      if (poll) clearInterval(poll);
+      if (debounce) clearTimeout(debounce);
+      for (const w of watchers) w.close();
+      await reading;
+    },
+  };
+}
+
+function errorFields(e: unknown): Record<string, unknown> {
+  const o = e as { object?: unknown; field?: unknown };
+  return o.object ? { object: o.object, field: o.field } : {};
+}
