@@ -6,6 +6,10 @@ import type { BpfInspectData } from '../../src/dataplane/bpf/inspect.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import { names } from '../../src/dataplane/names.js';
 import { run } from '../../src/util/exec.js';
+import { createKernelDataplane } from '../../src/dataplane/kernel/index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const A = { key: 'tenant-a/net', vni: 100, cidr: '10.10.0.0/24', gateway: '10.10.0.1', natOutgoing: true };
 const mac = (n: number) => `52:54:00:00:00:${n.toString(16).padStart(2, '0')}`;
@@ -157,6 +161,49 @@ describe('bpf dataplane', () => {
     expect((await run(['ls', names.pinDir(bpffs.get('n1')!)], { allowFailure: true })).exitCode).not.toBe(0);
   });
 });
+
+/** Reconciles node `n` from a child process living inside the node netns (the agent's own path). */
+describe('bpf dataplane, agent path and mode switch', () => {
+  it('works when the reconciling process itself runs inside the node namespace (no netns option)', async () => {
+    lab = new Lab();
+    await lab.build([A], VMS.slice(0, 2));
+    for (const n of lab.nodes) expect((await agentReconcile(lab, n)).errors).toEqual([]);
+    expect(await ping(lab.vmNs('a1'), '10.10.0.12')).toBe(true);
+    const filters = await sh(lab.nodeNs('n1'), ['tc', 'filter', 'show', 'dev', 'vxe0', 'ingress']);
+    expect(filters.stdout).toContain('vxm_from_tunnel');
+    expect(counter('n1', 'forwarded-tunnel')).toBeGreaterThan(0);
+    // The in-process path (netns option) sees the same state: nothing to change beyond learned ports.
+    await reconcileAll();
+    expect(await reconcileAll()).toBe(0);
+  });
+
+  it('takes over a node running kernel mode: vxl devices go, vxe0 comes up, traffic keeps flowing', async () => {
+    lab = new Lab();
+    await lab.build([A], VMS.slice(0, 2));
+    for (const n of lab.nodes) {
+      const r = await createKernelDataplane({ node: lab.nodeName(n), netns: lab.nodeNs(n), log: lab.log }).reconcile(lab.intent(n));
+      expect(r.errors).toEqual([]);
+    }
+    expect(await ping(lab.vmNs('a1'), '10.10.0.12')).toBe(true);
+    expect(await reconcileAll()).toBeGreaterThan(0);
+    const links = JSON.parse((await sh(lab.nodeNs('n1'), ['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>;
+    expect(links.map((l) => l.ifname).filter((x) => /^vx[le]\d+$/.test(x))).toEqual(['vxe0']);
+    expect(await ping(lab.vmNs('a1'), '10.10.0.12')).toBe(true);
+    expect(await ping(lab.vmNs('a2'), '10.10.0.1')).toBe(true);
+  });
+});
+
+async function agentReconcile(l: Lab, n: string): Promise<{ changes: number; errors: unknown[] }> {
+  if (!bpffs.has(n)) bpffs.set(n, await mountBpffs());
+  const file = path.join(os.tmpdir(), `vxm-t${l.id}-${n}-intent.json`);
+  fs.writeFileSync(file, JSON.stringify(l.intent(n)));
+  try {
+    const r = await run(['nsenter', `--net=/run/netns/${l.nodeNs(n)}`, 'node_modules/.bin/vite-node', 'test/helpers/bpf-agent-reconcile.ts', file, bpffs.get(n)!, l.nodeName(n)], { timeoutMs: 60_000 });
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
 
 async function addRogue(l: Lab): Promise<string> {
   const { addHost } = await import('../../src/lab/topology.js');

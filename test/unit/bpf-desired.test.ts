@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeIntent } from '../../src/intent/types.js';
+import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
+import { desiredMaps, diffMaps, emptyState } from '../../src/dataplane/bpf/desired.js';
+import { nodeEnv, planDevices } from '../../src/dataplane/bpf/devices.js';
+import { planAttach } from '../../src/dataplane/bpf/attach.js';
+import { clusterId, decode, hostIpString, ipHost, macString } from '../../src/dataplane/bpf/abi.js';
+
+const intent: NodeIntent = {
+  node: 'n1',
+  clusterNetworks: [{
+    name: 'overlay', uplink: 'vxmu0', uplinkMtu: 1500, localVtep: '198.18.0.1', port: 4789, peers: ['198.18.0.2', '198.18.0.3'],
+    networks: [{
+      key: 'default/blue', vni: 100, cidr: '10.0.0.0/24', prefixLen: 24, gateway: '10.0.0.1', gatewayMac: '02:76:6d:00:00:64',
+      natOutgoing: false, mtu: 1450,
+      endpoints: [
+        { vm: 'default/a', iface: 'nic', mac: '02:00:00:00:00:0a', ip: '10.0.0.10', node: 'n1', vtep: '198.18.0.1', local: true },
+        { vm: 'default/b', iface: 'nic', mac: '02:00:00:00:00:0b', ip: '10.0.0.11', node: 'n2', vtep: '198.18.0.2', local: false },
+      ],
+    }],
+  }],
+};
+const env = { ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7 }, vmPorts: { 100: ['vmp1'] }, learned: { 100: { '02:00:00:00:00:0a': 'vmp1' } }, objectHash: 42 };
+const link = (name: string, ifindex: number, extra: Partial<LinkInfo> = {}): LinkInfo => ({ name, ifindex, up: true, mtu: 1500, addrs: [], ...extra });
+
+describe('desiredMaps', () => {
+  const { state, errors } = desiredMaps(intent, env);
+  const entries = (t: Map<string, string>) => [...t].map(([k, v]) => [Buffer.from(k, 'hex'), Buffer.from(v, 'hex')] as const);
+
+  it('maps each VM port and the gateway leg to the VNI with its kind', () => {
+    expect(errors).toEqual([]);
+    const ports = entries(state.vxm_ports).map(([k, v]) => [k.readUInt32LE(0), decode('vxm_port', v)]);
+    expect(ports).toEqual([[6, { vni: 100, flags: 2 }], [7, { vni: 100, flags: 1 }]]);
+  });
+
+  it('stores local endpoints with their learned port and remote ones with their VTEP in host order', () => {
+    const eps = entries(state.vxm_endpoints).map(([k, v]) => {
+      const key = decode<{ vni: number; mac: number[] }>('vxm_endpoint_key', k);
+      const val = decode<{ remote_vtep: number; ifindex: number; flags: number }>('vxm_endpoint', v);
+      return [key.vni, macString(key.mac), val.remote_vtep ? hostIpString(val.remote_vtep) : val.ifindex, val.flags];
+    });
+    expect(eps).toEqual([[100, '02:00:00:00:00:0a', 7, 1], [100, '02:00:00:00:00:0b', '198.18.0.2', 2]]);
+  });
+
+  it('answers ARP for every VM and the gateway, trusts all member VTEPs and floods to the peers only', () => {
+    expect(state.vxm_arp.size).toBe(3);
+    expect(state.vxm_vteps.size).toBe(3);
+    const fl = decode<{ count: number; ips: number[] }>('vxm_flood', Buffer.from([...state.vxm_flood.values()][0]!, 'hex'));
+    expect(fl.count).toBe(2);
+    expect(fl.ips.slice(0, 3)).toEqual([ipHost('198.18.0.2'), ipHost('198.18.0.3'), 0]);
+    const net = decode<{ bridge_ifindex: number; cluster_id: number }>('vxm_network', Buffer.from([...state.vxm_networks.values()][0]!, 'hex'));
+    expect(net).toMatchObject({ bridge_ifindex: 5, cluster_id: clusterId('overlay') });
+  });
+
+  it('diffs to the minimal change set: all updates from empty, nothing when equal, deletes for stale keys', () => {
+    const fromEmpty = diffMaps(emptyState(), state);
+    expect(fromEmpty.every((c) => c.op === 'update')).toBe(true);
+    expect(fromEmpty.length).toBe([...Object.values(state)].reduce((n, t) => n + t.size, 0));
+    expect(diffMaps(state, state)).toEqual([]);
+    const observed = desiredMaps(intent, env).state;
+    observed.vxm_ports.set('63000000', '6400000001000000');
+    expect(diffMaps(observed, state)).toEqual([{ map: 'vxm_ports', op: 'delete', key: '63000000' }]);
+  });
+});
+
+describe('planDevices', () => {
+  it('creates vxe0 as an external vxlan device and removes kernel-mode vxl devices first', () => {
+    const steps = planDevices([link('vxl100', 3, { kind: 'vxlan' })], intent).map((s) => s.argv.join(' '));
+    expect(steps).toEqual([
+      'ip link del vxl100',
+      'ip link add vxe0 mtu 1450 type vxlan external dstport 4789 nolearning',
+      'ip link set vxe0 up',
+    ]);
+  });
+
+  it('leaves a matching vxe0 alone and recreates one that is not collect-metadata', () => {
+    const good = link('vxe0', 9, { kind: 'vxlan', mtu: 1450, vxlan: { id: 0, port: 4789, learning: false, proxy: false, external: true } });
+    expect(planDevices([good], intent)).toEqual([]);
+    const bad = { ...good, vxlan: { ...good.vxlan!, external: false } };
+    expect(planDevices([bad], intent)[0]!.argv.join(' ')).toBe('ip link del vxe0');
+  });
+});
+
+describe('nodeEnv', () => {
+  const links = [link('vxb100', 5, { kind: 'bridge' }), link('vxg100', 6, { master: 'vxb100' }), link('vmp1', 7, { master: 'vxb100' }), link('vmp2', 8, { master: 'vxb100' })];
+  it('finds VM ports as non-vxmesh bridge members and local MACs where the bridge learned them', () => {
+    const e = nodeEnv(links, [
+      { mac: '02:00:00:00:00:0A', dev: 'vmp2', self: false, master: 'vxb100', state: '' },
+      { mac: 'aa:aa:aa:aa:aa:aa', dev: 'vmp1', self: false, master: 'vxb100', state: 'permanent' },
+    ], {}, 1);
+    expect(e.vmPorts).toEqual({ 100: ['vmp1', 'vmp2'] });
+    expect(e.learned).toEqual({ 100: { '02:00:00:00:00:0a': 'vmp2' } });
+  });
+
+  it('keeps a known port after the bridge entry aged out, but not once the port left the bridge', () => {
+    expect(nodeEnv(links, [], { 100: { '02:00:00:00:00:0a': 7 } }, 1).learned).toEqual({ 100: { '02:00:00:00:00:0a': 'vmp1' } });
+    expect(nodeEnv(links.slice(0, 2), [], { 100: { '02:00:00:00:00:0a': 7 } }, 1).learned).toEqual({});
+  });
+});
+
+describe('planAttach', () => {
+  it('attaches where missing or stale and detaches where no longer wanted', () => {
+    const steps = planAttach(new Map([[7, 'fromVm'], [9, 'fromTunnel'], [6, 'fromVm']]), new Map([[7, 11], [9, 5], [4, 11]]), { fromVm: 11, fromTunnel: 12 });
+    expect(steps).toEqual([{ op: 'attach', ifindex: 9, prog: 'fromTunnel' }, { op: 'attach', ifindex: 6, prog: 'fromVm' }, { op: 'detach', ifindex: 4 }]);
+  });
+});
