@@ -33,7 +33,7 @@ export class Lab {
   readonly id = randomBytes(3).toString('hex');
   readonly prefix = `vxm-t${this.id}`;
   readonly nodes = Object.keys(NODE_IPS);
-  readonly log: Logger = pino({ level: process.env.VXMESH_TEST_LOG ?? 'silent' });
+  log: Logger = pino({ level: process.env.VXMESH_TEST_LOG ?? 'silent' });
   nets: NetDef[] = [];
   vms: VmDef[] = [];
   /** Extra peers per node (to admit a foreign VTEP in a test). */

@@ -213,3 +213,21 @@ describe('kernel dataplane lifecycle', () => {
     expect((await sh(n1, ['ip', 'link', 'show', lab.port('a1')])).exitCode).toBe(0);
   });
 });
+
+describe('kernel dataplane error isolation', () => {
+  it('reports a broken network and still programs the others', async () => {
+    lab = new Lab();
+    const bad = { key: 'tenant-c/bad', vni: 300, cidr: '10.30.0.0/24', gateway: '10.30.0.999', natOutgoing: true };
+    await lab.build([A, bad], [
+      { name: 'a1', net: A.key, node: 'n1', ip: '10.10.0.11', mac: mac(0x11) },
+      { name: 'a2', net: A.key, node: 'n2', ip: '10.10.0.12', mac: mac(0x12) },
+    ]);
+    for (const n of lab.nodes) {
+      const r = await dp(n).reconcile(lab.intent(n));
+      expect(r.errors.length).toBeGreaterThan(0);
+      expect(r.errors.every((e) => e.vni === 300 && e.network === 'tenant-c/bad')).toBe(true);
+    }
+    expect(await ping(lab.vmNs('a1'), '10.10.0.12')).toBe(true);
+    expect(await ping(lab.vmNs('a1'), '10.10.0.1')).toBe(true);
+  });
+});

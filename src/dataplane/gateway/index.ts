@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { NodeIntent } from '../../intent/types.js';
-import { applyChanges, type ApplyResult } from '../netlink/batch.js';
-import { Phase, type Change } from '../netlink/change.js';
+import { applyChanges, type ApplyResult, type ChangeFailure } from '../netlink/batch.js';
+import { Phase, describeChange, type Change } from '../netlink/change.js';
 import { names, isOwnedDevice } from '../names.js';
 import { observeNode } from '../netlink/observe.js';
 import { planBridges } from './bridges.js';
@@ -27,12 +27,26 @@ export interface GatewayOptions {
   log: Logger;
 }
 
-/** Observe, plan (bridges + gateways), apply. Returns the apply result (failures carry their VNI). */
-export async function reconcileGateways(intent: NodeIntent, opts: GatewayOptions): Promise<ApplyResult & { planned: Change[] }> {
+export type NetworkError = { network?: string; vni?: number; message: string };
+
+/** Apply failures as ReconcileReport errors, named by network key. */
+export function failuresToErrors(failures: ChangeFailure[], intent: NodeIntent): NetworkError[] {
+  const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+  return failures.map((f) => {
+    const vni = f.change.vni;
+    return { vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` };
+  });
+}
+
+/**
+ * Observe, plan (bridges + gateways), apply. `applied` counts applied changes (0 when converged);
+ * `errors` has one entry per failed change, with its network.
+ */
+export async function reconcileGateways(intent: NodeIntent, opts: GatewayOptions): Promise<ApplyResult & { planned: Change[]; errors: NetworkError[] }> {
   const obs = await observeGateways(opts);
   const planned = [...planBridges(obs.node.links, intent), ...planGateways(obs, intent)];
   const res = await applyChanges(planned, { netns: opts.netns, log: opts.log });
-  return { ...res, planned };
+  return { ...res, planned, errors: failuresToErrors(res.failures, intent) };
 }
 
 /**

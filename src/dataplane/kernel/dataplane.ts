@@ -8,7 +8,7 @@ import { DataplaneError } from '../../errors.js';
 import { applyChanges } from '../netlink/batch.js';
 import { describeChange, Phase, type Change } from '../netlink/change.js';
 import { observeNode } from '../netlink/observe.js';
-import { observeGateways, cleanupGateways } from '../gateway/index.js';
+import { observeGateways, cleanupGateways, failuresToErrors } from '../gateway/index.js';
 import { vniOf } from '../gateway/networks.js';
 import { planKernel } from './plan.js';
 import { inspectData, inspectText } from './inspect.js';
@@ -25,21 +25,22 @@ export class KernelDataplane implements Dataplane {
   async reconcile(intent: NodeIntent): Promise<ReconcileReport> {
     const t0 = Date.now();
     const log = this.log;
-    const obs = await observeGateways({ node: this.opts.node, netns: this.opts.netns });
+    let obs;
+    try {
+      obs = await observeGateways({ node: this.opts.node, netns: this.opts.netns });
+    } catch (cause) {
+      throw new DataplaneError('KERNEL_OBSERVE', `cannot read node ${this.opts.node}: ${(cause as Error).message}`, { cause });
+    }
     const plan = planKernel(obs, intent);
     for (const c of plan.changes) {
       if (c.reason?.startsWith('vxlan attributes differ')) log.warn({ vni: c.vni, op: 'recreate', reason: c.reason }, 'vxlan device recreated');
     }
     const res = await applyChanges(plan.changes, { netns: this.opts.netns, log });
-    const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
-    const errors = [...plan.errors];
-    for (const f of res.failures) {
-      const vni = f.change.vni;
-      log.error({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, op: describeChange(f.change), err: f.message }, 'change failed');
-      errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
-    }
+    const errors = [...plan.errors, ...failuresToErrors(res.failures, intent)];
+    for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'network not converged');
     const durationMs = Date.now() - t0;
-    log.info({ changes: res.applied, errors: errors.length, skipped: res.skipped, durationMs }, 'reconciled');
+    const level = res.applied > 0 || errors.length > 0 ? 'info' : 'debug';
+    log[level]({ changes: res.applied, errors: errors.length, skipped: res.skipped, durationMs }, 'reconciled');
     return { mode: 'kernel', changes: res.applied, errors, durationMs };
   }
 
