@@ -106,7 +106,11 @@ describe('bpf dataplane', () => {
     // The bridge learned the local ports: a reconcile fills them in, then nothing is left to do.
     await reconcileAll();
     expect(await reconcileAll()).toBe(0);
-    const data = (await (await dp('n1')).inspect()).data as BpfInspectData;
+    const report = await (await dp('n1')).inspect();
+    if (process.env.VXMESH_TEST_PRINT) console.log(report.text);
+    expect(report.text).toContain(`bpftool map dump pinned ${names.pinDir(bpffs.get('n1')!)}/vxm_endpoints`);
+    expect(report.text).toMatch(/52:54:00:00:00:12\s+10\.10\.0\.12\s+remote vtep 198\.18\.0\.12/);
+    const data = report.data as BpfInspectData;
     expect(data.endpoints).toEqual([
       { vni: 100, mac: mac(0x11), ip: '10.10.0.11', localIfindex: expect.any(Number), localPort: lab.port('a1') },
       { vni: 100, mac: mac(0x12), ip: '10.10.0.12', remoteVtep: NODE_IPS.n2 },

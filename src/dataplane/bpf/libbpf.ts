@@ -100,7 +100,10 @@ export type BpfMapPtr = unknown;
 export function openObject(path: string): BpfObjectPtr {
   drainMessages();
   const obj = f.open_file(path, null);
-  if (!obj) throw new BpfError('bpf_object__open_file', koffi.errno() || 22, `${path}${detail() ? `: ${detail()}` : ''}`);
+  if (!obj) {
+    const why = detail();
+    throw new BpfError('bpf_object__open_file', koffi.errno() || 22, why ? `${path}: ${why}` : path);
+  }
   return obj;
 }
 
