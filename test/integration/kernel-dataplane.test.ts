@@ -157,7 +157,7 @@ describe('kernel dataplane lifecycle', () => {
     expect(await reconcileAll()).toBe(0);
   });
 
-  it('repairs drift: deleted FDB entries and neighbours come back, a vxlan device with a wrong port is recreated', async () => {
+  it('repairs drift: deleted FDB entries, neighbours and NAT rules come back, a vxlan device with a wrong port is recreated', async () => {
     lab = new Lab();
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
@@ -183,6 +183,14 @@ describe('kernel dataplane lifecycle', () => {
     expect(r2.errors).toEqual([]);
     expect(lines.some((l) => l.includes('vxlan device recreated') && l.includes('port 4790 -> 4789'))).toBe(true);
     expect(await ping(lab.vmNs('a1'), '10.10.0.12')).toBe(true);
+
+    // NAT tables flushed by hand (node and router) come back, and egress works again.
+    await sh(n1, ['nft', 'delete', 'table', 'inet', 'vxmesh']);
+    await sh(`vxmr-${lab.nodeName('n1')}-100`, ['nft', 'flush', 'chain', 'inet', 'vxmesh', 'postrouting']);
+    await startServer(lab.extNs, 7001, 'peer');
+    expect(await ask(lab.vmNs('a1'), EXT_IP, 7001)).toBe('');
+    expect((await dp('n1').reconcile(lab.intent('n1'))).changes).toBe(2);
+    expect(await ask(lab.vmNs('a1'), EXT_IP, 7001)).toBe('198.18.0.11');
     expect(await reconcileAll()).toBe(0);
   });
 

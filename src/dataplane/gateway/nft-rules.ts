@@ -11,6 +11,9 @@ import { TRANSIT_CIDR } from './transit.js';
 
 export const GATEWAY_TABLE = names.nftTable;
 
+/** Interface names that can be quoted into an nft rule as they are. */
+export const isSafeIfname = (s: string) => /^[A-Za-z0-9_.:-]{1,15}$/.test(s);
+
 export function nodeGatewayTable(uplinks: string[]): NftTableSpec {
   return {
     family: 'inet',
@@ -19,7 +22,7 @@ export function nodeGatewayTable(uplinks: string[]): NftTableSpec {
     chains: [
       {
         name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
-        rules: uplinks.map((u) => ({ id: `masq:${u}`, text: `ip saddr ${TRANSIT_CIDR} oifname "${u}" masquerade` })),
+        rules: uplinks.filter(isSafeIfname).map((u) => ({ id: `masq:${u}`, text: `ip saddr ${TRANSIT_CIDR} oifname "${u}" masquerade` })),
       },
       {
         name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',

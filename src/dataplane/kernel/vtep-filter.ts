@@ -6,6 +6,7 @@
  */
 import type { NodeIntent } from '../../intent/types.js';
 import type { NftTableSpec } from '../netlink/nft.js';
+import { isSafeIfname } from '../gateway/nft-rules.js';
 
 export const VTEP_TABLE = 'vxmesh_vtep';
 
@@ -14,7 +15,7 @@ export function vtepSetName(clusterNetwork: string): string {
 }
 
 export function vtepFilterTable(intent: NodeIntent): NftTableSpec | undefined {
-  const cns = intent.clusterNetworks.filter((cn) => /^[A-Za-z0-9_.:-]+$/.test(cn.uplink));
+  const cns = intent.clusterNetworks.filter((cn) => isSafeIfname(cn.uplink) && Number.isInteger(cn.port));
   if (cns.length === 0) return undefined;
   return {
     family: 'inet',
