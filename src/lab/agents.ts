@@ -72,11 +72,12 @@ export async function waitReady(s: LabState, since: number, timeoutMs = 60_000):
   let problems: ReadyProblem[] = [];
   let after = since;
   let meshKnown = false;
-  while (Date.now() < deadline) {
+  for (let first = true; Date.now() < deadline; first = false) {
     if (!meshKnown) {
       const st = await readStatuses(s);
       meshKnown = s.nodes.every((n) => !!st.get(n.name)?.status.vtepIP);
-      if (meshKnown) after = Math.max(since, Date.now());
+      // Known from the start: `since` suffices; learnt now: every node must have seen the last VTEP.
+      if (meshKnown && !first) after = Math.max(since, Date.now());
     }
     problems = await readiness(s, after);
     if (meshKnown && !problems.length) return;
