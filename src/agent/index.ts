@@ -61,7 +61,7 @@ export async function runOnce(o: AgentOptions): Promise<string[]> {
   const dpOpts = dataplaneOptions(o);
   const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
   await retireOtherMode(mode, dpOpts, o.log);
-  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: 0, netns: o.netns });
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: 0, netns: o.netns, logEveryPass: true });
   await o.source.start(() => {});
   try {
     const r = await loop.pass(true);

@@ -22,6 +22,8 @@ export interface LoopOptions {
   resyncMs: number;
   /** Namespace holding the uplink (tests drive a node from the root namespace). */
   netns?: string;
+  /** Log every pass at info (--once); by default passes without changes log at debug. */
+  logEveryPass?: boolean;
 }
 
 export interface PassResult {
@@ -112,7 +114,7 @@ export class ReconcileLoop {
     this.lastOk = errors.length === 0;
     const summary = { mode, changes: report?.changes ?? 0, durationMs, errors, invalidInput: inputErrors.length, resync: force };
     if (errors.length) log.warn(summary, 'reconcile finished with errors');
-    else if ((report?.changes ?? 0) > 0) log.info(summary, 'reconciled');
+    else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
     else log.debug(summary, 'reconciled');
     await this.publish(intent, vt, errors, inputErrors, snapshotAt);
     return { skipped: false, report, intent, errors: [...errors, ...inputErrors] };

@@ -13,8 +13,8 @@ import { writeFileAtomic } from '../sources/file/files.js';
 import { agentRunning, startAgent, stopAgent, waitReady } from './agents.js';
 import { objectsToYaml, type LabInput } from './input.js';
 import { EXTERNAL_IP, EXTERNAL_PORT, labPaths, labPrefix, underlayIP, writeLabState, type LabState, type LabVmState } from './state.js';
-import { addHost, createUnderlay, nsName } from './topology.js';
-import { createVm, deleteVm, startExternalServer, vmState } from './vms.js';
+import { addHost, createUnderlay, nsName, plugPort } from './topology.js';
+import { createVm, deleteVm, nodeNetns, startExternalServer, vmState } from './vms.js';
 
 export interface ConvergeReport {
   created: string[];
@@ -87,7 +87,11 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
   const keep: LabVmState[] = [];
   for (const cur of s.vms) {
     const want = desired.find((d) => d.name === cur.name && d.namespace === cur.namespace);
-    if (want && sameVm(cur, want)) keep.push(cur);
+    if (want && sameVm(cur, want)) {
+      // Bridge CNI's part again: re-plug ports left without a bridge (e.g. after `agent --cleanup`).
+      for (const nic of cur.interfaces) await plugPort(nodeNetns(s, cur.node), nic.port, nic.bridge);
+      keep.push(cur);
+    }
     else {
       await deleteVm(cur);
       report.deleted.push(cur.name);
