@@ -6,10 +6,10 @@ import type { DataplaneOptions, ModeRequest } from '../dataplane/dataplane.js';
 import type { Source } from './source.js';
 import { selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
-import { ReconcileLoop } from './loop.js';
+import { ReconcileLoop, type LoopOptions } from './loop.js';
 
 export { selectDataplane, probeMode, createDataplane, loadDataplaneModule } from './mode.js';
-export { ReconcileLoop } from './loop.js';
+export { ReconcileLoop, type LoopOptions, type PassResult } from './loop.js';
 export type { Source, SourceState } from './source.js';
 export { localVteps, selectsNode } from './vtep.js';
 export { statusObject } from './status.js';
@@ -23,6 +23,8 @@ export interface AgentOptions {
   /** Default 10 s. */
   resyncMs?: number;
   log: Logger;
+  /** Called after every pass that reached the dataplane (metrics, health). */
+  onPass?: LoopOptions['onPass'];
 }
 
 export interface RunningAgent {
@@ -42,7 +44,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
   o.log.info({ mode, requested: o.mode }, 'agent starting');
   await retireOtherMode(mode, dpOpts, o.log);
-  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns });
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass: o.onPass });
   await o.source.start(() => loop.kick());
   loop.start();
   return {

@@ -24,6 +24,8 @@ export interface LoopOptions {
   netns?: string;
   /** Log every pass at info (--once); by default passes without changes log at debug. */
   logEveryPass?: boolean;
+  /** Called after every pass that reached the dataplane (metrics, health). */
+  onPass?: (r: PassResult & { durationMs: number }) => void;
 }
 
 export interface PassResult {
@@ -43,6 +45,8 @@ export class ReconcileLoop {
   private lastOk = false;
   private stopped = false;
   passes = 0;
+  /** Epoch ms of the last pass that reached the dataplane (0 before the first). */
+  lastPassAt = 0;
 
   constructor(private readonly o: LoopOptions) {}
 
@@ -117,7 +121,14 @@ export class ReconcileLoop {
     else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
     else log.debug(summary, 'reconciled');
     await this.publish(intent, vt, errors, inputErrors, snapshotAt);
-    return { skipped: false, report, intent, errors: [...errors, ...inputErrors] };
+    const result: PassResult = { skipped: false, report, intent, errors: [...errors, ...inputErrors] };
+    this.lastPassAt = Date.now();
+    try {
+      this.o.onPass?.({ ...result, durationMs });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'onPass hook failed');
+    }
+    return result;
   }
 
   private async publish(
