@@ -5,8 +5,21 @@
  * after its claim is held; a claim is only removed after its allocation is gone or has moved on.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { KObject } from '../k8s/client.js';
-import { VXMESH_API } from '../model/schema.js';
+import { VXMESH_API, ipv4, objectMeta } from '../model/schema.js';
+
+/** The VxlanIPClaim kind (cluster-scoped; written only by the controller). */
+export const ipClaimSchema = z.object({
+  apiVersion: z.literal(VXMESH_API),
+  kind: z.literal('VxlanIPClaim'),
+  metadata: objectMeta,
+  spec: z.object({
+    network: z.string().min(1), // "<namespace>/<name>" of the VxlanNetwork
+    ip: ipv4,
+    owner: z.object({ namespace: z.string().min(1), vm: z.string().min(1), interface: z.string().min(1) }),
+  }),
+});
 
 export interface ClaimOwner {
   namespace: string;

@@ -14,6 +14,7 @@ import { errorMessage, KubeClient, loadKubeConfig, type KubeClientOptions } from
 import { createInformer, type Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
 import type { LastGood } from '../sources/validate.js';
+import { Registry, startHealthServer, type HealthServer } from '../metrics/index.js';
 import { startLeaderElection, type LeaderElector } from './leader.js';
 import { reconcilePass, type PassContext, type PassResult, type Written } from './reconcile.js';
 
@@ -35,6 +36,8 @@ export interface ControllerOptions extends KubeClientOptions {
   concurrency?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (default: $VXMESH_HEALTH_PORT, else none). */
+  healthPort?: number;
 }
 
 export interface Controller {
@@ -130,6 +133,20 @@ export async function runController(opts: ControllerOptions): Promise<Controller
   const halt = () => {
     leading = false;
   };
+  const healthPort = opts.healthPort ?? (process.env.VXMESH_HEALTH_PORT ? Number(process.env.VXMESH_HEALTH_PORT) : undefined);
+  let health: HealthServer | undefined;
+  if (healthPort !== undefined) {
+    const registry = new Registry();
+    const passes = registry.counter('vxmesh_controller_passes_total', 'Reconcile passes run by this replica.');
+    const leaderGauge = registry.gauge('vxmesh_controller_leader', '1 while this replica holds the lease.');
+    const writes = registry.gauge('vxmesh_controller_last_pass_writes', 'Objects written by the last pass, by kind.');
+    registry.collect(() => {
+      passes.set({}, stats.passes);
+      leaderGauge.set({}, leading ? 1 : 0);
+      for (const [k, v] of Object.entries(stats.lastPass ?? {})) writes.set({ kind: k }, v);
+    });
+    health = await startHealthServer({ port: healthPort, ready: () => !stopped, live: () => !stopped, metrics: () => registry.render() });
+  }
   let elector: LeaderElector | undefined;
   if (opts.leaderElection === false) start();
   else {
@@ -163,6 +180,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
       await elector?.stop();
       leading = false;
       for (const i of Object.values(caches)) i.stop();
+      await health?.close();
       log.info({}, 'controller stopped');
     },
   };

@@ -68,6 +68,7 @@ export class KubeClient {
   async create(res: ResourceRef, body: KObject): Promise<KObject> {
     const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
     if (res === RESOURCES.events) return wire(await this.core.createNamespacedEvent({ namespace: body.metadata.namespace, body: full as any })) as KObject;
+    if (res === RESOURCES.nodes) return wire({ apiVersion: 'v1', kind: 'Node', ...(await this.core.createNode({ body: full as any })) }) as KObject;
     notCore(res);
     const { group, version, plural } = res;
     return (res.namespaced

@@ -57,7 +57,8 @@ describe('controller', () => {
     expect(ip).toBe('10.10.0.2'); // .1 is the gateway
     const before = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
     const v = (await client.get(RESOURCES.vmis, 'vm1', 'tenant-a'))!;
-    await client.replace(RESOURCES.vmis, { ...v, status: { nodeName: 'node2', migrationState: { sourceNode: 'node1', targetNode: 'node2', completed: true } } });
+    const migrated = await client.replace(RESOURCES.vmis, { ...v, status: { nodeName: 'node2', migrationState: { sourceNode: 'node1', targetNode: 'node2', completed: true } } });
+    expect(migrated.status.nodeName).toBe('node2');
     await createObject(client, vmi('vm2', 'tenant-a', 'blue', mac(2), 'node2'));
     await until('allocation of vm2', () => ipOf('tenant-a', 'vm2'));
     await controllers[0]!.idle();

@@ -38,7 +38,8 @@ export const DEFAULT_RESOURCES: ResourceDef[] = [
   def('network.vxmesh.io', 'v1alpha1', 'vxlanipallocations', 'VxlanIPAllocation', true, false),
   def('network.vxmesh.io', 'v1alpha1', 'vxlanipclaims', 'VxlanIPClaim', false, false),
   def('network.vxmesh.io', 'v1alpha1', 'vxlanstatuses', 'VxlanStatus', false, true),
-  def('kubevirt.io', 'v1', 'virtualmachineinstances', 'VirtualMachineInstance', true, true),
+  // KubeVirt's VMI CRD has no status subresource: virt-handler updates the whole object.
+  def('kubevirt.io', 'v1', 'virtualmachineinstances', 'VirtualMachineInstance', true, false),
   def('kubevirt.io', 'v1', 'virtualmachines', 'VirtualMachine', true, true),
   def('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'NetworkAttachmentDefinition', true, false),
 ];

@@ -1,0 +1,125 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { renderCrdFiles } from '../../src/model/crd-yaml.js';
+import { crdFiles } from '../../src/model/crds.js';
+import type { JsonSchema } from '../../src/model/openapi.js';
+import { parseDocuments } from '../../src/sources/validate.js';
+import { checkSchema } from './openapi-check.js';
+
+const DEPLOY = new URL('../../deploy/', import.meta.url).pathname;
+const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+
+type Doc = Record<string, any>;
+const load = (file: string): Doc[] => YAML.parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+const kustomization = load('kustomization.yaml')[0]!;
+const docs: Doc[] = (kustomization.resources as string[]).flatMap(load);
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata?.name === name)!;
+const crdSchema = (kind: string): JsonSchema => docs.find((d) => d.kind === 'CustomResourceDefinition' && d.spec.names.kind === kind)!.spec.versions[0].schema.openAPIV3Schema;
+const podSpec = (kind: string, name: string) => find(kind, name).spec.template.spec;
+
+const KNOWN = new Set([
+  'v1/Namespace', 'v1/ServiceAccount', 'apiextensions.k8s.io/v1/CustomResourceDefinition', 'rbac.authorization.k8s.io/v1/ClusterRole',
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding', 'rbac.authorization.k8s.io/v1/Role', 'rbac.authorization.k8s.io/v1/RoleBinding',
+  'apps/v1/DaemonSet', 'apps/v1/Deployment', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding',
+]);
+const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+
+describe('deploy/ manifests', () => {
+  it('lists every manifest in the kustomization and uses only known apiVersions and kinds', () => {
+    const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    const crds = readdirSync(join(DEPLOY, 'crds')).map((f) => `crds/${f}`);
+    expect([...kustomization.resources].sort()).toEqual([...files, ...crds].sort());
+    for (const d of docs) {
+      expect(KNOWN.has(`${d.apiVersion}/${d.kind}`), `${d.apiVersion}/${d.kind}`).toBe(true);
+      expect(d.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace).toBeUndefined();
+      else expect(d.metadata.namespace).toBe('vxmesh-system');
+    }
+  });
+
+  it('ships CRDs generated from the current zod schemas', () => {
+    for (const [file, text] of renderCrdFiles()) expect(readFileSync(join(DEPLOY, 'crds', file), 'utf8'), `deploy/crds/${file} is stale: run node build/gen-crds.mjs`).toBe(text);
+    expect(crdFiles().size).toBe(5);
+  });
+
+  it('CRD schemas accept the objects of the lab and test fixtures', () => {
+    const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
+    const files = [join(FIXTURES, 'two-tenants.yaml'), join(FIXTURES, 'k8s-base.yaml'), ...(existsSync(EXAMPLES) ? readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).map((f) => join(EXAMPLES, f)) : [])];
+    for (const file of files) {
+      for (const d of parseDocuments(readFileSync(file, 'utf8'), file).docs as Doc[]) {
+        if (d.apiVersion !== 'network.vxmesh.io/v1alpha1' || d.kind === 'Lab') continue;
+        expect(checkSchema(crdSchema(d.kind), d), `${file} ${d.kind} ${d.metadata.name}`).toEqual([]);
+      }
+    }
+  });
+
+  it('CRD validation rejects a VNI out of range and a VxlanConfig on mgmt', () => {
+    const net = crdSchema('VxlanNetwork');
+    expect(net.properties!.spec!['x-kubernetes-validations']).toContainEqual({ rule: 'self.vni >= 1 && self.vni <= 16777215', message: 'vni must be in 1..16777215' });
+    const bad = { apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', metadata: { name: 'x' }, spec: { clusterNetwork: 'overlay', vni: 16777216, cidr: '10.0.0.0/24' } };
+    expect(checkSchema(net, bad)).toEqual(['.spec.vni: should be <= 16777215', '.spec: vni must be in 1..16777215']);
+    expect(checkSchema(net, { ...bad, spec: { ...bad.spec, vni: 5, cidr: '10.0.0.0/33' } })[0]).toContain('.spec.cidr: does not match');
+    const cfg = crdSchema('VxlanConfig');
+    const mgmt = { spec: { clusterNetwork: 'mgmt', uplink: { nics: ['eth0'] } } };
+    expect(checkSchema(cfg, mgmt)).toEqual(['.spec: mgmt is built in and takes no VxlanConfig']);
+    expect(checkSchema(cfg, { spec: { clusterNetwork: 'prov', uplink: { nics: ['eth0'] }, vtep: { addressFrom: 'static' } } })).toEqual(['.spec: vtep.addressFrom static needs vtep.addresses']);
+    const nets = docs.find((d) => d.kind === 'CustomResourceDefinition' && d.spec.names.kind === 'VxlanNetwork')!.spec.versions[0];
+    expect(nets.additionalPrinterColumns.map((c: Doc) => c.name)).toEqual(expect.arrayContaining(['VNI', 'CIDR', 'Cluster Network']));
+    expect(nets.subresources).toEqual({ status: {} });
+  });
+
+  it('gives the agent read access and write access to VxlanStatus only', () => {
+    const rules: Doc[] = find('ClusterRole', 'vxmesh-agent').rules;
+    const writes = rules.filter((r) => r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)));
+    expect(writes.flatMap((r) => r.resources).sort()).toEqual(['vxlanstatuses', 'vxlanstatuses/status']);
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('delete');
+    const reads = rules.flatMap((r) => r.resources);
+    for (const res of ['nodes', 'clusternetworks', 'vxlanconfigs', 'vxlannetworks', 'virtualmachineinstances', 'vxlanipallocations', 'vxlanstatuses', 'network-attachment-definitions']) expect(reads).toContain(res);
+    expect(find('ValidatingAdmissionPolicy', 'vxmesh-agent-own-status').spec.validations[0].expression).toContain("endsWith('.' + request.userInfo.extra['authentication.kubernetes.io/node-name'][0])");
+  });
+
+  it('gives the controller what it writes and nothing more', () => {
+    const rules: Doc[] = find('ClusterRole', 'vxmesh-controller').rules;
+    const writable = new Set(rules.filter((r) => r.verbs.includes('create') || r.verbs.includes('update')).flatMap((r) => r.resources));
+    expect([...writable].sort()).toEqual(['events', 'network-attachment-definitions', 'vxlanipallocations', 'vxlanipclaims', 'vxlannetworks/status']);
+    expect(rules.flatMap((r) => r.resources)).not.toContain('leases');
+    expect(find('Role', 'vxmesh-controller-leader-election')).toMatchObject({ metadata: { namespace: 'vxmesh-system' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'] }] });
+    for (const b of docs.filter((d) => d.kind.endsWith('Binding') && d.kind !== 'ValidatingAdmissionPolicyBinding')) {
+      expect(find(b.roleRef.kind, b.roleRef.name), `${b.kind} ${b.metadata.name}`).toBeDefined();
+      for (const s of b.subjects) expect(find('ServiceAccount', s.name)).toBeDefined();
+    }
+  });
+
+  it('runs the agent on every node: privileged, host network, bpffs and /run, node name, probes and limits', () => {
+    const ds = find('DaemonSet', 'vxmesh-agent');
+    const spec = podSpec('DaemonSet', 'vxmesh-agent');
+    expect(ds.spec.selector.matchLabels).toEqual(expect.objectContaining({ 'app.kubernetes.io/name': 'vxmesh-agent' }));
+    expect(ds.spec.template.metadata.labels).toMatchObject(ds.spec.selector.matchLabels);
+    expect(spec).toMatchObject({ hostNetwork: true, hostPID: false, serviceAccountName: 'vxmesh-agent', tolerations: [{ operator: 'Exists' }] });
+    const c = spec.containers[0];
+    expect(c.securityContext.privileged).toBe(true);
+    expect(c.env).toContainEqual({ name: 'NODENAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(c.args).toContain('--node=$(NODENAME)');
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 9440 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 9440 });
+    expect(Object.keys(c.resources).sort()).toEqual(['limits', 'requests']);
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: Doc) => [m.mountPath, m.name]));
+    const volumes = Object.fromEntries(spec.volumes.map((v: Doc) => [v.name, v.hostPath?.path]));
+    expect(volumes[mounts['/sys/fs/bpf']]).toBe('/sys/fs/bpf');
+    expect(volumes[mounts['/run']]).toBe('/run');
+  });
+
+  it('runs two controller replicas that elect a leader', () => {
+    const d = find('Deployment', 'vxmesh-controller');
+    expect(d.spec.replicas).toBe(2);
+    expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
+    const c = d.spec.template.spec.containers[0];
+    expect(c.args).toEqual(['controller']);
+    expect(c.env.map((e: Doc) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
+    expect(c.readinessProbe.httpGet.port).toBe(c.ports[0].containerPort);
+    expect(Object.keys(c.resources).sort()).toEqual(['limits', 'requests']);
+    expect(d.spec.template.spec.serviceAccountName).toBe('vxmesh-controller');
+  });
+});
