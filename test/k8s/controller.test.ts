@@ -192,3 +192,17 @@ describe('controller', () => {
     await until('allocation by the new leader', () => ipOf('tenant-a', 'vm1'));
   });
 });
+
+describe('controller leadership', () => {
+  it('steps down when it cannot renew its lease and leads again once the API server is back', async () => {
+    await setup();
+    const c = await controller({ minBackoffMs: 50, maxBackoffMs: 200 });
+    await until('leads', () => c.isLeader());
+    await api.stop();
+    await until('stepped down', () => !c.isLeader(), 5000);
+    await api.start();
+    await until('leads again', () => c.isLeader(), 5000);
+    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
+    await until('allocation after recovery', () => ipOf('tenant-a', 'vm1'), 5000);
+  });
+});

@@ -104,3 +104,22 @@ describe('kubernetes source', () => {
     await until('status in the snapshot', () => s.current().snapshot.statuses.find((x) => x.status.node === 'node4')?.status.mode === 'bpf');
   });
 });
+
+describe('kubernetes source change detection', () => {
+  it('does not report a change when only a status heartbeat (lastReconcile) moves', async () => {
+    ({ api, client } = await startDouble());
+    await applyFixture(client, FIXTURE);
+    const s = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: 'node1', log: quietLog });
+    source = s;
+    let changes = 0;
+    await s.start(() => changes++);
+    const base = { apiVersion: 'network.vxmesh.io/v1alpha1' as const, kind: 'VxlanStatus' as const, metadata: { name: 'overlay.node1' }, status: { clusterNetwork: 'overlay', node: 'node1', vtepIP: '198.18.0.11', ready: true } };
+    await s.publishStatus({ ...base, status: { ...base.status, lastReconcile: '2026-01-01T00:00:00Z' } });
+    await until('first heartbeat seen', () => changes === 1);
+    await s.publishStatus({ ...base, status: { ...base.status, lastReconcile: '2026-01-01T00:00:05Z' } });
+    await until('second heartbeat in the snapshot', () => s.current().snapshot.statuses.find((x) => x.status.node === 'node1')?.status.lastReconcile === '2026-01-01T00:00:05Z');
+    expect(changes).toBe(1);
+    await s.publishStatus({ ...base, status: { ...base.status, vtepIP: '198.18.0.99' } });
+    await until('VTEP change reported', () => changes === 2);
+  });
+});

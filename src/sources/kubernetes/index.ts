@@ -41,6 +41,8 @@ export interface KubernetesSource extends Source {
   stop(): Promise<void>;
 }
 
+const VOLATILE = new Set(['resourceVersion', 'generation', 'lastReconcile']);
+
 /** The kinds the agent reads. */
 export const AGENT_RESOURCES = [
   RESOURCES.nodes, RESOURCES.clusterNetworks, RESOURCES.vxlanConfigs, RESOURCES.vxlanNetworks,
@@ -74,8 +76,13 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
     const docs = informers.flatMap((i) => i.list()).filter((d) => d.kind !== 'VxlanStatus' || d.status !== undefined);
     const r = buildSnapshot(docs, lastGood);
     lastGood = r.lastGood;
-    const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
-    if (json === lastJson) return;
+    // What the dataplane depends on: not resourceVersions (a controller's status write bumps them) nor an
+    // agent's status heartbeat (lastReconcile), which would otherwise wake every agent up again.
+    const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) }, (k, v) => (VOLATILE.has(k) ? undefined : v));
+    if (json === lastJson) {
+      state = { ...state, snapshot: r.snapshot };
+      return;
+    }
     const previous = new Set(state.errors.map((e) => e.message));
     lastJson = json;
     state = { snapshot: r.snapshot, errors: r.errors, generation: state.generation + 1 };
