@@ -58,6 +58,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
   let leading = false;
   let running: Promise<void> | undefined;
   let debounce: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastGood: LastGood = new Map();
   const stats: { passes: number; lastPass?: PassResult['counts']; lastError?: string } = { passes: 0 };
@@ -92,6 +93,11 @@ export async function runController(opts: ControllerOptions): Promise<Controller
           if (r.written.length) log.debug({ ...r.counts, durationMs: Date.now() - t0 }, 'controller pass wrote changes');
           await caughtUp(r.written);
           if (r.retry) setTimeout(() => trigger(), 200).unref();
+          if (r.recheckInMs !== undefined) {
+            clearTimeout(recheck);
+            recheck = setTimeout(() => trigger(), r.recheckInMs);
+            recheck.unref();
+          }
         } catch (err) {
           stats.lastError = errorMessage(err);
           log.error({ err: stats.lastError }, 'controller pass failed');
@@ -112,7 +118,8 @@ export async function runController(opts: ControllerOptions): Promise<Controller
       for (let i = pending.length - 1; i >= 0; i--) {
         const w = pending[i]!;
         const o = byResource.get(w.resource)!.get(w.name, w.namespace);
-        const seen = w.rv === undefined ? !o : Boolean(o) && (o!.metadata.resourceVersion === w.rv || Number(o!.metadata.resourceVersion) > Number(w.rv));
+        // Deleted: gone from the cache. Written: that version or a later one, or gone if someone deleted it since.
+        const seen = w.rv === undefined ? !o : o ? o.metadata.resourceVersion === w.rv || Number(o.metadata.resourceVersion) > Number(w.rv) : Boolean(w.existed);
         if (seen) pending.splice(i, 1);
       }
       if (pending.length) await new Promise((r) => setTimeout(r, 10));
@@ -176,6 +183,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
       stopped = true;
       clearInterval(resync);
       clearTimeout(debounce);
+      clearTimeout(recheck);
       await running;
       await elector?.stop();
       leading = false;

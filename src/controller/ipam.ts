@@ -36,6 +36,8 @@ export interface IpamPlan {
   deletes: KObject[];
   claimDeletes: Claim[];
   errors: InvalidSpecError[];
+  /** When a leftover claim's grace period ends (ms from now): run again then to remove it. */
+  recheckInMs?: number;
 }
 
 const nicKey = (ns: string, vm: string, iface: string) => `${ns}/${vm}/${iface}`;
@@ -92,16 +94,20 @@ export function planIpam(input: IpamInput): IpamPlan {
   for (const a of rawAllocs.values()) if (!deleted.has(nicKey(a.metadata.namespace, a.spec?.vm, a.spec?.interface))) backing.add(nicIp(a.spec?.network, a.spec?.ip, nicKey(a.metadata.namespace, a.spec?.vm, a.spec?.interface)));
   for (const w of writes) backing.add(nicIp(w.allocation.spec.network, w.allocation.spec.ip, nicKey(w.allocation.metadata.namespace!, w.allocation.spec.vm, w.allocation.spec.interface)));
   const moved = new Set(writes.filter((w) => w.existing).map((w) => nicKey(w.allocation.metadata.namespace!, w.allocation.spec.vm, w.allocation.spec.interface)));
+  let recheckInMs: number | undefined;
   const claimDeletes = input.claims.filter((c) => {
     if (backing.has(nicIp(c.network, c.ip, c.owner))) return false;
     if (deleted.has(c.owner) || moved.has(c.owner)) return true;
     if (placeholders.some((p) => nicKey(p.metadata.namespace!, p.spec.vm, p.spec.interface) === c.owner)) return false;
-    return input.now - c.touchedAt > input.claimGraceMs;
+    const left = input.claimGraceMs - (input.now - c.touchedAt);
+    if (left < 0) return true;
+    recheckInMs = Math.min(recheckInMs ?? Infinity, left + 50);
+    return false;
   });
   const claimed = new Set(input.claims.map((c) => nicIp(c.network, c.ip, c.owner)));
   const written = new Set(writes.map((w) => w.allocation));
   const backfill = result.allocations.filter((a) => !written.has(a) && !claimed.has(nicIp(a.spec.network, a.spec.ip, nicKey(a.metadata.namespace!, a.spec.vm, a.spec.interface))));
-  return { writes, backfill, deletes, claimDeletes, errors: result.errors };
+  return { writes, backfill, deletes, claimDeletes, errors: result.errors, ...(recheckInMs !== undefined ? { recheckInMs } : {}) };
 }
 
 function sameSpec(existing: KObject, desired: VxlanIPAllocation): boolean {

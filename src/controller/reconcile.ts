@@ -29,6 +29,8 @@ export interface Written {
   name: string;
   /** resourceVersion after our write, or undefined for a delete. */
   rv?: string;
+  /** An update (not a create): the object may legitimately be gone by now. */
+  existed?: boolean;
 }
 
 export interface PassResult {
@@ -36,6 +38,8 @@ export interface PassResult {
   written: Written[];
   /** Something could not be done now (conflict, foreign claim): run again soon. */
   retry: boolean;
+  /** Run again after this long even without events (a leftover claim's grace period ends). */
+  recheckInMs?: number;
   counts: { allocationsWritten: number; allocationsDeleted: number; claimsDeleted: number; nadsWritten: number; statusWritten: number; events: number };
 }
 
@@ -44,8 +48,8 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   const written: Written[] = [];
   const counts = { allocationsWritten: 0, allocationsDeleted: 0, claimsDeleted: 0, nadsWritten: 0, statusWritten: 0, events: 0 };
   let retry = false;
-  const note = (resource: ResourceRef, o: KObject | undefined, name?: string, namespace?: string) =>
-    written.push({ resource, name: o?.metadata.name ?? name!, namespace: o?.metadata.namespace ?? namespace, rv: o?.metadata.resourceVersion });
+  const note = (resource: ResourceRef, o: KObject | undefined, name?: string, namespace?: string, existed = false) =>
+    written.push({ resource, name: o?.metadata.name ?? name!, namespace: o?.metadata.namespace ?? namespace, rv: o?.metadata.resourceVersion, existed });
   const fail = (op: string, err: unknown, fields: Record<string, unknown> = {}) => {
     const code = apiErrorCode(err);
     if (code !== 409 && code !== 404) log.warn({ op, err: errorMessage(err), ...fields }, 'controller write failed');
@@ -73,7 +77,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
       const out = existing
         ? await client.replace(RESOURCES.nads, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...nad.metadata.labels }, ownerReferences: nad.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: nad.spec })
         : await client.create(RESOURCES.nads, nad);
-      note(RESOURCES.nads, out);
+      note(RESOURCES.nads, out, undefined, undefined, Boolean(existing));
       nadReady.add(key);
       counts.nadsWritten++;
       log.info({ network: key, op: existing ? 'update' : 'create' }, 'network attachment definition written');
@@ -135,7 +139,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
       const out = existing
         ? await client.replace(RESOURCES.allocations, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...a.metadata.labels } }, spec: a.spec })
         : await client.create(RESOURCES.allocations, a as unknown as KObject);
-      note(RESOURCES.allocations, out);
+      note(RESOURCES.allocations, out, undefined, undefined, Boolean(existing));
       counts.allocationsWritten++;
       log.info({ ...fields, op: existing ? 'update' : 'create' }, 'address allocated');
     } catch (err) {
@@ -175,7 +179,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
     if (!statusChanged(net, status)) continue;
     const before = (type: string) => (net.status?.conditions ?? []).find((c: any) => c.type === type);
     try {
-      note(RESOURCES.vxlanNetworks, await client.replaceStatus(RESOURCES.vxlanNetworks, { ...net, status }));
+      note(RESOURCES.vxlanNetworks, await client.replaceStatus(RESOURCES.vxlanNetworks, { ...net, status }), undefined, undefined, true);
       counts.statusWritten++;
     } catch (err) {
       fail('network-status', err, { network: key });
@@ -192,7 +196,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
       }
     }
   }
-  return { lastGood: built.lastGood, written, retry, counts };
+  return { lastGood: built.lastGood, written, retry, counts, ...(plan.recheckInMs !== undefined ? { recheckInMs: plan.recheckInMs } : {}) };
 }
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -206,3 +206,38 @@ describe('controller leadership', () => {
     await until('allocation after recovery', () => ipOf('tenant-a', 'vm1'), 5000);
   });
 });
+
+describe('controller IPAM recovery', () => {
+  it('resumes an interrupted allocation from its claim and skips addresses claimed by others until they are cleaned up', async () => {
+    await setup();
+    const claim = (ip: string, vm: string, claimedAt = new Date().toISOString()) => ({
+      apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanIPClaim',
+      metadata: { name: `tenant-a.blue.${ip}`, annotations: { 'network.vxmesh.io/claimed-at': claimedAt } },
+      spec: { network: 'tenant-a/blue', ip, owner: { namespace: 'tenant-a', vm, interface: 'nic1' } },
+    });
+    // A previous controller claimed .7 for vm1 and died before writing the allocation; .2 is claimed by a VM
+    // this controller has not seen (yet).
+    await createObject(client, claim('10.10.0.7', 'vm1'));
+    await createObject(client, claim('10.10.0.2', 'ghost'));
+    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
+    await createObject(client, vmi('vm2', 'tenant-a', 'blue', mac(2), 'node1'));
+    await controller({ claimGraceMs: 1500 });
+    expect(await until('vm1 allocated', () => ipOf('tenant-a', 'vm1'))).toBe('10.10.0.7');
+    expect(await until('vm2 allocated', () => ipOf('tenant-a', 'vm2'))).toBe('10.10.0.3');
+    await until('orphan claim removed after the grace period', async () => !(await client.get(RESOURCES.claims, 'tenant-a.blue.10.10.0.2')), 5000);
+    await createObject(client, vmi('vm3', 'tenant-a', 'blue', mac(3), 'node1'));
+    expect(await until('vm3 allocated', () => ipOf('tenant-a', 'vm3'))).toBe('10.10.0.2');
+  });
+
+  it('removes the NetworkAttachmentDefinition and the allocations of a deleted network', async () => {
+    await setup();
+    await controller();
+    await createObject(client, vmi('vm1', 'tenant-b', 'red', mac(1), 'node1'));
+    await until('allocation', () => ipOf('tenant-b', 'vm1'));
+    await client.delete(RESOURCES.vxlanNetworks, 'red', 'tenant-b');
+    await until('NAD removed', async () => !(await client.get(RESOURCES.nads, 'red', 'tenant-b')));
+    await until('allocation removed', async () => !(await ipOf('tenant-b', 'vm1')));
+    await until('claims removed', async () => (await client.list(RESOURCES.claims)).items.length === 0);
+    expect(await client.get(RESOURCES.nads, 'blue', 'tenant-a')).toBeDefined();
+  });
+});
