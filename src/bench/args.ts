@@ -39,7 +39,7 @@ export function parseArgs(argv: string[], defaultOut: string): BenchOptions | 'h
     quick,
     runs: quick ? 1 : 5,
     seconds: quick ? 1 : 3,
-    sizes: quick ? [1000] : [1000, 10_000, 100_000],
+    sizes: quick ? [1000] : [1000, 10_000, 30_000, 100_000],
     out: defaultOut,
     profiles: ['clean', 'k8s'],
     k8sRules: 3000,
