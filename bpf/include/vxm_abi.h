@@ -15,7 +15,7 @@
 
 #define VXM_MAX_PEERS 64    /* head-end replication fan-out per VNI (vxm_flood) */
 #define VXM_MAX_PORTS 4096
-#define VXM_MAX_ENDPOINTS 65536
+#define VXM_MAX_ENDPOINTS 131072 /* 100k VM NICs per node view, with headroom */
 #define VXM_MAX_NETWORKS 4096
 #define VXM_MAX_VTEPS 4096
 #define VXM_MAX_STATS 65536

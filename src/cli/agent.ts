@@ -3,6 +3,9 @@ import { UsageError } from '../errors.js';
 import { componentLogger } from '../log.js';
 import { cleanupNode, runOnce, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
+import { createKubernetesSource } from '../sources/kubernetes/index.js';
+import { agentMetrics, startHealthServer } from '../metrics/index.js';
+import type { Source } from '../agent/source.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 
 export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|kubernetes [options]
@@ -19,12 +22,15 @@ Options:
   --resync SEC         periodic resync that repairs drift (default 10)
   --bpffs PATH         bpffs mount to pin BPF objects under (default /sys/fs/bpf)
   --cleanup            remove everything vxmesh created on this node, then exit
+  --kubeconfig PATH    with --source kubernetes (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --health-port N      serve /healthz, /readyz, /metrics (default: $VXMESH_HEALTH_PORT; none when unset)
   -h, --help           show this help`;
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
     node: { type: 'string' }, source: { type: 'string' }, mode: { type: 'string' }, once: { type: 'boolean' },
     resync: { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
+    kubeconfig: { type: 'string' }, 'health-port': { type: 'string' },
   }, AGENT_USAGE);
   if (p.values.help) {
     console.log(AGENT_USAGE);
@@ -42,19 +48,33 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const src = need(p, 'source', AGENT_USAGE);
-  if (src === 'kubernetes') {
-    console.error('vxmesh agent: --source kubernetes is not implemented yet (issue 5)');
-    return 2;
-  }
-  if (!src.startsWith('file:') || src.length <= 5) throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
-  const source = createFileSource({ path: src.slice(5), log });
-  const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };
+  let source: Source;
+  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig') });
+  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log });
+  else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
+  const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;
+  const metrics = agentMetrics();
+  let lastPassOk = false;
+  const onPass = (r: { errors: string[]; durationMs: number; skipped: boolean }) => {
+    if (r.skipped) return;
+    lastPassOk = r.errors.length === 0;
+    metrics.reconcileDuration.observe({ result: lastPassOk ? 'ok' : 'error' }, r.durationMs / 1000);
+    if (!lastPassOk) metrics.reconcileErrors.inc();
+    metrics.ready.set({}, 1);
+  };
+  const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000, onPass };
   if (p.values.once) {
     const errors = await runOnce(opts);
     for (const e of errors) console.error(`vxmesh agent: ${e}`);
     return errors.length ? 1 : 0;
   }
   const agent = await startAgent(opts);
+  if (healthPort) {
+    const port = Number(healthPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--health-port must be a port number (got ${healthPort})`);
+    const server = await startHealthServer({ port, ready: () => lastPassOk, metrics: () => metrics.registry.render() });
+    log.info({ port: server.port }, 'health server listening');
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'agent stopping, dataplane left as it is');

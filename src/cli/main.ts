@@ -2,6 +2,7 @@
 import { UsageError, VxmeshError } from '../errors.js';
 import { AGENT_USAGE, agentCommand } from './agent.js';
 import { INSPECT_USAGE, inspectCommand } from './inspect.js';
+import { CONTROLLER_USAGE, controllerCommand } from './controller.js';
 import { labCommand } from './lab.js';
 import { LAB_USAGE } from './lab-help.js';
 
@@ -10,14 +11,16 @@ export const USAGE = `Usage: vxmesh COMMAND [options]
 vxmesh gives Harvester VMs VxLAN overlay networks: a TypeScript control plane and an eBPF (or kernel
 vxlan) dataplane. Commands:
 
-  agent     run a node's agent (reconcile loop driven by a file or the Kubernetes API)
-  inspect   print what this node's dataplane holds
-  lab       run a multi-node lab in network namespaces (up, apply, migrate, restart, exec, status, down)
+  agent       run a node's agent (reconcile loop driven by a file or the Kubernetes API)
+  controller  run the cluster-wide controller (IPAM, NADs, conditions) against the Kubernetes API
+  inspect     print what this node's dataplane holds
+  lab         run a multi-node lab in network namespaces (up, apply, migrate, restart, exec, status, down)
 
 Run \`vxmesh COMMAND --help\` for a command's options.`;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   agent: { run: agentCommand, usage: AGENT_USAGE },
+  controller: { run: controllerCommand, usage: CONTROLLER_USAGE },
   inspect: { run: inspectCommand, usage: INSPECT_USAGE },
   lab: { run: labCommand, usage: LAB_USAGE },
 };

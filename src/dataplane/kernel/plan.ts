@@ -29,12 +29,13 @@ export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan
     errors.push({ message: `gateway plan failed: ${(err as Error).message}` });
   }
   const vx = planVxlans(obs.node.links, intent);
-  changes.push(...vx.changes);
+  for (const c of vx.changes) changes.push(c);
   for (const cn of intent.clusterNetworks) {
     for (const n of cn.networks) {
       try {
         const fresh = vx.fresh.has(n.vni);
-        changes.push(...planFdb(cn, n, fresh ? [] : obs.node.fdb, fresh ? [] : obs.node.neigh));
+        // A loop, not push(...spread): at 100k endpoints the spread overflows the call stack.
+        for (const c of planFdb(cn, n, fresh ? [] : obs.node.fdb, fresh ? [] : obs.node.neigh)) changes.push(c);
       } catch (err) {
         errors.push({ network: n.key, vni: n.vni, message: (err as Error).message });
       }
