@@ -43,6 +43,7 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
           natOutgoing: n.spec.natOutgoing,
           mtu: n.spec.mtu ?? uplinkMtu - 50,
           endpoints: endpointsOf(snapshot, key, node, members),
+          ...(n.spec.dhcp ? { dhcp: { leaseTime: n.spec.leaseTime, dnsServers: [...n.spec.dns.servers], searchDomains: [...n.spec.dns.search] } } : {}),
         };
       })
       .sort((a, b) => a.vni - b.vni);

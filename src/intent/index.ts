@@ -1,2 +1,2 @@
 export { computeIntent, configFor, type LocalFacts } from './compute.js';
-export type { NodeIntent, ClusterNetworkIntent, NetworkIntent, EndpointIntent } from './types.js';
+export type { NodeIntent, ClusterNetworkIntent, NetworkIntent, EndpointIntent, DhcpIntent } from './types.js';

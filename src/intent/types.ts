@@ -41,6 +41,17 @@ export interface NetworkIntent {
   mtu: number;
   /** Every VM NIC of this network that has an address and runs on a member node, sorted by IP. */
   endpoints: EndpointIntent[];
+  /** What the node's DHCP server hands out (to its local endpoints only); absent when the network has `dhcp: false`. */
+  dhcp?: DhcpIntent;
+}
+
+export interface DhcpIntent {
+  /** Lease time in seconds. */
+  leaseTime: number;
+  /** DNS servers (option 6), possibly empty. */
+  dnsServers: string[];
+  /** Search domains (option 119; the first is also option 15), possibly empty. */
+  searchDomains: string[];
 }
 
 export interface EndpointIntent {

@@ -99,6 +99,17 @@ export const vxlanNetworkSchema = z.object({
     natOutgoing: z.boolean().default(true),
     /** Default: uplink MTU - 50. */
     mtu: z.number().int().min(576).max(9166).optional(),
+    /** Every node answers DHCP for its local VMs of this network from their allocations; false: guests are configured otherwise (cloud-init). */
+    dhcp: z.boolean().default(true),
+    /** Handed out by DHCP (options 6, 15, 119). */
+    dns: z
+      .object({
+        servers: z.array(ipv4).max(8).default([]),
+        search: z.array(dns1123).max(6).default([]),
+      })
+      .default({}),
+    /** DHCP lease time in seconds. */
+    leaseTime: z.number().int().min(120).max(31536000).default(3600),
   }),
 });
 
