@@ -196,6 +196,79 @@ export const labSchema = z.object({
   }),
 });
 
+// ---- Traffic policies (issue 8): MultiNetworkPolicy (NetworkPolicy's shape) + the namespaces it selects. ----
+export const MULTI_NETWORK_POLICY_API = 'k8s.cni.cncf.io/v1beta1';
+/** `k8s.v1.cni.cncf.io/policy-for: "<ns>/<net>, <net>"`: the VxlanNetworks a MultiNetworkPolicy applies to. */
+export const POLICY_FOR_ANNOTATION = 'k8s.v1.cni.cncf.io/policy-for';
+
+const labelSelector = z.object({
+  matchLabels: labels.optional(),
+  matchExpressions: z
+    .array(z.object({ key: z.string().min(1), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() }))
+    .optional(),
+});
+const policyPort = z
+  .object({
+    protocol: z.enum(['TCP', 'UDP', 'SCTP'], { errorMap: () => ({ message: 'must be TCP, UDP or SCTP' }) }).default('TCP'),
+    port: z.number({ invalid_type_error: 'must be a port number (named ports are not supported)' }).int().min(1).max(65535).optional(),
+    endPort: z.number().int().min(1).max(65535).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.endPort === undefined) return;
+    if (p.port === undefined) ctx.addIssue({ code: 'custom', path: ['endPort'], message: 'needs port' });
+    else if (p.endPort < p.port) ctx.addIssue({ code: 'custom', path: ['endPort'], message: `${p.endPort} is less than port ${p.port}` });
+  });
+const ipBlock = z
+  .object({ cidr: cidr4, except: z.array(cidr4).default([]) })
+  .superRefine((b, ctx) => {
+    const [net, len] = b.cidr.split('/');
+    b.except.forEach((e, i) => {
+      const [enet, elen] = e.split('/');
+      if (Number(elen) < Number(len) || !sameNetwork(enet!, net!, Number(len))) ctx.addIssue({ code: 'custom', path: ['except', i], message: `${e} is not inside cidr ${b.cidr}` });
+    });
+  });
+const policyPeer = z
+  .object({ podSelector: labelSelector.optional(), namespaceSelector: labelSelector.optional(), ipBlock: ipBlock.optional() })
+  .superRefine((p, ctx) => {
+    if (p.ipBlock && (p.podSelector || p.namespaceSelector)) ctx.addIssue({ code: 'custom', path: ['ipBlock'], message: 'cannot be combined with podSelector or namespaceSelector' });
+    if (!p.ipBlock && !p.podSelector && !p.namespaceSelector) ctx.addIssue({ code: 'custom', path: [], message: 'must set podSelector, namespaceSelector or ipBlock' });
+  });
+const ingressRule = z.object({ from: z.array(policyPeer).optional(), ports: z.array(policyPort).optional() });
+const egressRule = z.object({ to: z.array(policyPeer).optional(), ports: z.array(policyPort).optional() });
+
+export const multiNetworkPolicySchema = z
+  .object({
+    apiVersion: z.literal(MULTI_NETWORK_POLICY_API),
+    kind: z.literal('MultiNetworkPolicy'),
+    metadata: namespacedMeta,
+    spec: z.object({
+      podSelector: labelSelector.default({}),
+      policyTypes: z.array(z.enum(['Ingress', 'Egress'], { errorMap: () => ({ message: 'must be Ingress or Egress' }) })).optional(),
+      ingress: z.array(ingressRule).optional(),
+      egress: z.array(egressRule).optional(),
+    }),
+  })
+  .superRefine((p, ctx) => {
+    const v = p.metadata.annotations?.[POLICY_FOR_ANNOTATION];
+    const path = ['metadata', 'annotations', POLICY_FOR_ANNOTATION];
+    if (!v || !v.trim()) ctx.addIssue({ code: 'custom', path, message: 'is required: the VxlanNetworks the policy applies to ("<namespace>/<name>, ...")' });
+    else for (const n of v.split(',').map((x) => x.trim())) {
+      if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n)) ctx.addIssue({ code: 'custom', path, message: `"${n}" is not a network name ("<namespace>/<name>" or "<name>")` });
+    }
+  });
+
+export const namespaceSchema = z.object({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Namespace'),
+  metadata: objectMeta,
+});
+
+function sameNetwork(a: string, b: string, len: number): boolean {
+  const n = (ip: string) => ip.split('.').reduce((x, o) => x * 256 + Number(o), 0);
+  const size = 2 ** (32 - len);
+  return Math.floor(n(a) / size) === Math.floor(n(b) / size);
+}
+
 export type ClusterNetwork = z.infer<typeof clusterNetworkSchema>;
 export type VxlanConfig = z.infer<typeof vxlanConfigSchema>;
 export type VxlanNetwork = z.infer<typeof vxlanNetworkSchema>;
@@ -204,6 +277,8 @@ export type VxlanIPAllocation = z.infer<typeof ipAllocationSchema>;
 export type VxlanStatus = z.infer<typeof vxlanStatusSchema>;
 export type NodeObject = z.infer<typeof nodeSchema>;
 export type Lab = z.infer<typeof labSchema>;
+export type MultiNetworkPolicy = z.infer<typeof multiNetworkPolicySchema>;
+export type NamespaceObject = z.infer<typeof namespaceSchema>;
 
 /** kind -> schema for every kind a source may carry. */
 export const schemasByKind = {
@@ -214,6 +289,8 @@ export const schemasByKind = {
   VxlanIPAllocation: ipAllocationSchema,
   VxlanStatus: vxlanStatusSchema,
   Node: nodeSchema,
+  MultiNetworkPolicy: multiNetworkPolicySchema,
+  Namespace: namespaceSchema,
   Lab: labSchema,
 } as const;
 export type Kind = keyof typeof schemasByKind;
@@ -227,10 +304,14 @@ export interface Snapshot {
   allocations: VxlanIPAllocation[];
   statuses: VxlanStatus[];
   nodes: NodeObject[];
+  /** MultiNetworkPolicies whose policy-for names at least one network (resolution happens in intent). */
+  policies: MultiNetworkPolicy[];
+  /** Namespaces (their labels feed namespaceSelector). */
+  namespaces: NamespaceObject[];
 }
 
 export function emptySnapshot(): Snapshot {
-  return { clusterNetworks: [], vxlanConfigs: [], vxlanNetworks: [], vmis: [], allocations: [], statuses: [], nodes: [] };
+  return { clusterNetworks: [], vxlanConfigs: [], vxlanNetworks: [], vmis: [], allocations: [], statuses: [], nodes: [], policies: [], namespaces: [] };
 }
 
 export function keyOf(o: { metadata: { namespace?: string; name: string } }): string {

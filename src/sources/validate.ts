@@ -53,6 +53,8 @@ const snapshotField: Record<Exclude<Kind, 'Lab'>, keyof Snapshot> = {
   VxlanIPAllocation: 'allocations',
   VxlanStatus: 'statuses',
   Node: 'nodes',
+  MultiNetworkPolicy: 'policies',
+  Namespace: 'namespaces',
 };
 
 export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map()): BuildResult {
@@ -107,7 +109,7 @@ function zodToSpecError(ref: ObjectRef, err: ZodError): InvalidSpecError {
 function rawRef(kind: string, doc: unknown): ObjectRef {
   const md = isObj(doc) && isObj(doc.metadata) ? doc.metadata : {};
   const name = typeof md.name === 'string' ? md.name : '<unnamed>';
-  const namespaced = ['VxlanNetwork', 'VirtualMachineInstance', 'VxlanIPAllocation'].includes(kind);
+  const namespaced = ['VxlanNetwork', 'VirtualMachineInstance', 'VxlanIPAllocation', 'MultiNetworkPolicy'].includes(kind);
   const namespace = typeof md.namespace === 'string' ? md.namespace : namespaced ? 'default' : undefined;
   return { kind, name, namespace };
 }
