@@ -1,5 +1,6 @@
 /** `vxmesh agent`: runs one node's reconcile loop. */
 import { UsageError } from '../errors.js';
+import { runUntilSignal } from './signals.js';
 import { componentLogger } from '../log.js';
 import { cleanupNode, runOnce, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
@@ -75,13 +76,6 @@ export async function agentCommand(argv: string[]): Promise<number> {
     const server = await startHealthServer({ port, ready: () => lastPassOk, metrics: () => metrics.registry.render() });
     log.info({ port: server.port }, 'health server listening');
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'agent stopping, dataplane left as it is');
-      void agent.stop().finally(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await runUntilSignal(log, 'agent stopping, dataplane left as it is', () => agent.stop());
   return 0;
 }

@@ -3,6 +3,7 @@ import { componentLogger } from '../log.js';
 import { runController } from '../controller/index.js';
 import { noExtra, parse, str } from './args.js';
 import { UsageError } from '../errors.js';
+import { runUntilSignal } from './signals.js';
 
 export const CONTROLLER_USAGE = `Usage: vxmesh controller [options]
 
@@ -29,13 +30,6 @@ export async function controllerCommand(argv: string[]): Promise<number> {
   if (healthPort !== undefined && (!Number.isInteger(healthPort) || healthPort < 1 || healthPort > 65535)) throw new UsageError(`--health-port must be a port number (got ${hp})`);
   const log = componentLogger('controller');
   const c = await runController({ kubeconfig: str(p, 'kubeconfig'), log, leaderElection: !p.values['no-leader-election'], healthPort });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'controller stopping');
-      void c.stop().finally(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await runUntilSignal(log, 'controller stopping', () => c.stop());
   return 0;
 }
