@@ -28,7 +28,7 @@ export interface NftSetSpec {
   elements: string[];
 }
 export interface NftTableSpec {
-  family: 'inet';
+  family: 'inet' | 'bridge';
   name: string;
   sets: NftSetSpec[];
   chains: NftChainSpec[];
