@@ -10,6 +10,7 @@ import { keyOf, type Snapshot, type VxlanConfig } from '../model/schema.js';
 import { vmiNics } from '../model/vmi.js';
 import { firstHost, ipToInt, parseCidr } from '../util/ipv4.js';
 import type { ClusterNetworkIntent, EndpointIntent, NetworkIntent, NodeIntent } from './types.js';
+import { networkPolicy } from './policy.js';
 
 export interface LocalFacts {
   /** This node's VTEP per cluster network, as the agent observed it (overrides the published status). */
@@ -18,6 +19,7 @@ export interface LocalFacts {
 
 export function computeIntent(snapshot: Snapshot, node: string, local: LocalFacts = {}): NodeIntent {
   const clusterNetworks: ClusterNetworkIntent[] = [];
+  let nextPolicyGroup = 1; // policy group ids are node-wide (one BPF map, one nft table)
   const cns = [...new Set(snapshot.vxlanConfigs.map((c) => c.spec.clusterNetwork))].sort();
   for (const cn of cns) {
     const members = memberVteps(snapshot, cn, node, local);
@@ -47,6 +49,12 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
         };
       })
       .sort((a, b) => a.vni - b.vni);
+    for (const n of networks) {
+      const policy = networkPolicy(snapshot, n, nextPolicyGroup);
+      if (!policy) continue;
+      n.policy = policy;
+      nextPolicyGroup += policy.groups.length;
+    }
     clusterNetworks.push({
       name: cn,
       uplink: config.spec.uplink.nics.length === 1 ? config.spec.uplink.nics[0]! : `${cn}-bo`,

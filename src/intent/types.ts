@@ -3,6 +3,8 @@
  * `computeIntent(snapshot, node)`. Both dataplanes (kernel, bpf) consume exactly this.
  * Lists are sorted (by VNI, by IP) so that equal intents compare equal.
  */
+import type { NetworkPolicyIntent } from './policy-types.js';
+
 export interface NodeIntent {
   node: string;
   /** The cluster networks this node is a VTEP of (a VxlanConfig selects it and it has a VTEP address). */
@@ -43,6 +45,8 @@ export interface NetworkIntent {
   endpoints: EndpointIntent[];
   /** What the node's DHCP server hands out (to its local endpoints only); absent when the network has `dhcp: false`. */
   dhcp?: DhcpIntent;
+  /** MultiNetworkPolicies compiled for this network (issue 8); absent when no policy selects any of its endpoints. */
+  policy?: NetworkPolicyIntent;
 }
 
 export interface DhcpIntent {

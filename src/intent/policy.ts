@@ -1,0 +1,148 @@
+/**
+ * MultiNetworkPolicy -> per-network policy intent. Pure. NetworkPolicy semantics:
+ *  - a policy applies to the VxlanNetworks its `k8s.v1.cni.cncf.io/policy-for` annotation names (a name
+ *    without namespace is in the policy's namespace) and selects, by `spec.podSelector` over VMI labels,
+ *    the VMs of its own namespace with a NIC on that network;
+ *  - policyTypes default to Ingress, plus Egress when `spec.egress` is present;
+ *  - an endpoint selected by no policy for a direction is open in that direction; once selected, only
+ *    the union of the selecting policies' rules passes (replies are the dataplanes' job: stateful);
+ *  - peers: podSelector/namespaceSelector select VMs of the same network by their overlay IP (namespace
+ *    labels from Namespace objects plus `kubernetes.io/metadata.name`); ipBlock is an address range
+ *    (cidr minus except) matched against the packet's address, whatever it is; no peers = any address;
+ *    no ports = every protocol and port.
+ * Endpoints with the same selecting policies share one group (one chain / one LPM id in the dataplanes).
+ */
+import { keyOf, POLICY_FOR_ANNOTATION, type MultiNetworkPolicy, type Snapshot } from '../model/schema.js';
+import { ipToInt } from '../util/ipv4.js';
+import { ANY_IP, cidrRange, mergePorts, mergeRanges, subtractRanges } from './ranges.js';
+import type { NetworkPolicyIntent, PolicyDirection, PolicyEndpoint, PolicyGroup, PolicyRule, PortRange } from './policy-types.js';
+import type { EndpointIntent } from './types.js';
+
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> };
+type Peer = { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: { cidr: string; except: string[] } };
+type Port = { protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; endPort?: number };
+
+export function matchesSelector(sel: Selector | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = e.key in labels;
+    const inValues = has && (e.values ?? []).includes(labels[e.key]!);
+    const ok = e.operator === 'In' ? inValues : e.operator === 'NotIn' ? !inValues : e.operator === 'Exists' ? has : !has;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** The network keys a policy applies to. */
+export function policyNetworks(p: MultiNetworkPolicy): string[] {
+  const ns = p.metadata.namespace ?? 'default';
+  return (p.metadata.annotations?.[POLICY_FOR_ANNOTATION] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((n) => (n.includes('/') ? n : `${ns}/${n}`));
+}
+
+export function policyTypes(p: MultiNetworkPolicy): PolicyDirection[] {
+  const t = p.spec.policyTypes ?? (p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
+  return (['ingress', 'egress'] as const).filter((d) => t.includes(d === 'ingress' ? 'Ingress' : 'Egress'));
+}
+
+interface Ctx {
+  vmLabels: Map<string, Record<string, string>>;
+  nsLabels: Map<string, Record<string, string>>;
+}
+
+function context(snapshot: Snapshot): Ctx {
+  const nsLabels = new Map<string, Record<string, string>>();
+  for (const n of snapshot.namespaces) nsLabels.set(n.metadata.name, { ...(n.metadata.labels ?? {}), 'kubernetes.io/metadata.name': n.metadata.name });
+  return { vmLabels: new Map(snapshot.vmis.map((v) => [keyOf(v), v.metadata.labels ?? {}])), nsLabels };
+}
+
+const nsOf = (vm: string) => vm.split('/')[0]!;
+
+function nsLabelsOf(ctx: Ctx, ns: string): Record<string, string> {
+  return ctx.nsLabels.get(ns) ?? { 'kubernetes.io/metadata.name': ns };
+}
+
+function selects(ctx: Ctx, p: MultiNetworkPolicy, ep: EndpointIntent): boolean {
+  return nsOf(ep.vm) === (p.metadata.namespace ?? 'default') && matchesSelector(p.spec.podSelector, ctx.vmLabels.get(ep.vm) ?? {});
+}
+
+function peerRanges(ctx: Ctx, p: MultiNetworkPolicy, peers: Peer[] | undefined, endpoints: EndpointIntent[]) {
+  if (!peers || peers.length === 0) return [ANY_IP];
+  const out = [];
+  for (const peer of peers) {
+    if (peer.ipBlock) {
+      out.push(...subtractRanges([cidrRange(peer.ipBlock.cidr)], peer.ipBlock.except.map(cidrRange)));
+      continue;
+    }
+    for (const ep of endpoints) {
+      const ns = nsOf(ep.vm);
+      const nsOk = peer.namespaceSelector ? matchesSelector(peer.namespaceSelector, nsLabelsOf(ctx, ns)) : ns === (p.metadata.namespace ?? 'default');
+      if (nsOk && matchesSelector(peer.podSelector, ctx.vmLabels.get(ep.vm) ?? {})) {
+        const ip = ipToInt(ep.ip);
+        out.push({ from: ip, to: ip });
+      }
+    }
+  }
+  return mergeRanges(out);
+}
+
+function portRanges(ports: Port[] | undefined): PortRange[] | undefined {
+  if (!ports || ports.length === 0) return undefined;
+  return mergePorts(ports.map((x) => {
+    const protocol = x.protocol.toLowerCase() as PortRange['protocol'];
+    return x.port === undefined ? { protocol, from: 1, to: 65535 } : { protocol, from: x.port, to: x.endPort ?? x.port };
+  }));
+}
+
+function rulesOf(ctx: Ctx, p: MultiNetworkPolicy, dir: PolicyDirection, endpoints: EndpointIntent[]): PolicyRule[] {
+  const key = keyOf(p);
+  const rules = (dir === 'ingress' ? p.spec.ingress : p.spec.egress) ?? [];
+  return rules.map((r, index) => ({
+    policy: key,
+    index,
+    peers: peerRanges(ctx, p, (dir === 'ingress' ? (r as { from?: Peer[] }).from : (r as { to?: Peer[] }).to), endpoints),
+    ports: portRanges(r.ports as Port[] | undefined),
+  }));
+}
+
+/**
+ * The policy intent of one network, or undefined when no policy selects any of its endpoints.
+ * Group ids start at `firstId`; the caller numbers networks one after another.
+ */
+export function networkPolicy(snapshot: Snapshot, network: { key: string; vni: number; endpoints: EndpointIntent[] }, firstId: number): NetworkPolicyIntent | undefined {
+  const policies = snapshot.policies.filter((p) => policyNetworks(p).includes(network.key));
+  if (policies.length === 0) return undefined;
+  const ctx = context(snapshot);
+  const groups = new Map<string, PolicyGroup>();
+  const endpoints: PolicyEndpoint[] = [];
+  let next = firstId;
+  const groupFor = (dir: PolicyDirection, selecting: MultiNetworkPolicy[]): number => {
+    const names = selecting.map(keyOf).sort();
+    const gk = `${dir}|${names.join(',')}`;
+    let g = groups.get(gk);
+    if (!g) {
+      const rules = selecting.flatMap((p) => rulesOf(ctx, p, dir, network.endpoints));
+      g = { id: next++, direction: dir, vni: network.vni, policies: names, rules };
+      groups.set(gk, g);
+    }
+    return g.id;
+  };
+  for (const ep of network.endpoints) {
+    const selecting = policies.filter((p) => selects(ctx, p, ep));
+    const ing = selecting.filter((p) => policyTypes(p).includes('ingress'));
+    const eg = selecting.filter((p) => policyTypes(p).includes('egress'));
+    if (ing.length === 0 && eg.length === 0) continue;
+    endpoints.push({
+      vm: ep.vm, iface: ep.iface, mac: ep.mac.toLowerCase(), ip: ep.ip, local: ep.local,
+      ...(ing.length ? { ingress: groupFor('ingress', ing) } : {}),
+      ...(eg.length ? { egress: groupFor('egress', eg) } : {}),
+    });
+  }
+  if (endpoints.length === 0) return undefined;
+  endpoints.sort((a, b) => a.mac.localeCompare(b.mac));
+  return { endpoints, groups: [...groups.values()].sort((a, b) => a.id - b.id) };
+}
