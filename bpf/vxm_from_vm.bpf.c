@@ -9,7 +9,8 @@
  *     port is this one (or not learned yet); an IPv4 source / ARP sender must map to that MAC in
  *     vxm_arp (0.0.0.0 allowed for DHCP and ARP probes). Else drop (dropped-spoof).
  *  2. ARP requests for a known address: answered in place, sent back out of this port (arp-answered).
- *  3. Broadcast/multicast (VM ports): one clone per peer VTEP to vxe0 (flooded), then the local bridge.
+ *  3. Broadcast/multicast (VM ports): one clone per peer VTEP to vxe0 (flooded), then the local bridge;
+ *     DHCP (UDP to 67/68) only to the local bridge: the local router namespace answers it.
  *  4. Unicast to a remote endpoint: tunnel key + redirect to vxe0 (forwarded-tunnel); to a local
  *     endpoint on a known port: bpf_redirect_peer (forwarded-local); anything else (the gateway MAC,
  *     unknown MACs, endpoints whose port is not learned yet): the kernel bridge (passed-to-kernel).
@@ -29,6 +30,7 @@
 #include "include/stats.h"
 #include "include/arp.h"
 #include "include/tunnel.h"
+#include "include/dhcp.h"
 
 /* The source MAC must be ours on this port. Returns the endpoint-learned state via *learned. */
 static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, struct vxm_pkt *p, int *learned)
@@ -97,8 +99,9 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 	__u32 vxe;
 
 	if (vxm_mac_is_multicast(p->eth->h_dest)) {
-		/* the gateway is distributed (same IP/MAC on every node): its broadcasts stay local */
-		if (flags & VXM_PORT_VM) {
+		/* the gateway is distributed (same IP/MAC on every node): its broadcasts stay local;
+		 * so does DHCP: the node the VM runs on answers it (dhcp.h) */
+		if ((flags & VXM_PORT_VM) && !vxm_is_dhcp(p)) {
 			vxe = vxm_vxe_ifindex();
 			if (vxm_replicate(skb, vni, vxe) > 0)
 				vxm_count(vni, VXM_V_FLOODED, len);

@@ -106,6 +106,18 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
     expect(r.retval).toBe(TC_ACT_OK);
   });
 
+  it('keeps a DHCP broadcast (UDP 68 -> 67) on the node: to the local bridge, never replicated to peers', () => {
+    const udp = Buffer.alloc(8 + 240);
+    udp.writeUInt16BE(68, 0);
+    udp.writeUInt16BE(67, 2);
+    udp.writeUInt16BE(udp.length, 4);
+    const before = { flooded: count('flooded'), kernel: count('passed-to-kernel') };
+    const r = bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255', udp)));
+    expect(r.retval).toBe(TC_ACT_OK);
+    expect(count('passed-to-kernel')).toBe(before.kernel + 1);
+    expect(count('flooded')).toBe(before.flooded);
+  });
+
   it('drops and counts a frame with a spoofed source MAC', () => {
     const before = count('dropped-spoof');
     const r = bpf.testRun(vmFd, eth(B.mac, '02:66:66:66:66:66', 0x0800, ipv4(A.ip, B.ip)));
