@@ -9,10 +9,12 @@ import { applyChanges } from '../netlink/batch.js';
 import { describeChange, Phase, type Change } from '../netlink/change.js';
 import { observeNode } from '../netlink/observe.js';
 import { observeGateways, cleanupGateways, failuresToErrors } from '../gateway/index.js';
+import { reconcileDhcp } from '../dhcp/index.js';
 import { vniOf } from '../gateway/networks.js';
 import { planKernel } from './plan.js';
 import { inspectData, inspectText } from './inspect.js';
 import { VTEP_TABLE } from './vtep-filter.js';
+import { POLICY_TABLE } from './policy.js';
 
 export class KernelDataplane implements Dataplane {
   readonly mode = 'kernel' as const;
@@ -36,7 +38,10 @@ export class KernelDataplane implements Dataplane {
       if (c.reason?.startsWith('vxlan attributes differ')) log.warn({ vni: c.vni, op: 'recreate', reason: c.reason }, 'vxlan device recreated');
     }
     const res = await applyChanges(plan.changes, { netns: this.opts.netns, log });
-    const errors = [...plan.errors, ...failuresToErrors(res.failures, intent)];
+    // DHCP after the gateways: its servers live in the router namespaces.
+    const dhcp = await reconcileDhcp(intent, { node: this.opts.node, netns: this.opts.netns, log, tables: obs.node.tables });
+    res.applied += dhcp.applied;
+    const errors = [...plan.errors, ...failuresToErrors(res.failures, intent), ...dhcp.errors];
     for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'network not converged');
     const durationMs = Date.now() - t0;
     const level = res.applied > 0 || errors.length > 0 ? 'info' : 'debug';
@@ -62,6 +67,9 @@ export class KernelDataplane implements Dataplane {
       .map((l) => ({ tool: 'ip' as const, args: ['link', 'del', l.name], phase: Phase.linkDel }));
     if (node.tables.some((t) => t.family === 'inet' && t.name === VTEP_TABLE)) {
       changes.push({ tool: 'nft', args: [`delete table inet ${VTEP_TABLE}`], phase: Phase.nft });
+    }
+    if (node.tables.some((t) => t.family === 'bridge' && t.name === POLICY_TABLE)) {
+      changes.push({ tool: 'nft', args: [`delete table bridge ${POLICY_TABLE}`], phase: Phase.nft });
     }
     const res = await applyChanges(changes, { netns: this.opts.netns, log: this.log });
     this.throwOnFailure(res.failures, 'retire');
