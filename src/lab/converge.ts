@@ -15,6 +15,7 @@ import { objectsToYaml, type LabInput } from './input.js';
 import { EXTERNAL_IP, EXTERNAL_PORT, labPaths, labPrefix, underlayIP, writeLabState, type LabState, type LabVmState } from './state.js';
 import { addHost, createUnderlay, nsName, plugPort } from './topology.js';
 import { createVm, deleteVm, nodeNetns, startExternalServer, vmState } from './vms.js';
+import { reviveDhcpClients, waitLeases } from './dhcp-client.js';
 
 export interface ConvergeReport {
   created: string[];
@@ -72,7 +73,14 @@ export async function createLab(input: LabInput, mode: ModeRequest, repo: string
     await writeLabState(s);
   }
   await waitReady(s, Date.now());
+  await requireLeases(s, s.vms);
   return s;
+}
+
+/** The guests' DHCP clients must hold their allocations once the agents are ready. */
+async function requireLeases(s: LabState, vms: LabVmState[]): Promise<void> {
+  const left = await waitLeases(s, vms);
+  if (left.length) throw new Error(`no DHCP lease for ${left.join(', ')} (see ${labPaths(s.lab).logs}/dhcp-*.log)`);
 }
 
 const sameVm = (a: LabVmState, b: LabVmState) =>
@@ -90,6 +98,7 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
     if (want && sameVm(cur, want)) {
       // Bridge CNI's part again: re-plug ports left without a bridge (e.g. after `agent --cleanup`).
       for (const nic of cur.interfaces) await plugPort(nodeNetns(s, cur.node), nic.port, nic.bridge);
+      reviveDhcpClients(s, cur);
       keep.push(cur);
     }
     else {
@@ -117,5 +126,6 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
   }
   await writeLabState(s);
   await waitReady(s, since);
+  await requireLeases(s, s.vms);
   return report;
 }

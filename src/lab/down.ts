@@ -1,9 +1,11 @@
 /**
  * `lab down`: stops the agents (SIGTERM, then SIGKILL), deletes every `vxm-<lab>-*` namespace and the
- * router namespaces `vxmr-<node>-<vni>` of the lab's nodes, unmounts the bpffs mounts and removes the lab
- * directory. Leaves nothing behind; running it twice is harmless.
+ * router namespaces `vxmr-<node>-<vni>` of the lab's nodes (and their DHCP server directories), unmounts
+ * the bpffs mounts and removes the lab directory. Leaves nothing behind; running it twice is harmless.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DHCP_RUN_DIR, parseServerDir } from '../dataplane/dhcp/index.js';
 import { run } from '../util/exec.js';
 import { stopAgent } from './agents.js';
 import { labPaths, labPrefix, readLabState } from './state.js';
@@ -20,8 +22,10 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
   for (const n of s?.nodes ?? []) await stopAgent(n);
   removed.push(...(await destroyNamespaces([labPrefix(lab)])));
   const routers = (await netnsList()).filter((ns) => [...nodes].some((n) => new RegExp(`^vxmr-${escape(n)}-\\d+$`).test(ns)));
-  for (const ns of routers) await deleteNetns(ns);
+  for (const ns of routers) await deleteNetns(ns); // also kills the DHCP servers inside
   removed.push(...routers);
+  const dhcpDirs = (await readdir(DHCP_RUN_DIR).catch(() => [] as string[])).filter((d) => nodes.has(parseServerDir(d)?.node ?? ''));
+  for (const d of dhcpDirs) await rm(path.join(DHCP_RUN_DIR, d), { recursive: true, force: true });
   for (const mnt of await mountsUnder(labPaths(lab).dir)) {
     for (let i = 0; i < 5; i++) {
       const r = await run(['umount', mnt], { allowFailure: true });

@@ -21,6 +21,8 @@ export interface PlannedNic {
   gateway: string;
   natOutgoing: boolean;
   mtu: number;
+  /** The network serves DHCP: the guest runs a DHCP client; else the lab configures it statically (as cloud-init would). */
+  dhcp: boolean;
 }
 
 export interface PlannedVm {
@@ -124,6 +126,7 @@ export function readLabInput(text: string, origin: string, opts: ReadOptions = {
         gateway: net.spec.gateway ?? firstHost(c),
         natOutgoing: net.spec.natOutgoing,
         mtu: net.spec.mtu ?? uplinkMtu - 50,
+        dhcp: net.spec.dhcp,
       });
     }
     vms.push({ name: vmi.metadata.name, namespace: vmi.metadata.namespace ?? 'default', node, nics });

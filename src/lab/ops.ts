@@ -11,6 +11,7 @@ import { objectsToYaml } from './input.js';
 import { labPaths, writeLabState, type LabState } from './state.js';
 import { moveVmPort } from './topology.js';
 import { nodeNetns } from './vms.js';
+import { waitLeases } from './dhcp-client.js';
 
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -39,6 +40,8 @@ export interface MigrateResult {
   to: string;
   /** From moving the port to every agent having reconciled the new placement. */
   convergedMs: number;
+  /** Guest NICs (`vm/ifname`) whose DHCP renewal after the move was not answered with their address. */
+  notRenewed?: string[];
 }
 
 export async function migrateVm(s: LabState, vmName: string, to: string): Promise<MigrateResult> {
@@ -56,7 +59,11 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   // QEMU announces the guest after the move (RARP/gARP); arping -U is the closest equivalent.
   for (const nic of vm.interfaces) await run(['arping', '-U', '-c', '1', '-I', nic.ifname, nic.ip], { netns: vm.netns, allowFailure: true });
   await waitReady(s, started);
-  return { from, to, convergedMs: Date.now() - started };
+  const convergedMs = Date.now() - started;
+  // The guest keeps running and renews its lease (SIGUSR1, as after a link flap): the new node must answer it.
+  const renewFrom = Date.now();
+  const notRenewed = await waitLeases(s, [vm], renewFrom, 10_000);
+  return { from, to, convergedMs, ...(notRenewed.length ? { notRenewed } : {}) };
 }
 
 export async function restartAgent(s: LabState, node: string): Promise<number> {

@@ -21,6 +21,10 @@ export const labPaths = (lab: string) => {
     logs: path.join(dir, 'logs'),
     log: (node: string) => path.join(dir, 'logs', `${node}.log`),
     bpffs: (node: string) => path.join(dir, node, 'bpffs'),
+    /** The guests' DHCP client script and the lease each guest NIC holds (`<vm>.<ifname>.json`). */
+    dhcpScript: path.join(dir, 'udhcpc.script'),
+    leases: path.join(dir, 'leases'),
+    lease: (vm: string, ifname: string) => path.join(dir, 'leases', `${vm}.${ifname}.json`),
   };
 };
 
@@ -52,6 +56,8 @@ export interface LabNicState {
   bridge: string;
   /** Guest interface name. */
   ifname: string;
+  /** The guest gets its address by DHCP (absent in labs started before DHCP: static). */
+  dhcp?: boolean;
 }
 
 export interface LabVmState {
@@ -61,6 +67,8 @@ export interface LabVmState {
   node: string;
   interfaces: LabNicState[];
   createdAt: string;
+  /** The guest's DHCP clients (udhcpc), one per DHCP NIC. */
+  dhcpClients?: Array<{ ifname: string; pid: number }>;
 }
 
 export interface LabState {

@@ -1,13 +1,24 @@
-/** `lab status`: nodes (underlay IP, mode, agent ready) and VMs (node, interfaces), as a table or JSON. */
+/**
+ * `lab status`: nodes (underlay IP, mode, agent ready) and VMs (node, interfaces: the published allocation
+ * and the address the guest actually holds, with its DHCP lease), as a table or JSON.
+ */
 import { agentRunning, readStatuses } from './agents.js';
+import { guestAddress, readLease, type GuestLease } from './dhcp-client.js';
 import type { LabState } from './state.js';
 import { table } from './table.js';
 
 export interface LabStatusJson {
   lab: string;
   nodes: Array<{ name: string; netns: string; underlayIP: string; mode: string | null; agentReady: boolean; message?: string }>;
-  vms: Array<{ name: string; namespace: string; node: string; netns: string; interfaces: Array<{ name: string; network: string; mac: string; ip: string }> }>;
+  vms: Array<{ name: string; namespace: string; node: string; netns: string; interfaces: Array<{ name: string; network: string; mac: string; ip: string; guest: GuestNicStatus }> }>;
   external?: { netns: string; ip: string };
+}
+
+/** What the guest holds on a NIC: `ip` is its IPv4/prefix now (null: none); `lease` the DHCP lease it recorded. */
+export interface GuestNicStatus {
+  addressing: 'dhcp' | 'static';
+  ip: string | null;
+  lease?: GuestLease;
 }
 
 export async function labStatus(s: LabState): Promise<LabStatusJson> {
@@ -25,13 +36,17 @@ export async function labStatus(s: LabState): Promise<LabStatusJson> {
         ...(x?.message ? { message: x.message } : {}),
       };
     }),
-    vms: s.vms.map((v) => ({
+    vms: await Promise.all(s.vms.map(async (v) => ({
       name: v.name,
       namespace: v.namespace,
       node: v.node,
       netns: v.netns,
-      interfaces: v.interfaces.map((i) => ({ name: i.name, network: i.network, mac: i.mac, ip: i.ip })),
-    })),
+      interfaces: await Promise.all(v.interfaces.map(async (i) => {
+        const lease = i.dhcp ? readLease(s.lab, v.name, i.ifname) : undefined;
+        const guest: GuestNicStatus = { addressing: i.dhcp ? 'dhcp' : 'static', ip: await guestAddress(v.netns, i.ifname), ...(lease ? { lease } : {}) };
+        return { name: i.name, network: i.network, mac: i.mac, ip: i.ip, guest };
+      })),
+    }))),
     ...(s.external ? { external: { netns: s.external.netns, ip: s.external.ip } } : {}),
   };
 }
@@ -42,9 +57,15 @@ export function formatStatus(j: LabStatusJson): string {
     j.nodes.map((n) => [n.name, n.underlayIP, n.mode ?? '?', n.agentReady ? 'yes' : `no${n.message ? ` (${n.message})` : ''}`, n.netns]),
   );
   const vms = table(
-    ['VM', 'NAMESPACE', 'NODE', 'NETWORK', 'MAC', 'IP'],
-    j.vms.flatMap((v) => v.interfaces.map((i, k) => [k ? '' : v.name, k ? '' : v.namespace, k ? '' : v.node, i.network, i.mac, i.ip])),
+    ['VM', 'NAMESPACE', 'NODE', 'NETWORK', 'MAC', 'IP', 'GUEST HOLDS'],
+    j.vms.flatMap((v) => v.interfaces.map((i, k) => [k ? '' : v.name, k ? '' : v.namespace, k ? '' : v.node, i.network, i.mac, i.ip, guestText(i.guest)])),
   );
   const ext = j.external ? `\nExternal host: ${j.external.ip} (namespace ${j.external.netns}, TCP 8080 echoes the client's source address)\n` : '';
   return `Lab ${j.lab}\n\n${nodes}\n\n${vms}\n${ext}`;
+}
+
+function guestText(g: GuestNicStatus | undefined): string {
+  if (!g) return '?';
+  if (g.addressing === 'static') return `${g.ip ?? 'none'} (static)`;
+  return g.ip ? `${g.ip} (dhcp${g.lease ? ` from ${g.lease.server}` : ''})` : 'none (no DHCP lease)';
 }

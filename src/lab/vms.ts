@@ -1,12 +1,15 @@
 /**
  * Lab VMs: a namespace per VM (`vxm-<lab>-<vm>`) whose NICs are veth pairs, the host side (`vxmv<hash>`)
  * plugged into the network's bridge in the node namespace as bridge CNI would. Each VM runs a TCP echo on
- * port 7 answering its own name, so "who answered" is observable.
+ * port 7 answering its own name, so "who answered" is observable. A NIC of a network with DHCP gets its
+ * address from a DHCP client in the guest (dhcp-client.ts); one without is configured statically from the
+ * published allocation, as cloud-init would.
  */
 import { run } from '../util/exec.js';
 import { names } from '../dataplane/names.js';
 import type { PlannedVm } from './input.js';
 import { spawnDetached } from './processes.js';
+import { startDhcpClients } from './dhcp-client.js';
 import { labPaths, labPrefix, type LabState, type LabVmState } from './state.js';
 import { addVm, nsName, plugPort, shortHash } from './topology.js';
 
@@ -28,6 +31,7 @@ export function vmState(lab: string, vm: PlannedVm): LabVmState {
       gateway: n.gateway,
       natOutgoing: n.natOutgoing,
       mtu: n.mtu,
+      dhcp: n.dhcp,
       port: `vxmv${shortHash(`${netns}/${n.iface}`)}`,
       bridge: names.bridge(n.vni),
       ifname: `eth${i}`,
@@ -48,17 +52,19 @@ export async function createVm(s: LabState, vm: LabVmState): Promise<void> {
     await run(['ip', 'netns', 'add', vm.netns]);
     await run(['ip', 'link', 'set', 'lo', 'up'], { netns: vm.netns });
   } else {
+    const fixed = !first.dhcp;
     await addVm({
       netns: vm.netns, nodeNetns: host, port: first.port, bridge: first.bridge, mac: first.mac,
-      address: `${first.ip}/${first.prefixLen}`, gateway: first.gateway, mtu: first.mtu, ifname: first.ifname,
+      address: fixed ? `${first.ip}/${first.prefixLen}` : undefined, gateway: fixed ? first.gateway : undefined, mtu: first.mtu, ifname: first.ifname,
     });
   }
   for (const nic of rest) {
     await run(['ip', 'link', 'add', nic.ifname, 'address', nic.mac, 'mtu', String(nic.mtu), 'type', 'veth', 'peer', 'name', nic.port, 'mtu', String(nic.mtu), 'netns', host], { netns: vm.netns });
     await plugPort(host, nic.port, nic.bridge);
-    await run(['ip', 'addr', 'add', `${nic.ip}/${nic.prefixLen}`, 'dev', nic.ifname], { netns: vm.netns });
+    if (!nic.dhcp) await run(['ip', 'addr', 'add', `${nic.ip}/${nic.prefixLen}`, 'dev', nic.ifname], { netns: vm.netns });
     await run(['ip', 'link', 'set', nic.ifname, 'up'], { netns: vm.netns });
   }
+  startDhcpClients(s, vm);
   spawnDetached(['ip', 'netns', 'exec', vm.netns, 'socat', 'TCP-LISTEN:7,fork,reuseaddr', `SYSTEM:echo ${vm.name}`], labPaths(s.lab).log(`vm-${vm.name}`));
   vm.createdAt = new Date().toISOString();
 }

@@ -14,6 +14,7 @@ import { names } from '../names.js';
 import { listLinks } from '../netlink/link.js';
 import { listFdb } from '../netlink/fdb.js';
 import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
+import { reconcileDhcp } from '../dhcp/index.js';
 import { describeChange } from '../netlink/change.js';
 import { decode, macString } from './abi.js';
 import * as bpf from './libbpf.js';
@@ -58,6 +59,9 @@ export class BpfDataplane implements Dataplane {
       errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
     }
     for (const step of planDevices(await listLinks({ netns }), intent)) changes += await this.step(step.argv, step.reason, errors);
+    const dhcp = await reconcileDhcp(intent, { node: this.opts.node, netns, log });
+    changes += dhcp.applied;
+    errors.push(...dhcp.errors);
 
     // 2. Programs (reused when the pinned ones come from the same build), maps, attachments.
     const progs = ensurePrograms(this.pinDir);

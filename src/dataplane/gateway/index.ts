@@ -13,6 +13,7 @@ import { planBridges } from './bridges.js';
 import { planGateways } from './plan.js';
 import { observeGateways, listRouterNamespaces } from './observe.js';
 import { GATEWAY_TABLE } from './nft-rules.js';
+import { cleanupDhcp } from '../dhcp/index.js';
 
 export { planBridges } from './bridges.js';
 export { planGateways, observedTransits, type GatewayObserved, type RouterObserved } from './plan.js';
@@ -55,6 +56,8 @@ export async function reconcileGateways(intent: NodeIntent, opts: GatewayOptions
  */
 export async function cleanupGateways(opts: GatewayOptions & { bridges?: boolean }): Promise<ApplyResult> {
   const node = await observeNode({ netns: opts.netns });
+  // DHCP servers first: deleting a router namespace would not stop the dnsmasq inside it.
+  await cleanupDhcp({ node: opts.node, netns: opts.netns, log: opts.log, tables: node.tables });
   const changes: Change[] = [];
   for (const r of await listRouterNamespaces(opts.node)) {
     changes.push({ tool: 'netns', args: ['del', r.ns], phase: Phase.netnsDel });
