@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vxm_from_tunnel: TC ingress of the collect-metadata vxlan device vxe0, i.e. decapsulated frames
- * from other nodes. Maps: vxm_networks, vxm_vteps, vxm_endpoints (read); vxm_stats (write).
+ * from other nodes. Maps: vxm_networks, vxm_vteps, vxm_endpoints, policy maps (read); vxm_stats,
+ * vxm_ct, vxm_pol_stats (write).
  *
  *  1. The outer source must be a member VTEP of the VNI's cluster network (vxm_vteps); unknown VNIs
  *     and non-member VTEPs are dropped (dropped-unknown-vtep, counted under the frame's VNI).
+ *  1b. Policy (policy.h): the receiver's ingress group, for unicast to a selected endpoint of the
+ *     network wherever the intent says it runs (a VM migrating here is guarded at once); dropped-policy.
  *  2. Unicast to a local endpoint on a known port: bpf_redirect_peer into the VM (forwarded-local).
  *  3. Everything else (broadcast, multicast, the gateway MAC, unknown or not-yet-learned MACs,
  *     VLAN-tagged frames): egress of the VNI's bridge, which forwards/floods to its ports
@@ -18,6 +21,7 @@
 #include "include/vxm_maps.h"
 #include "include/parse.h"
 #include "include/stats.h"
+#include "include/policy.h"
 
 /* Returns the VNI's network when the tunnel source is one of its cluster network's VTEPs. */
 static __always_inline int vxm_check_vtep(struct bpf_tunnel_key *key, struct vxm_network **out)
@@ -60,6 +64,11 @@ int vxm_from_tunnel(struct __sk_buff *skb)
 	rc = vxm_parse_eth(skb, &p);
 	if (rc == -VXM_E_MALFORMED) {
 		vxm_count(key.tunnel_id, VXM_V_DROP_MALFORMED, skb->len);
+		return TC_ACT_SHOT;
+	}
+	/* the receiver's ingress policy, whichever way the frame reaches it (redirect or bridge) */
+	if ((rc == 0 || rc == -VXM_E_VLAN) && vxm_policy(skb, key.tunnel_id, &p, 0, 1) < 0) {
+		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);
 		return TC_ACT_SHOT;
 	}
 	if (rc == 0 && !vxm_mac_is_multicast(p.eth->h_dest)) {

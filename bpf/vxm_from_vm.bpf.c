@@ -15,6 +15,9 @@
  *     endpoint on a known port: bpf_redirect_peer (forwarded-local); anything else (the gateway MAC,
  *     unknown MACs, endpoints whose port is not learned yet): the kernel bridge (passed-to-kernel).
  *
+ * Policy (policy.h): before 3 and 4, the sender's egress groups (VM ports) and, for every frame
+ * delivered on this node (not into the tunnel), the receiver's ingress group; denied: dropped-policy.
+ *
  * Malformed frames (Ethernet/ARP/IPv4 truncated, bad IHL) and VLAN-tagged frames from a VM port are
  * DROPPED (dropped-malformed): anti-spoofing cannot be evaluated on them, and the overlay carries
  * untagged frames only. From the (trusted) gateway leg they are passed to the kernel bridge. Neither
@@ -30,6 +33,7 @@
 #include "include/stats.h"
 #include "include/arp.h"
 #include "include/tunnel.h"
+#include "include/policy.h"
 #include "include/dhcp.h"
 
 /* The source MAC must be ours on this port. Returns the endpoint-learned state via *learned. */
@@ -99,6 +103,10 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 	__u32 vxe;
 
 	if (vxm_mac_is_multicast(p->eth->h_dest)) {
+		if (vxm_policy(skb, vni, p, flags & VXM_PORT_VM, 0) < 0) {
+			vxm_count(vni, VXM_V_DROP_POLICY, len);
+			return TC_ACT_SHOT;
+		}
 		/* the gateway is distributed (same IP/MAC on every node): its broadcasts stay local;
 		 * so does DHCP: the node the VM runs on answers it (dhcp.h) */
 		if ((flags & VXM_PORT_VM) && !vxm_is_dhcp(p)) {
@@ -112,6 +120,12 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 
 	vxm_mac_copy(key.mac, p->eth->h_dest);
 	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
+	/* the sender's egress policy always; the receiver's ingress policy unless it is checked where it
+	 * runs (frames into the tunnel) */
+	if (vxm_policy(skb, vni, p, flags & VXM_PORT_VM, !(ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep)) < 0) {
+		vxm_count(vni, VXM_V_DROP_POLICY, len);
+		return TC_ACT_SHOT;
+	}
 	if (ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep) {
 		__u32 remote = ep->remote_vtep;
 

@@ -19,11 +19,21 @@
 #define VXM_MAX_NETWORKS 4096
 #define VXM_MAX_VTEPS 4096
 #define VXM_MAX_STATS 65536
+#define VXM_MAX_POL_EPS 131072   /* policy-selected endpoints of this node's networks (all nodes) */
+#define VXM_MAX_POL_RULES 262144 /* LPM entries: {group, address prefix} -> allowed ports */
+#define VXM_MAX_POL_GROUPS 65536
+#define VXM_MAX_CT 262144        /* flow table for replies (LRU) */
+#define VXM_POL_MAX_RANGES 16    /* port ranges per address region */
 
 /* vxm_ports value flags */
 enum vxm_port_flags {
 	VXM_PORT_VM = 1,      /* a VM port: anti-spoofing applies */
 	VXM_PORT_GATEWAY = 2, /* the gateway leg vxg<vni>: trusted */
+};
+
+/* vxm_config flags */
+enum vxm_config_flags {
+	VXM_CFG_POLICY = 1, /* some endpoint of this node's networks is selected by a policy */
 };
 
 /* vxm_endpoints value flags */
@@ -42,7 +52,8 @@ enum vxm_verdict {
 	VXM_V_DROP_MALFORMED = 5,     /* from a VM: truncated or VLAN-tagged frame */
 	VXM_V_PASS_KERNEL = 6,        /* handed to the kernel bridge path */
 	VXM_V_FLOODED = 7,            /* broadcast/multicast replicated to the VNI's peers */
-	VXM_V__MAX = 8,
+	VXM_V_DROP_POLICY = 8,        /* a MultiNetworkPolicy denied it (per group: vxm_pol_stats) */
+	VXM_V__MAX = 9,
 };
 
 /* Reasons helpers return (negated); only entry points turn them into TC verdicts. Never reused. */
@@ -54,6 +65,19 @@ enum vxm_err {
 	VXM_E_UNKNOWN_VNI = 5,
 	VXM_E_VLAN = 6,
 	VXM_E_TUNNEL_KEY = 7,
+	VXM_E_POLICY = 8,
+};
+
+/* Policy verdicts counted per group in vxm_pol_stats (userspace mirror: abi.ts POLICY_VERDICTS). */
+enum vxm_pol_verdict {
+	VXM_PV_ALLOW = 0,  /* a rule of the group allowed it (new or ongoing original-direction packet) */
+	VXM_PV_DENY = 1,   /* no rule allowed it: dropped */
+	VXM_PV_REPLY = 2,  /* reply of an allowed flow (vxm_ct), passed without rule lookup */
+	VXM_PV__MAX = 3,
+};
+
+enum vxm_pol_flags {
+	VXM_POL_ANY = 1, /* every protocol and port */
 };
 
 /* vxm_ports: ifindex (__u32 key) -> port */
@@ -134,5 +158,69 @@ struct vxm_stat {
 	__u64 bytes;
 };
 _Static_assert(sizeof(struct vxm_stat) == 16, "vxm_stat size");
+
+/* vxm_pol_eps: {vni, mac} (struct vxm_endpoint_key) -> the endpoint's policy groups; 0 = open */
+struct vxm_pol_ep {
+	__u32 ingress;
+	__u32 egress;
+};
+_Static_assert(sizeof(struct vxm_pol_ep) == 8, "vxm_pol_ep size");
+
+/* vxm_pol_rules: LPM trie key. prefixlen counts bits after itself: 32 (group, always whole) + the
+ * address prefix. addr is network order. */
+struct vxm_pol_key {
+	__u32 prefixlen;
+	__u32 group;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct vxm_pol_key) == 12, "vxm_pol_key size");
+
+struct vxm_pol_range {
+	__u16 from; /* host order */
+	__u16 to;
+	__u8 proto; /* IPPROTO_TCP/UDP/SCTP */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct vxm_pol_range) == 8, "vxm_pol_range size");
+
+struct vxm_pol_value {
+	__u32 flags; /* enum vxm_pol_flags */
+	__u32 count; /* ranges used */
+	struct vxm_pol_range ranges[VXM_POL_MAX_RANGES];
+};
+_Static_assert(sizeof(struct vxm_pol_value) == 8 + 8 * VXM_POL_MAX_RANGES, "vxm_pol_value size");
+
+/* vxm_pol_groups: group id -> what it is (for inspect; the programs never read it) */
+struct vxm_pol_group {
+	__u32 vni;
+	__u32 direction; /* 0 ingress, 1 egress */
+	char policies[120]; /* "<ns>/<name>,..." truncated, NUL-padded */
+};
+_Static_assert(sizeof(struct vxm_pol_group) == 128, "vxm_pol_group size");
+
+/* vxm_ct: one allowed flow, keyed as its original direction; a packet whose reverse key is present
+ * (and seen within VXM_CT_TIMEOUT) is a reply. ICMP echo: sport = dport = id. Addresses and ports in
+ * network order. */
+struct vxm_ct_key {
+	__u32 vni;
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct vxm_ct_key) == 20, "vxm_ct_key size");
+
+struct vxm_ct_entry {
+	__u64 last_seen; /* bpf_ktime_get_ns */
+};
+_Static_assert(sizeof(struct vxm_ct_entry) == 8, "vxm_ct_entry size");
+
+struct vxm_pol_stat_key {
+	__u32 group;
+	__u32 verdict; /* enum vxm_pol_verdict */
+};
+_Static_assert(sizeof(struct vxm_pol_stat_key) == 8, "vxm_pol_stat_key size");
 
 #endif /* VXM_ABI_H */

@@ -83,4 +83,49 @@ struct {
 	__type(value, struct vxm_stat);
 } vxm_stats SEC(".maps");
 
+/* vxm_pol_eps: {vni, mac} -> {ingress group, egress group} for every policy-selected endpoint of this
+ * node's networks, local or not (a migrating VM is guarded as soon as its frames reach this node).
+ * Writer: agent (dataplane/bpf/policy.ts). Reader: vxm_from_vm, vxm_from_tunnel (policy.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_POL_EPS);
+	__type(key, struct vxm_endpoint_key);
+	__type(value, struct vxm_pol_ep);
+} vxm_pol_eps SEC(".maps");
+
+/* vxm_pol_rules: {group, peer prefix} -> allowed ports (disjoint regions, so the longest match is the
+ * answer; ipBlock excepts are holes). Writer: agent. Reader: policy.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VXM_MAX_POL_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vxm_pol_key);
+	__type(value, struct vxm_pol_value);
+} vxm_pol_rules SEC(".maps");
+
+/* vxm_pol_groups: group id -> {vni, direction, policy names}. Writer: agent. Reader: inspect only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VXM_MAX_POL_GROUPS);
+	__type(key, __u32);
+	__type(value, struct vxm_pol_group);
+} vxm_pol_groups SEC(".maps");
+
+/* vxm_ct: allowed flows (original direction) -> last seen. Writer and reader: policy.h; LRU, so a
+ * full table forgets the oldest flows (their replies are then checked as new packets). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VXM_MAX_CT);
+	__type(key, struct vxm_ct_key);
+	__type(value, struct vxm_ct_entry);
+} vxm_ct SEC(".maps");
+
+/* vxm_pol_stats: {group, verdict} -> per-CPU {packets, bytes}. Writer: policy.h. Reader: agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, VXM_MAX_STATS);
+	__type(key, struct vxm_pol_stat_key);
+	__type(value, struct vxm_stat);
+} vxm_pol_stats SEC(".maps");
+
 #endif /* VXM_MAPS_H */

@@ -16,12 +16,21 @@ export const EP_REMOTE = 2;
 /** enum vxm_verdict, by index. */
 export const VERDICTS = [
   'forwarded-local', 'forwarded-tunnel', 'arp-answered', 'dropped-unknown-vtep',
-  'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded',
+  'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded', 'dropped-policy',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
+/** enum vxm_pol_verdict, by index (vxm_pol_stats). */
+export const POLICY_VERDICTS = ['allowed', 'denied', 'replies'] as const;
+export type PolicyVerdict = (typeof POLICY_VERDICTS)[number];
+export const CFG_POLICY = 1;
+export const POL_ANY = 1;
+export const POL_MAX_RANGES = 16;
+
 const mac6 = koffi.array('uint8_t', 6, 'Array');
 const pad2 = koffi.array('uint8_t', 2, 'Array');
+
+const polRange = koffi.struct('vxm_pol_range', { from: 'uint16_t', to: 'uint16_t', proto: 'uint8_t', pad: koffi.array('uint8_t', 3, 'Array') });
 
 /** C struct name -> koffi type, for the BTF check. */
 export const LAYOUTS = {
@@ -39,6 +48,20 @@ export const LAYOUTS = {
   vxm_config: koffi.struct('vxm_config', { vxe_ifindex: 'uint32_t', flags: 'uint32_t', object_hash: 'uint64_t' }),
   vxm_stat_key: koffi.struct('vxm_stat_key', { vni: 'uint32_t', verdict: 'uint32_t' }),
   vxm_stat: koffi.struct('vxm_stat', { packets: 'uint64_t', bytes: 'uint64_t' }),
+  vxm_pol_ep: koffi.struct('vxm_pol_ep', { ingress: 'uint32_t', egress: 'uint32_t' }),
+  vxm_pol_key: koffi.struct('vxm_pol_key', { prefixlen: 'uint32_t', group: 'uint32_t', addr: koffi.array('uint8_t', 4, 'Array') }),
+  vxm_pol_range: polRange,
+  vxm_pol_value: koffi.struct('vxm_pol_value', {
+    flags: 'uint32_t', count: 'uint32_t',
+    ranges: koffi.array(polRange, 16, 'Array'),
+  }),
+  vxm_pol_group: koffi.struct('vxm_pol_group', { vni: 'uint32_t', direction: 'uint32_t', policies: koffi.array('uint8_t', 120, 'Array') }),
+  vxm_ct_key: koffi.struct('vxm_ct_key', {
+    vni: 'uint32_t', saddr: koffi.array('uint8_t', 4, 'Array'), daddr: koffi.array('uint8_t', 4, 'Array'),
+    sport: 'uint16_t', dport: 'uint16_t', proto: 'uint8_t', pad: koffi.array('uint8_t', 3, 'Array'),
+  }),
+  vxm_ct_entry: koffi.struct('vxm_ct_entry', { last_seen: 'uint64_t' }),
+  vxm_pol_stat_key: koffi.struct('vxm_pol_stat_key', { group: 'uint32_t', verdict: 'uint32_t' }),
 } as const;
 export type LayoutName = keyof typeof LAYOUTS;
 

@@ -8,9 +8,14 @@ import { names, gatewayMac } from '../names.js';
 import {
   EP_LOCAL, EP_REMOTE, PORT_GATEWAY, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
 } from './abi.js';
+import { CFG_POLICY } from './abi.js';
+import { policyTables } from './policy.js';
 
 /** Maps the agent writes (vxm_stats is written by the programs only). */
-export const MANAGED_MAPS = ['vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_networks', 'vxm_vteps', 'vxm_flood', 'vxm_config'] as const;
+export const MANAGED_MAPS = [
+  'vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_networks', 'vxm_vteps', 'vxm_flood', 'vxm_config',
+  'vxm_pol_eps', 'vxm_pol_rules', 'vxm_pol_groups',
+] as const;
 export type ManagedMap = (typeof MANAGED_MAPS)[number];
 export type Table = Map<string, string>;
 export type MapState = Record<ManagedMap, Table>;
@@ -94,7 +99,9 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
       }
     }
   }
-  s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags: 0, object_hash: env.objectHash })));
+  const policy = policyTables(intent, errors);
+  Object.assign(s, policy.tables);
+  s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags: policy.enabled ? CFG_POLICY : 0, object_hash: env.objectHash })));
   return { state: s, errors };
 }
 

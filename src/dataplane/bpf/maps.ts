@@ -9,7 +9,7 @@ import { VERDICTS, decode, sizeOf, type LayoutName, type Verdict } from './abi.j
 import * as bpf from './libbpf.js';
 import { MANAGED_MAPS, emptyState, type ManagedMap, type MapChange, type MapState } from './desired.js';
 
-export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats'] as const;
+export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_pol_stats'] as const;
 export type MapName = (typeof ALL_MAPS)[number];
 
 /** Key and value sizes per map (from the ABI layouts). */
@@ -22,6 +22,11 @@ export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
   vxm_flood: { key: 4, value: sizeOf('vxm_flood') },
   vxm_config: { key: 4, value: sizeOf('vxm_config') },
   vxm_stats: { key: sizeOf('vxm_stat_key'), value: sizeOf('vxm_stat') },
+  vxm_pol_eps: { key: sizeOf('vxm_endpoint_key'), value: sizeOf('vxm_pol_ep') },
+  vxm_pol_rules: { key: sizeOf('vxm_pol_key'), value: sizeOf('vxm_pol_value') },
+  vxm_pol_groups: { key: 4, value: sizeOf('vxm_pol_group') },
+  vxm_ct: { key: sizeOf('vxm_ct_key'), value: sizeOf('vxm_ct_entry') },
+  vxm_pol_stats: { key: sizeOf('vxm_pol_stat_key'), value: sizeOf('vxm_stat') },
 };
 
 export interface StatRow { vni: number; verdict: Verdict; packets: number; bytes: number }
