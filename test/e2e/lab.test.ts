@@ -42,7 +42,11 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
     const vms = Object.fromEntries(s.vms.map((v) => [v.name, v]));
     expect(Object.keys(vms).sort()).toEqual(['vm-a1', 'vm-a2', 'vm-a3', 'vm-b1', 'vm-b2', 'vm-b3']);
     expect(vms['vm-a1']).toMatchObject({ namespace: 'tenant-a', node: lab.node(1), netns: lab.netns('vm-a1') });
-    expect(vms['vm-a1']!.interfaces).toEqual([{ name: 'nic1', network: 'tenant-a/blue', mac: '02:00:0a:00:01:01', ip: '10.10.0.2' }]);
+    expect(vms['vm-a1']!.interfaces).toEqual([{
+      name: 'nic1', network: 'tenant-a/blue', mac: '02:00:0a:00:01:01', ip: '10.10.0.2',
+      // what the guest holds: its allocation, by DHCP from the gateway
+      guest: { addressing: 'dhcp', ip: '10.10.0.2/24', lease: expect.objectContaining({ ip: '10.10.0.2', router: '10.10.0.1', mtu: 1450, server: '10.10.0.1' }) },
+    }]);
     // The same addresses in both tenants; the fixed-IP annotation is honoured.
     expect(vms['vm-b1']!.interfaces[0]!.ip).toBe('10.10.0.2');
     expect(vms['vm-b3']!.interfaces[0]!.ip).toBe('10.10.0.50');
