@@ -6,6 +6,8 @@ import path from 'node:path';
 import { hostIpString, ipString, macString, type Verdict } from './abi.js';
 import type { PinnedMaps, StatRow } from './maps.js';
 import { ALL_MAPS } from './maps.js';
+import { readPolicyRows } from './policy-inspect.js';
+import { policyCounterText, type PolicyCounterRow } from '../kernel/policy-inspect.js';
 
 export interface BpfInspectData {
   pinDir: string;
@@ -14,6 +16,8 @@ export interface BpfInspectData {
   arp: Array<{ vni: number; ip: string; mac: string }>;
   vteps: Array<{ clusterId: number; ip: string }>;
   counters: StatRow[];
+  /** Policy groups with their verdict counters (vxm_pol_stats). */
+  policy: PolicyCounterRow[];
   bpftool: string[];
 }
 
@@ -40,7 +44,7 @@ export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfI
     .map((e) => ({ clusterId: e.key.cluster_id, ip: hostIpString(e.key.ip) }))
     .sort((a, b) => a.clusterId - b.clusterId || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
   const bpftool = ALL_MAPS.map((m) => `bpftool map dump pinned ${path.join(maps.pinDir, m)}`);
-  return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), bpftool };
+  return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), policy: readPolicyRows(maps), bpftool };
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -52,7 +56,7 @@ function table(head: string[], rows: string[][]): string {
 export function inspectText(d: BpfInspectData): string {
   const byVni = new Map<number, Partial<Record<Verdict, number>>>();
   for (const c of d.counters) (byVni.get(c.vni) ?? byVni.set(c.vni, {}).get(c.vni)!)[c.verdict] = c.packets;
-  const verdicts: Verdict[] = ['forwarded-local', 'forwarded-tunnel', 'arp-answered', 'flooded', 'passed-to-kernel', 'dropped-spoof', 'dropped-unknown-vtep', 'dropped-malformed'];
+  const verdicts: Verdict[] = ['forwarded-local', 'forwarded-tunnel', 'arp-answered', 'flooded', 'passed-to-kernel', 'dropped-spoof', 'dropped-unknown-vtep', 'dropped-malformed', 'dropped-policy'];
   return [
     `bpf dataplane (maps pinned under ${d.pinDir})`,
     '',
@@ -70,6 +74,8 @@ export function inspectText(d: BpfInspectData): string {
     '',
     'Counters (packets)',
     table(['VNI', ...verdicts], [...byVni].sort((a, b) => a[0] - b[0]).map(([vni, c]) => [String(vni), ...verdicts.map((v) => String(c[v] ?? 0))])),
+    '',
+    ...policyCounterText(d.policy ?? []),
     '',
     'Same data, raw:',
     ...d.bpftool.map((c) => `  ${c}`),

@@ -15,6 +15,7 @@ import { planKernel } from './plan.js';
 import { inspectData, inspectText } from './inspect.js';
 import { VTEP_TABLE } from './vtep-filter.js';
 import { POLICY_TABLE } from './policy.js';
+import { policyCounterText, readPolicyCounters } from './policy-inspect.js';
 
 export class KernelDataplane implements Dataplane {
   readonly mode = 'kernel' as const;
@@ -50,8 +51,9 @@ export class KernelDataplane implements Dataplane {
   }
 
   async inspect(): Promise<InspectReport> {
-    const data = inspectData(await observeGateways({ node: this.opts.node, netns: this.opts.netns }));
-    return { mode: 'kernel', text: inspectText(data), data };
+    const policy = await readPolicyCounters(this.opts.netns);
+    const data = { ...inspectData(await observeGateways({ node: this.opts.node, netns: this.opts.netns })), policy };
+    return { mode: 'kernel', text: [inspectText(data), ...policyCounterText(policy)].join('\n'), data };
   }
 
   async cleanup(): Promise<void> {
