@@ -5,6 +5,7 @@
  * files alike.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { SourceError } from '../errors.js';
 import { RESOURCES, apiVersionOf, type ResourceRef } from './resources.js';
 
 export type KObject = { apiVersion?: string; kind?: string; metadata: Record<string, any> } & Record<string, any>;
@@ -22,9 +23,15 @@ export interface KubeClientOptions {
 
 export function loadKubeConfig(opts: KubeClientOptions = {}): KubeConfig {
   const kc = new KubeConfig();
-  if (opts.kubeconfigYaml) kc.loadFromString(opts.kubeconfigYaml);
-  else if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
+  const from = opts.kubeconfigYaml ? 'the given kubeconfig' : opts.kubeconfig ?? 'the default kubeconfig ($KUBECONFIG, ~/.kube/config, in-cluster)';
+  try {
+    if (opts.kubeconfigYaml) kc.loadFromString(opts.kubeconfigYaml);
+    else if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (cause) {
+    throw new SourceError(`cannot load ${from}: ${(cause as Error).message}`, { cause });
+  }
+  if (!kc.getCurrentCluster()) throw new SourceError(`${from} names no cluster to connect to`);
   return kc;
 }
 

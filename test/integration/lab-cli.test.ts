@@ -40,10 +40,10 @@ describe('vxmesh CLI', () => {
     expect(r.stderr).toMatch(/vxmesh|Usage/);
   });
 
-  it('says the kubernetes source is not implemented yet', async () => {
-    const r = await lab.cli(['agent', '--node', 'n', '--source', 'kubernetes']);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/not implemented yet \(issue 5\)/);
+  it('says clearly when the kubernetes source has no kubeconfig to read', async () => {
+    const r = await lab.cli(['agent', '--node', 'n', '--source', 'kubernetes', '--kubeconfig', '/nonexistent/vxm-kubeconfig']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^vxmesh agent: cannot load \/nonexistent\/vxm-kubeconfig: ENOENT/m);
   });
 
   it('lab up with an invalid file prints every error naming object and field, exits 1 and creates nothing', async () => {
