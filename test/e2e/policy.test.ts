@@ -93,6 +93,9 @@ describe.each(MODES)('traffic policies in %s mode', (mode) => {
     expect(await tcp('vm-a1', A2, 7)).toBe('vm-a2');
     expect(await lab.ping('vm-a1', '10.10.0.4')).toBe(true);
     expect(await tcp('vm-a1', '198.18.0.254', 8080)).toBe('198.18.0.11');
+    // The node where vm-a1 runs counts the drops against the policy (vxmesh inspect: nft counters / vxm_pol_stats).
+    const r = await lab.cli(['lab', 'inspect', lab.node(1), '--lab', lab.name]);
+    expect(r.stdout).toMatch(/g\d+ ingress \[tenant-a\/web-deny-all\]: allowed \d+, denied [1-9]/);
   });
 
   it('allows only the selected VMs, cross node and same node, on the allowed port only', async () => {

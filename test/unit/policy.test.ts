@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { buildSnapshot } from '../../src/sources/validate.js';
+import { computeIntent } from '../../src/intent/compute.js';
+import { groupRegions } from '../../src/intent/regions.js';
+import { cidrRange, rangeToPrefixes, subtractRanges } from '../../src/intent/ranges.js';
+import { intToIp, ipToInt } from '../../src/util/ipv4.js';
+import { planPolicyTable, policyDigest, policyTableBody } from '../../src/dataplane/kernel/policy.js';
+import { policyTables } from '../../src/dataplane/bpf/policy.js';
+import { decode } from '../../src/dataplane/bpf/abi.js';
+import type { PolicyGroup } from '../../src/intent/policy-types.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const yamlDocs = (file: string) => YAML.parseAllDocuments(readFileSync(path.join(ROOT, file), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+
+/** The demo lab's objects (vm-a1 web, vm-a3 client) with fixed allocations, plus the policy fixture. */
+function world(extra: Record<string, any>[] = []) {
+  const docs = yamlDocs('examples/lab.yaml').filter((d) => d.kind !== 'Lab');
+  const vmi = (n: string) => docs.find((d) => d.kind === 'VirtualMachineInstance' && d.metadata.name === n)!;
+  vmi('vm-a1').metadata.labels = { role: 'web' };
+  vmi('vm-a3').metadata.labels = { role: 'client' };
+  const alloc = (vm: string, ip: string, network = 'tenant-a/blue', ns = 'tenant-a') => ({
+    apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanIPAllocation', metadata: { name: `${vm}.nic1`, namespace: ns },
+    spec: { network, vm, interface: 'nic1', ip },
+  });
+  for (const [i, node] of ['node1', 'node2', 'node3'].entries()) {
+    docs.push({ apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanStatus', metadata: { name: `overlay.${node}` }, status: { clusterNetwork: 'overlay', node, vtepIP: `198.18.0.1${i + 1}`, ready: true } });
+  }
+  docs.push(alloc('vm-a1', '10.10.0.10'), alloc('vm-a2', '10.10.0.11'), alloc('vm-a3', '10.10.0.12'), alloc('vm-b1', '10.10.0.10', 'tenant-b/red', 'tenant-b'));
+  return [...docs, ...yamlDocs('test/fixtures/policies.yaml'), ...extra];
+}
+const intentOf = (docs: unknown[], node = 'node1') => {
+  const b = buildSnapshot(docs);
+  expect(b.errors.map((e) => e.message)).toEqual([]);
+  return computeIntent(b.snapshot, node);
+};
+const policy = (name: string, spec: Record<string, unknown>, forNets = 'blue') => ({
+  apiVersion: 'k8s.cni.cncf.io/v1beta1', kind: 'MultiNetworkPolicy',
+  metadata: { name, namespace: 'tenant-a', annotations: { 'k8s.v1.cni.cncf.io/policy-for': forNets } }, spec,
+});
+
+describe('MultiNetworkPolicy validation', () => {
+  const errorOf = (spec: Record<string, unknown>) => buildSnapshot([policy('p', spec)]).errors.map((e) => e.message);
+
+  it('names the object and the field of every invalid value', () => {
+    expect(errorOf({ ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/33' } }] }] })).toEqual(['MultiNetworkPolicy tenant-a/p: spec.ingress[0].from[0].ipBlock.cidr must be an IPv4 CIDR like 10.0.0.0/24']);
+    expect(errorOf({ ingress: [{ ports: [{ protocol: 'ICMP' }] }] })).toEqual(['MultiNetworkPolicy tenant-a/p: spec.ingress[0].ports[0].protocol must be TCP, UDP or SCTP']);
+    expect(errorOf({ egress: [{ ports: [{ port: 90, endPort: 80 }] }] })).toEqual(['MultiNetworkPolicy tenant-a/p: spec.egress[0].ports[0].endPort 80 is less than port 90']);
+    expect(errorOf({ egress: [{ ports: [{ port: 'http' }] }] })).toEqual(['MultiNetworkPolicy tenant-a/p: spec.egress[0].ports[0].port must be a port number (named ports are not supported)']);
+    expect(errorOf({ egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['11.0.0.0/16'] } }] }] })).toEqual(['MultiNetworkPolicy tenant-a/p: spec.egress[0].to[0].ipBlock.except[0] 11.0.0.0/16 is not inside cidr 10.0.0.0/8']);
+    expect(buildSnapshot([{ ...policy('p', {}), metadata: { name: 'p', namespace: 'tenant-a' } }]).errors[0]!.message).toMatch(/^MultiNetworkPolicy tenant-a\/p: metadata\.annotations\.k8s\.v1\.cni\.cncf\.io\/policy-for is required/);
+  });
+
+  it('keeps serving the last good version of a policy that became invalid', () => {
+    const good = policy('p', { ingress: [{ ports: [{ port: 80 }] }] });
+    const first = buildSnapshot([good]);
+    const second = buildSnapshot([policy('p', { ingress: [{ ports: [{ port: 90, endPort: 10 }] }] })], first.lastGood);
+    expect(second.errors).toHaveLength(1);
+    expect(second.snapshot.policies).toHaveLength(1);
+    expect(second.snapshot.policies[0]!.spec.ingress![0]!.ports![0]!.port).toBe(80);
+  });
+});
+
+describe('policy compilation', () => {
+  it('selects VMs by label on the networks named by policy-for, with one group per selecting set', () => {
+    const intent = intentOf(world());
+    const blue = intent.clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-a/blue')!;
+    const red = intent.clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-b/red')!;
+    expect(red.policy).toBeUndefined();
+    expect(blue.policy!.endpoints).toEqual([{ vm: 'tenant-a/vm-a1', iface: 'nic1', mac: '02:00:0a:00:01:01', ip: '10.10.0.10', local: true, ingress: 1, egress: 2 }]);
+    const [ing, eg] = blue.policy!.groups;
+    expect(ing).toMatchObject({ id: 1, direction: 'ingress', vni: 100, policies: ['tenant-a/web'] });
+    // rule 0: from role=client (vm-a3) on TCP 7 and UDP 5000-5010; rule 1: the ipBlock minus except, every port.
+    expect(ing!.rules.map((r) => [r.peers.map((p) => `${intToIp(p.from)}-${intToIp(p.to)}`), r.ports])).toEqual([
+      [['10.10.0.12-10.10.0.12'], [{ protocol: 'tcp', from: 7, to: 7 }, { protocol: 'udp', from: 5000, to: 5010 }]],
+      [['10.10.0.16-10.10.0.127'], undefined],
+    ]);
+    expect(eg!.rules[0]!.peers.map((p) => `${intToIp(p.from)}-${intToIp(p.to)}`)).toEqual(['198.18.0.0-198.18.0.253', '198.18.0.255-198.18.0.255']);
+  });
+
+  it('programs every selected endpoint of the network, also those running elsewhere (migration safety)', () => {
+    const intent = intentOf(world(), 'node2');
+    const blue = intent.clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-a/blue')!;
+    expect(blue.policy!.endpoints.map((e) => [e.vm, e.local])).toEqual([['tenant-a/vm-a1', false]]);
+  });
+
+  it('defaults policyTypes to Ingress (plus Egress with an egress section) and selects peers by namespace labels', () => {
+    const p = policy('ns', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { tenant: 'a' } } }] }] });
+    const blue = intentOf([...world().filter((d) => d.kind !== 'MultiNetworkPolicy'), p]).clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-a/blue')!;
+    expect(blue.policy!.endpoints.map((e) => [e.vm, e.ingress, e.egress])).toEqual([
+      ['tenant-a/vm-a1', 1, undefined], ['tenant-a/vm-a2', 1, undefined], ['tenant-a/vm-a3', 1, undefined],
+    ]);
+    expect(blue.policy!.groups[0]!.rules[0]!.peers.map((r) => `${intToIp(r.from)}-${intToIp(r.to)}`)).toEqual(['10.10.0.10-10.10.0.12']);
+  });
+});
+
+describe('policy ranges and regions', () => {
+  it('turns a cidr minus excepts into ranges and ranges into the fewest prefixes', () => {
+    const r = subtractRanges([cidrRange('10.0.0.0/24')], [cidrRange('10.0.0.128/26')]);
+    expect(r.map((x) => `${intToIp(x.from)}-${intToIp(x.to)}`)).toEqual(['10.0.0.0-10.0.0.127', '10.0.0.192-10.0.0.255']);
+    expect(rangeToPrefixes({ from: ipToInt('10.0.0.1'), to: ipToInt('10.0.0.6') }).map((p) => `${intToIp(p.network)}/${p.prefixLen}`)).toEqual(['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/31', '10.0.0.6/32']);
+    expect(rangeToPrefixes({ from: 0, to: 0xffffffff })).toEqual([{ network: 0, prefixLen: 0 }]);
+  });
+
+  it('splits overlapping rules into disjoint regions carrying the union of their ports', () => {
+    const g: PolicyGroup = {
+      id: 1, direction: 'ingress', vni: 1, policies: ['a/p'],
+      rules: [
+        { policy: 'a/p', index: 0, peers: [cidrRange('10.0.0.0/24')], ports: [{ protocol: 'tcp', from: 80, to: 90 }] },
+        { policy: 'a/p', index: 1, peers: [{ from: ipToInt('10.0.0.5'), to: ipToInt('10.0.0.5') }], ports: [{ protocol: 'tcp', from: 85, to: 100 }] },
+        { policy: 'a/p', index: 2, peers: [{ from: ipToInt('10.0.0.9'), to: ipToInt('10.0.0.9') }] },
+      ],
+    };
+    expect(groupRegions(g).map((r) => [intToIp(r.from), intToIp(r.to), r.any, r.ports.map((p) => `${p.protocol}:${p.from}-${p.to}`)])).toEqual([
+      ['10.0.0.0', '10.0.0.4', false, ['tcp:80-90']],
+      ['10.0.0.5', '10.0.0.5', false, ['tcp:80-100']],
+      ['10.0.0.6', '10.0.0.8', false, ['tcp:80-90']],
+      ['10.0.0.9', '10.0.0.9', true, []],
+      ['10.0.0.10', '10.0.0.255', false, ['tcp:80-90']],
+    ]);
+  });
+});
+
+describe('kernel mode: the bridge vxmesh_policy table', () => {
+  it('dispatches by MAC to one chain per group with interval sets, never a rule per VM pair', () => {
+    const body = policyTableBody(intentOf(world()))!.join('\n');
+    expect(body).toContain('map to_vm { type ether_addr : verdict; elements = { 02:00:0a:00:01:01 : jump g1 }; }');
+    expect(body).toContain('set g1_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; elements = { 10.10.0.12 . tcp . 7, 10.10.0.12 . udp . 5000-5010 }; }');
+    expect(body).toContain('set g1_any { type ipv4_addr; flags interval; elements = { 10.10.0.16-10.10.0.127 }; }');
+    expect(body).toContain('set g2_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; elements = { 198.18.0.0-198.18.0.253 . tcp . 8080, 198.18.0.255 . tcp . 8080 }; }');
+  });
+
+  it('plans nothing when the digest matches, one transaction keeping the flow sets otherwise, and a delete without policies', () => {
+    const intent = intentOf(world());
+    const digest = policyDigest(policyTableBody(intent)!);
+    const observed = { family: 'bridge', name: 'vxmesh_policy', sets: [{ name: 'flows', type: 'x', elements: [] }, { name: 'g1_l4', type: 'x', elements: [] }], chains: [{ name: 'forward', rules: [digest] }, { name: 'g1', rules: [] }] };
+    expect(planPolicyTable(observed, intent)).toEqual([]);
+    const [c] = planPolicyTable({ ...observed, chains: [{ name: 'forward', rules: ['policy#00000000'] }, { name: 'g1', rules: [] }] }, intent);
+    expect(c!.args[0]).toContain('delete set bridge vxmesh_policy g1_l4');
+    expect(c!.args[0]).not.toContain('delete set bridge vxmesh_policy flows');
+    const none = intentOf(world().filter((d) => d.kind !== 'MultiNetworkPolicy'));
+    expect(planPolicyTable(observed, none).map((x) => x.args[0])).toEqual(['delete table bridge vxmesh_policy']);
+  });
+});
+
+describe('bpf mode: the policy maps', () => {
+  it('fills LPM entries per group region, leaving ipBlock excepts as holes', () => {
+    const errors: Array<{ message: string }> = [];
+    const { tables, enabled } = policyTables(intentOf(world()), errors);
+    expect(enabled).toBe(true);
+    expect(errors).toEqual([]);
+    expect(tables.vxm_pol_eps.size).toBe(1);
+    const entries = [...tables.vxm_pol_rules].map(([k, v]) => {
+      const key = decode<{ prefixlen: number; group: number; addr: number[] }>('vxm_pol_key', Buffer.from(k, 'hex'));
+      const val = decode<{ flags: number; count: number }>('vxm_pol_value', Buffer.from(v, 'hex'));
+      return `g${key.group} ${key.addr.join('.')}/${key.prefixlen - 32} ${val.flags ? 'any' : `${val.count} ranges`}`;
+    });
+    expect(entries.filter((e) => e.startsWith('g2'))).toEqual([
+      'g2 198.18.0.0/25 1 ranges', 'g2 198.18.0.128/26 1 ranges', 'g2 198.18.0.192/27 1 ranges', 'g2 198.18.0.224/28 1 ranges',
+      'g2 198.18.0.240/29 1 ranges', 'g2 198.18.0.248/30 1 ranges', 'g2 198.18.0.252/31 1 ranges', 'g2 198.18.0.255/32 1 ranges',
+    ]);
+    expect(entries.filter((e) => e.startsWith('g1'))).toEqual(['g1 10.10.0.12/32 2 ranges', 'g1 10.10.0.16/28 any', 'g1 10.10.0.32/27 any', 'g1 10.10.0.64/26 any']);
+  });
+});
