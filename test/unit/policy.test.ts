@@ -21,6 +21,7 @@ function world(extra: Record<string, any>[] = []) {
   const vmi = (n: string) => docs.find((d) => d.kind === 'VirtualMachineInstance' && d.metadata.name === n)!;
   vmi('vm-a1').metadata.labels = { role: 'web' };
   vmi('vm-a3').metadata.labels = { role: 'client' };
+  vmi('vm-a2').metadata.labels = {};
   const alloc = (vm: string, ip: string, network = 'tenant-a/blue', ns = 'tenant-a') => ({
     apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanIPAllocation', metadata: { name: `${vm}.nic1`, namespace: ns },
     spec: { network, vm, interface: 'nic1', ip },
