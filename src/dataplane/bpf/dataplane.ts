@@ -94,6 +94,15 @@ export class BpfDataplane implements Dataplane {
         const nameOf = new Map(links.map((l) => [l.ifindex, l.name]));
         for (const f of failures) errors.push({ message: `${f.step.op} ${nameOf.get(f.step.ifindex) ?? f.step.ifindex}: ${f.message}` });
       }
+      // Egress of the same ports: vxm_to_port (policy for frames from ports not programmed yet).
+      const wantEgress = new Map<number, ProgramName>([...want].filter(([, p]) => p === 'fromVm').map(([i]) => [i, 'toPort']));
+      const egressSteps = planAttach(wantEgress, observeAttach(netns, links.map((l) => l.ifindex), bpf.BPF_TC_EGRESS), progs.ids);
+      if (egressSteps.length) {
+        fds.toPort = openPinnedProgram(this.pinDir, 'toPort');
+        const failures = applyAttach(netns, egressSteps, fds, bpf.BPF_TC_EGRESS);
+        changes += egressSteps.length - failures.length;
+        for (const f of failures) errors.push({ message: `egress ${f.step.op} #${f.step.ifindex}: ${f.message}` });
+      }
     } finally {
       for (const fd of Object.values(fds)) bpf.closeFd(fd);
       maps.close();

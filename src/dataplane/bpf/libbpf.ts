@@ -230,25 +230,25 @@ export function tcHookDestroy(ifindex: number): void {
 
 export interface TcFilterRef { handle: number; priority: number }
 
-/** Attaches (or replaces) a direct-action filter on ingress; returns the prog id now attached. */
-export function tcAttach(ifindex: number, progFd: number, ref: TcFilterRef): number {
+/** Attaches (or replaces) a direct-action filter (ingress unless `point` says egress); returns the prog id now attached. */
+export function tcAttach(ifindex: number, progFd: number, ref: TcFilterRef, point = BPF_TC_INGRESS): number {
   const opts = { sz: koffi.sizeof(TcOpts), prog_fd: progFd, flags: BPF_TC_F_REPLACE, prog_id: 0, handle: ref.handle, priority: ref.priority };
-  check(`bpf_tc_attach(ifindex ${ifindex})`, f.tc_attach(hook(ifindex, BPF_TC_INGRESS), opts) as number);
+  check(`bpf_tc_attach(ifindex ${ifindex})`, f.tc_attach(hook(ifindex, point), opts) as number);
   return opts.prog_id;
 }
 
-/** The prog id attached at {handle, priority} on ingress, or undefined. */
-export function tcQuery(ifindex: number, ref: TcFilterRef): number | undefined {
+/** The prog id attached at {handle, priority} on ingress (or `point`), or undefined. */
+export function tcQuery(ifindex: number, ref: TcFilterRef, point = BPF_TC_INGRESS): number | undefined {
   const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle: ref.handle, priority: ref.priority };
-  const rc = f.tc_query(hook(ifindex, BPF_TC_INGRESS), opts) as number;
+  const rc = f.tc_query(hook(ifindex, point), opts) as number;
   if (rc === -2 || rc === -22 || rc === -19) return undefined;
   check(`bpf_tc_query(ifindex ${ifindex})`, rc);
   return opts.prog_id;
 }
 
-export function tcDetach(ifindex: number, ref: TcFilterRef): void {
+export function tcDetach(ifindex: number, ref: TcFilterRef, point = BPF_TC_INGRESS): void {
   const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle: ref.handle, priority: ref.priority };
-  const rc = f.tc_detach(hook(ifindex, BPF_TC_INGRESS), opts) as number;
+  const rc = f.tc_detach(hook(ifindex, point), opts) as number;
   if (rc === -2 || rc === -22 || rc === -19) return;
   check(`bpf_tc_detach(ifindex ${ifindex})`, rc);
 }

@@ -16,6 +16,7 @@ import { MAP_SIZES } from './maps.js';
 export const PROGRAMS = {
   fromVm: { object: 'vxm_from_vm.bpf.o', program: 'vxm_from_vm', pin: 'prog_from_vm' },
   fromTunnel: { object: 'vxm_from_tunnel.bpf.o', program: 'vxm_from_tunnel', pin: 'prog_from_tunnel' },
+  toPort: { object: 'vxm_to_port.bpf.o', program: 'vxm_to_port', pin: 'prog_to_port' },
 } as const;
 export type ProgramName = keyof typeof PROGRAMS;
 
@@ -97,6 +98,7 @@ export function ensurePrograms(pinDir: string, dir = objectDir()): LoadedProgram
   const load = () => ({
     fromVm: loadOne(dir, pinDir, PROGRAMS.fromVm),
     fromTunnel: loadOne(dir, pinDir, PROGRAMS.fromTunnel),
+    toPort: loadOne(dir, pinDir, PROGRAMS.toPort),
   });
   try {
     return { ids: load(), hash, loaded: true };
