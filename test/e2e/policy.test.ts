@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/util/exec.js';
 import { find, parsePing, sleep, TestLab, type Doc } from '../helpers/lab.js';
 
 const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean);
@@ -143,16 +144,50 @@ describe.each(MODES)('traffic policies in %s mode', (mode) => {
     expect(await tcp('vm-a2', A1, 7)).toBe('vm-a1');
   });
 
-  it('keeps a migrated VM guarded: a denied probe sent across the move never gets through', async () => {
-    // web-from-clients is in force: vm-a2 (node2) may open TCP 7 on vm-a1, nothing else.
-    const probe = lab.exec('vm-a2', ['ping', '-i', '0.02', '-w', '12', '-q', A1], { timeoutMs: 20_000 });
+  it('keeps a migrated VM guarded: denied probes sent across the move never get through', async () => {
+    // vxm-a1 may only be reached by clients on TCP 7 and may not send anything itself (replies excepted).
+    await applyPolicies(fromClients, policy('web-no-egress', { podSelector: web, policyTypes: ['Egress'] }));
+    // Counted where they would arrive: echo requests seen by the receiver (a reply could be dropped on its
+    // way back and hide a request that got through).
+    const seen = (vm: string, from: string) =>
+      lab.exec(vm, ['timeout', '13', 'tcpdump', '-i', 'eth0', '-n', '-q', '-l', `icmp[icmptype] == 8 and src host ${from}`], { timeoutMs: 20_000 })
+        .then((r) => Number(/(\d+) packets? captured/.exec(r.stderr)?.[1] ?? NaN));
+    const seenByA1 = seen('vm-a1', A2);
+    const seenByA2 = seen('vm-a2', A1);
+    await sleep(300);
+    const probeIn = lab.exec('vm-a2', ['ping', '-i', '0.02', '-w', '12', '-q', A1], { timeoutMs: 20_000 });
+    const probeOut = lab.exec('vm-a1', ['ping', '-i', '0.02', '-w', '12', '-q', A2], { timeoutMs: 20_000 });
     await sleep(500);
     const m = await lab.cli(['lab', 'migrate', 'vm-a1', '--to', lab.node(2), '--lab', lab.name]);
     expect(m.exitCode, m.stderr).toBe(0);
-    const stats = parsePing((await probe).stdout);
-    expect(stats.transmitted).toBeGreaterThan(100);
-    expect(stats.received).toBe(0);
-    expect(await tcp('vm-a2', A1, 7)).toBe('vm-a1'); // now same node, still allowed
+    for (const probe of [probeIn, probeOut]) {
+      const stats = parsePing((await probe).stdout);
+      expect(stats.transmitted).toBeGreaterThan(100);
+      expect(stats.received).toBe(0);
+    }
+    expect(await seenByA1).toBe(0);
+    expect(await seenByA2).toBe(0);
+    expect(await tcp('vm-a2', A1, 7)).toBe('vm-a1'); // now same node, still allowed (and its replies pass)
     expect(await tcp('vm-a3', A1, 7)).toBe('-'); // now cross node, still denied
+  });
+
+  it('checks frames from a port the agent has not seen yet against the policy of the MAC they carry', async () => {
+    // A new port on node1's bridge (as the bridge CNI plugs one before any agent pass) sending as vm-a1,
+    // which is denied all egress: nothing may reach vm-a3 on node1 until and after the agent programs it.
+    const ns = lab.netns('rogue');
+    try {
+      await run(['ip', 'netns', 'add', ns]);
+      await run(['ip', 'link', 'add', 'eth0', 'address', '02:00:0a:00:01:01', 'netns', ns, 'type', 'veth', 'peer', 'name', 'vxmrogue0', 'netns', lab.netns(lab.node(1))]);
+      await run(['ip', 'link', 'set', 'vxmrogue0', 'master', 'vxb100', 'up'], { netns: lab.netns(lab.node(1)) });
+      await run(['ip', 'addr', 'add', `${A1}/24`, 'dev', 'eth0'], { netns: ns });
+      await run(['ip', 'link', 'set', 'eth0', 'up'], { netns: ns });
+      await run(['ip', 'neigh', 'replace', '10.10.0.4', 'lladdr', '02:00:0a:00:01:03', 'dev', 'eth0', 'nud', 'permanent'], { netns: ns });
+      const seen = lab.exec('vm-a3', ['timeout', '3', 'tcpdump', '-i', 'eth0', '-n', '-q', '-l', `icmp and src host ${A1}`], { timeoutMs: 10_000 });
+      await sleep(300);
+      await run(['ping', '-i', '0.05', '-w', '2', '-q', '10.10.0.4'], { netns: ns, allowFailure: true });
+      expect(Number(/(\d+) packets? captured/.exec((await seen).stderr)?.[1])).toBe(0);
+    } finally {
+      await run(['ip', 'netns', 'del', ns], { allowFailure: true });
+    }
   });
 });
