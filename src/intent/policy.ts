@@ -66,25 +66,34 @@ function nsLabelsOf(ctx: Ctx, ns: string): Record<string, string> {
   return ctx.nsLabels.get(ns) ?? { 'kubernetes.io/metadata.name': ns };
 }
 
-function selects(ctx: Ctx, p: MultiNetworkPolicy, ep: EndpointIntent): boolean {
-  return nsOf(ep.vm) === (p.metadata.namespace ?? 'default') && matchesSelector(p.spec.podSelector, ctx.vmLabels.get(ep.vm) ?? {});
+function selects(p: MultiNetworkPolicy, ep: PeerCandidate): boolean {
+  return ep.ns === (p.metadata.namespace ?? 'default') && matchesSelector(p.spec.podSelector, ep.labels);
 }
 
-function peerRanges(ctx: Ctx, p: MultiNetworkPolicy, peers: Peer[] | undefined, endpoints: EndpointIntent[]) {
+/** An endpoint as peer matching needs it, computed once per network. */
+interface PeerCandidate { ns: string; labels: Record<string, string>; ip: number }
+
+function candidates(ctx: Ctx, endpoints: EndpointIntent[]): PeerCandidate[] {
+  return endpoints.map((ep) => ({ ns: nsOf(ep.vm), labels: ctx.vmLabels.get(ep.vm) ?? {}, ip: ipToInt(ep.ip) }));
+}
+
+function peerRanges(ctx: Ctx, p: MultiNetworkPolicy, peers: Peer[] | undefined, endpoints: PeerCandidate[]) {
   if (!peers || peers.length === 0) return [ANY_IP];
   const out = [];
+  const own = p.metadata.namespace ?? 'default';
   for (const peer of peers) {
     if (peer.ipBlock) {
       out.push(...subtractRanges([cidrRange(peer.ipBlock.cidr)], peer.ipBlock.except.map(cidrRange)));
       continue;
     }
+    const nsOk = new Map<string, boolean>();
     for (const ep of endpoints) {
-      const ns = nsOf(ep.vm);
-      const nsOk = peer.namespaceSelector ? matchesSelector(peer.namespaceSelector, nsLabelsOf(ctx, ns)) : ns === (p.metadata.namespace ?? 'default');
-      if (nsOk && matchesSelector(peer.podSelector, ctx.vmLabels.get(ep.vm) ?? {})) {
-        const ip = ipToInt(ep.ip);
-        out.push({ from: ip, to: ip });
+      let ok = nsOk.get(ep.ns);
+      if (ok === undefined) {
+        ok = peer.namespaceSelector ? matchesSelector(peer.namespaceSelector, nsLabelsOf(ctx, ep.ns)) : ep.ns === own;
+        nsOk.set(ep.ns, ok);
       }
+      if (ok && matchesSelector(peer.podSelector, ep.labels)) out.push({ from: ep.ip, to: ep.ip });
     }
   }
   return mergeRanges(out);
@@ -98,7 +107,7 @@ function portRanges(ports: Port[] | undefined): PortRange[] | undefined {
   }));
 }
 
-function rulesOf(ctx: Ctx, p: MultiNetworkPolicy, dir: PolicyDirection, endpoints: EndpointIntent[]): PolicyRule[] {
+function rulesOf(ctx: Ctx, p: MultiNetworkPolicy, dir: PolicyDirection, endpoints: PeerCandidate[]): PolicyRule[] {
   const key = keyOf(p);
   const rules = (dir === 'ingress' ? p.spec.ingress : p.spec.egress) ?? [];
   return rules.map((r, index) => ({
@@ -117,6 +126,7 @@ export function networkPolicy(snapshot: Snapshot, network: { key: string; vni: n
   const policies = snapshot.policies.filter((p) => policyNetworks(p).includes(network.key));
   if (policies.length === 0) return undefined;
   const ctx = context(snapshot);
+  const peers = candidates(ctx, network.endpoints);
   const groups = new Map<string, PolicyGroup>();
   const endpoints: PolicyEndpoint[] = [];
   let next = firstId;
@@ -125,14 +135,14 @@ export function networkPolicy(snapshot: Snapshot, network: { key: string; vni: n
     const gk = `${dir}|${names.join(',')}`;
     let g = groups.get(gk);
     if (!g) {
-      const rules = selecting.flatMap((p) => rulesOf(ctx, p, dir, network.endpoints));
+      const rules = selecting.flatMap((p) => rulesOf(ctx, p, dir, peers));
       g = { id: next++, direction: dir, vni: network.vni, policies: names, rules };
       groups.set(gk, g);
     }
     return g.id;
   };
-  for (const ep of network.endpoints) {
-    const selecting = policies.filter((p) => selects(ctx, p, ep));
+  for (const [i, ep] of network.endpoints.entries()) {
+    const selecting = policies.filter((p) => selects(p, peers[i]!));
     const ing = selecting.filter((p) => policyTypes(p).includes('ingress'));
     const eg = selecting.filter((p) => policyTypes(p).includes('egress'));
     if (ing.length === 0 && eg.length === 0) continue;
