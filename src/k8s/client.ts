@@ -51,6 +51,10 @@ export class KubeClient {
       const l = await this.core.listNode();
       return wire({ metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map((n) => ({ apiVersion: 'v1', kind: 'Node', ...n })) }) as KList;
     }
+    if (res === RESOURCES.namespaces) {
+      const l = await this.core.listNamespace();
+      return wire({ metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', ...n })) }) as KList;
+    }
     notCore(res);
     const { group, version, plural } = res;
     if (!res.namespaced) return (await this.custom.listClusterCustomObject({ group, version, plural })) as KList;

@@ -17,6 +17,8 @@ export interface InformerOptions {
   /** Backoff bounds after errors (defaults 250 ms .. 10 s). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** The resource may not be served (its CRD not installed): a 404 counts as synced and empty, and is retried. */
+  optional?: boolean;
 }
 
 export interface Informer {
@@ -47,7 +49,14 @@ export function createInformer(o: InformerOptions): Informer {
   const firstSync = new Promise<void>((resolve) => (synced = resolve));
 
   const listFn = async () => {
-    const l = await o.client.list(res);
+    let l: Awaited<ReturnType<KubeClient['list']>>;
+    try {
+      l = await o.client.list(res);
+    } catch (err) {
+      // An optional kind whose CRD is missing: start with none of them rather than never becoming ready.
+      if (o.optional && ((err as { code?: number }).code === 404 || /404/.test(errorMessage(err)))) setImmediate(synced);
+      throw err;
+    }
     stats.lists++;
     ok = true;
     // ListWatch fills its cache in the continuation of this promise; signal after that.

@@ -12,6 +12,7 @@ const r = (group: string, version: string, plural: string, kind: string, namespa
 
 export const RESOURCES = {
   nodes: r('', 'v1', 'nodes', 'Node', false),
+  namespaces: r('', 'v1', 'namespaces', 'Namespace', false),
   events: r('', 'v1', 'events', 'Event', true),
   leases: r('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   clusterNetworks: r('network.harvesterhci.io', 'v1beta1', 'clusternetworks', 'ClusterNetwork', false),
@@ -23,6 +24,7 @@ export const RESOURCES = {
   vmis: r('kubevirt.io', 'v1', 'virtualmachineinstances', 'VirtualMachineInstance', true),
   vms: r('kubevirt.io', 'v1', 'virtualmachines', 'VirtualMachine', true),
   nads: r('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'NetworkAttachmentDefinition', true),
+  policies: r('k8s.cni.cncf.io', 'v1beta1', 'multi-networkpolicies', 'MultiNetworkPolicy', true),
 } as const;
 
 export function apiVersionOf(res: ResourceRef): string {

@@ -19,7 +19,7 @@ import type { VxmeshError } from '../../errors.js';
 import { emptySnapshot, type Snapshot, type VxlanStatus } from '../../model/schema.js';
 import { KubeClient, loadKubeConfig, type KubeClientOptions } from '../../k8s/client.js';
 import { createInformer, type Informer } from '../../k8s/informer.js';
-import { RESOURCES } from '../../k8s/resources.js';
+import { RESOURCES, type ResourceRef } from '../../k8s/resources.js';
 import { buildSnapshot, type LastGood } from '../validate.js';
 import { writeStatus } from './status.js';
 
@@ -46,8 +46,11 @@ const VOLATILE = new Set(['resourceVersion', 'generation', 'lastReconcile']);
 /** The kinds the agent reads. */
 export const AGENT_RESOURCES = [
   RESOURCES.nodes, RESOURCES.clusterNetworks, RESOURCES.vxlanConfigs, RESOURCES.vxlanNetworks,
-  RESOURCES.vmis, RESOURCES.allocations, RESOURCES.statuses, RESOURCES.nads,
+  RESOURCES.vmis, RESOURCES.allocations, RESOURCES.statuses, RESOURCES.nads, RESOURCES.namespaces, RESOURCES.policies,
 ];
+
+/** Kinds whose CRD may be missing on a cluster (no multi-networkpolicy installed): absent means none. */
+const OPTIONAL = new Set<ResourceRef>([RESOURCES.policies]);
 
 export function createKubernetesSource(opts: KubernetesSourceOptions): KubernetesSource {
   const log = opts.log.child({ component: 'source.kubernetes', node: opts.node });
@@ -69,7 +72,7 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
     }, debounceMs);
   };
   const informers = AGENT_RESOURCES.map((resource) =>
-    createInformer({ client, resource, log, onChange: dirty, minBackoffMs: opts.minBackoffMs, maxBackoffMs: opts.maxBackoffMs }));
+    createInformer({ client, resource, log, onChange: dirty, minBackoffMs: opts.minBackoffMs, maxBackoffMs: opts.maxBackoffMs, optional: OPTIONAL.has(resource) }));
 
   function rebuild(): void {
     // A VxlanStatus is created before its status is written (status subresource): skip it until then.

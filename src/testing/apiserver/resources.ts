@@ -42,6 +42,7 @@ export const DEFAULT_RESOURCES: ResourceDef[] = [
   def('kubevirt.io', 'v1', 'virtualmachineinstances', 'VirtualMachineInstance', true, false),
   def('kubevirt.io', 'v1', 'virtualmachines', 'VirtualMachine', true, true),
   def('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'NetworkAttachmentDefinition', true, false),
+  def('k8s.cni.cncf.io', 'v1beta1', 'multi-networkpolicies', 'MultiNetworkPolicy', true, false),
 ];
 
 export interface ParsedPath {

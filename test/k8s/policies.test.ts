@@ -1,0 +1,51 @@
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
+import { DEFAULT_RESOURCES, startApiServer, type ApiServerDouble } from '../../src/testing/apiserver/index.js';
+import { KubeClient, loadKubeConfig } from '../../src/k8s/client.js';
+import { applyFixture, createObject, quietLog, until } from './helpers.js';
+
+const policy = {
+  apiVersion: 'k8s.cni.cncf.io/v1beta1', kind: 'MultiNetworkPolicy',
+  metadata: { name: 'web-ingress', namespace: 'tenant-a', annotations: { 'k8s.v1.cni.cncf.io/policy-for': 'tenant-a/blue' } },
+  spec: { podSelector: { matchLabels: { role: 'web' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] },
+};
+
+let api: ApiServerDouble | undefined;
+let source: KubernetesSource | undefined;
+afterEach(async () => {
+  await source?.stop();
+  await api?.close();
+  source = undefined;
+  api = undefined;
+});
+
+describe('Kubernetes source: traffic policies', () => {
+  it('reads MultiNetworkPolicies and Namespaces into the snapshot, and follows their changes', async () => {
+    api = await startApiServer({ bookmarkMs: 200 });
+    const client = new KubeClient(loadKubeConfig({ kubeconfigYaml: api.kubeconfig() }));
+    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
+    await client.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'tenant-a', labels: { tenant: 'a' } } } });
+    await createObject(client, policy);
+    source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: 'node1', log: quietLog });
+    await source.start(() => {});
+    const s = source.current().snapshot;
+    expect(s.policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual(['tenant-a/web-ingress']);
+    expect(s.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels).toEqual({ tenant: 'a' });
+    const bad = { ...policy, metadata: { ...policy.metadata, name: 'bad' }, spec: { ...policy.spec, ingress: [{ ports: [{ protocol: 'TCP', port: 90, endPort: 80 }] }] } };
+    await createObject(client, bad);
+    const errs = await until('the invalid policy is reported', () => source!.current().errors.find((e) => e.message.includes('MultiNetworkPolicy tenant-a/bad')));
+    expect(errs.message).toMatch(/endPort/);
+    expect(source.current().snapshot.policies.map((p) => p.metadata.name)).toEqual(['web-ingress']);
+  });
+
+  it('starts on a cluster without the MultiNetworkPolicy CRD, with no policies', async () => {
+    api = await startApiServer({ bookmarkMs: 200, resources: DEFAULT_RESOURCES.filter((r) => r.kind !== 'MultiNetworkPolicy') });
+    const client = new KubeClient(loadKubeConfig({ kubeconfigYaml: api.kubeconfig() }));
+    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
+    source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: 'node1', log: quietLog, minBackoffMs: 50, maxBackoffMs: 200 });
+    await source.start(() => {});
+    expect(source.current().snapshot.policies).toEqual([]);
+    expect(source.current().snapshot.vxlanNetworks.map((n) => n.metadata.name).sort()).toEqual(['blue', 'red']);
+  });
+});
