@@ -6,6 +6,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModeRequest } from '../dataplane/dataplane.js';
+import type { PlannedNic } from './input.js';
 import { writeFileAtomic } from '../sources/file/files.js';
 
 export const LAB_ROOT = process.env.VXMESH_LAB_ROOT ?? '/run/vxmesh';
@@ -40,17 +41,9 @@ export interface LabNodeState {
   agentPid?: number;
 }
 
-export interface LabNicState {
+/** A planned NIC as the lab created it (guest interface, host port, bridge). */
+export interface LabNicState extends Omit<PlannedNic, 'iface' | 'dhcp'> {
   name: string;
-  /** "<namespace>/<name>" of the VxlanNetwork. */
-  network: string;
-  vni: number;
-  mac: string;
-  ip: string;
-  prefixLen: number;
-  gateway: string;
-  natOutgoing: boolean;
-  mtu: number;
   /** Host-side port (in the node namespace) and its bridge. */
   port: string;
   bridge: string;
