@@ -6,6 +6,7 @@
  * except creating/deleting named namespaces and veth pairs that are moved away at once.
  */
 import { run } from '../util/exec.js';
+import { fnv1aHex } from '../util/hash.js';
 
 export const UNDERLAY_BRIDGE = 'vxmsw0';
 
@@ -111,10 +112,5 @@ export async function destroyNamespaces(prefixes: string[]): Promise<string[]> {
 
 /** 6 hex chars, stable for a given string (names derived from long names must fit in 15 chars). */
 export function shortHash(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0').slice(0, 6);
+  return fnv1aHex(s).slice(0, 6);
 }

@@ -5,6 +5,7 @@
  * Byte orders as in the header: VTEP IPs host order, overlay IPs network order, MACs wire bytes.
  */
 import koffi from 'koffi';
+import { fnv1a } from '../../util/hash.js';
 
 export const VXM_MAX_PEERS = 64;
 
@@ -110,10 +111,5 @@ export const hostIpString = (n: number): string => [n >>> 24, (n >>> 16) & 0xff,
 
 /** Stable cluster-network id: FNV-1a 32 of the ClusterNetwork name (same on every node, every restart). */
 export function clusterId(name: string): number {
-  let h = 2166136261;
-  for (const byte of Buffer.from(name, 'utf8')) {
-    h ^= byte;
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0) || 1;
+  return fnv1a(name) || 1;
 }

@@ -27,6 +27,7 @@ import { groupRegions } from '../../intent/regions.js';
 import { intToIp } from '../../util/ipv4.js';
 import type { ObservedTable } from '../netlink/nft.js';
 import { Phase, type Change } from '../netlink/change.js';
+import { fnv1aHex } from '../../util/hash.js';
 
 export const POLICY_TABLE = 'vxmesh_policy';
 const T = `bridge ${POLICY_TABLE}`;
@@ -96,14 +97,7 @@ export function policyTableBody(intent: NodeIntent): string[] | undefined {
   ];
 }
 
-function fnv(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
+const fnv = fnv1aHex;
 
 /** The hash of the desired content, kept as the comment of the forward chain's first rule. */
 export const policyDigest = (body: string[]) => `policy#${fnv(body.join('\n'))}`;

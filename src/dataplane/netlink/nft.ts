@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { runJson } from '../../util/exec.js';
 import { Phase, type Change } from './change.js';
+import { fnv1aHex } from '../../util/hash.js';
 
 export interface NftRuleSpec {
   id: string;
@@ -54,14 +55,7 @@ export function ruleComment(r: NftRuleSpec): string {
   return `${r.id}#${fnv(r.text)}`;
 }
 
-function fnv(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
+const fnv = fnv1aHex;
 
 export function renderTable(t: NftTableSpec): string {
   const lines = [`table ${t.family} ${t.name} {`];
