@@ -5,11 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import type { ModeRequest } from '../dataplane/dataplane.js';
-import { convergeLab, createLab, currentAllocations } from '../lab/converge.js';
+import { sourceArgs } from '../lab/agents.js';
+import { convergeLab, createLab, currentAllocations, type LabSource } from '../lab/converge.js';
 import { labDown } from '../lab/down.js';
 import { readLabInput, type LabInput } from '../lab/input.js';
 import { formatMatrix, mismatches, runMatrix } from '../lab/matrix.js';
-import { execTarget, migrateVm, restartAgent } from '../lab/ops.js';
+import { execTarget, migrateVm, restartAgent, restartController } from '../lab/ops.js';
 import { labPaths, listLabs, readLabState, resolveLab, type LabState } from '../lab/state.js';
 import { formatStatus, labStatus } from '../lab/status.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
@@ -17,6 +18,7 @@ import { LAB_HELP, LAB_USAGE } from './lab-help.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODES = ['auto', 'bpf', 'kernel'] as const;
+const SOURCES = ['file', 'kubernetes'] as const;
 
 export async function labCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -63,7 +65,7 @@ async function readInput(file: string): Promise<{ input?: LabInput; running?: La
   const running = await readLabState(first.input.lab.metadata.name);
   if (!running) return first;
   const placement = new Map(running.vms.map((v) => [`${v.namespace}/${v.name}`, v.node]));
-  const again = readLabInput(text, file, { allocations: await currentAllocations(running.lab), placement });
+  const again = readLabInput(text, file, { allocations: await currentAllocations(running), placement });
   if (again.input) {
     const want = again.input.lab.spec.nodes.map((n) => n.name).join(',');
     const have = running.nodes.map((n) => n.name).join(',');
@@ -73,16 +75,21 @@ async function readInput(file: string): Promise<{ input?: LabInput; running?: La
 }
 
 async function up(argv: string[], usage: string): Promise<number> {
-  const p = parse(argv, { file: { type: 'string', short: 'f' }, mode: { type: 'string' } }, usage);
+  const p = parse(argv, { file: { type: 'string', short: 'f' }, mode: { type: 'string' }, source: { type: 'string' } }, usage);
   noExtra(p, 0, usage);
   const file = need(p, 'file', usage);
   const mode = oneOf(str(p, 'mode'), MODES, 'mode');
+  const source: LabSource | undefined = oneOf(str(p, 'source'), SOURCES, 'source');
   const r = await readInput(file);
   if (!r.input) {
     printErrors(r.errors);
     return 1;
   }
   const lab = r.input.lab.metadata.name;
+  if (r.running && source && source !== sourceOf(r.running)) {
+    console.error(`error: lab ${lab} runs with the ${sourceOf(r.running)} source; to switch to ${source}, run \`vxmesh lab down --lab ${lab}\` first`);
+    return 1;
+  }
   let s: LabState;
   try {
     if (r.running) {
@@ -91,8 +98,9 @@ async function up(argv: string[], usage: string): Promise<number> {
       s = r.running;
     } else {
       const m: ModeRequest = mode ?? r.input.lab.spec.mode;
-      console.log(`Bringing up lab ${lab}: ${r.input.lab.spec.nodes.length} nodes, ${r.input.vms.length} VMs, mode ${m} …`);
-      s = await createLab(r.input, m, REPO);
+      const src = source ?? 'file';
+      console.log(`Bringing up lab ${lab}: ${r.input.lab.spec.nodes.length} nodes, ${r.input.vms.length} VMs, mode ${m}, source ${src} …`);
+      s = await createLab(r.input, m, REPO, src);
     }
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
@@ -119,12 +127,15 @@ Explore:
   return bad.length ? 1 : 0;
 }
 
+const sourceOf = (s: LabState): LabSource => (s.kube ? 'kubernetes' : 'file');
+
 async function printLogTails(lab: string): Promise<void> {
   const s = await readLabState(lab);
-  for (const n of s?.nodes ?? []) {
-    const text = await readFile(labPaths(lab).log(n.name), 'utf8').catch(() => '');
+  const files = [...(s?.nodes ?? []).map((n) => labPaths(lab).log(n.name)), ...(s?.kube ? ['apiserver', 'controller'].map((x) => path.join(labPaths(lab).logs, `${x}.log`)) : [])];
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => '');
     const tail = text.trim().split('\n').slice(-5).join('\n');
-    if (tail) console.error(`\n--- ${labPaths(lab).log(n.name)} (last lines) ---\n${tail}`);
+    if (tail) console.error(`\n--- ${f} (last lines) ---\n${tail}`);
   }
 }
 
@@ -142,6 +153,7 @@ async function apply(argv: string[], usage: string): Promise<number> {
     return 1;
   }
   const rep = await convergeLab(r.running, r.input);
+  if (rep.revived) console.log(`Restarted lab processes that had stopped: ${rep.revived.join(', ')}.`);
   console.log(`Applied ${file} to lab ${r.running.lab}: ${rep.created.length} VM(s) created${rep.created.length ? ` (${rep.created.join(', ')})` : ''}, ${rep.deleted.length} deleted${rep.deleted.length ? ` (${rep.deleted.join(', ')})` : ''}; all agents converged.`);
   return 0;
 }
@@ -167,6 +179,11 @@ async function restart(argv: string[], usage: string): Promise<number> {
   const node = p.positionals[0];
   if (!node) throw new UsageError(`missing node name\n\n${usage}`);
   const s = await resolveLab(str(p, 'lab'));
+  if (node === 'controller' && !s.nodes.some((n) => n.name === node)) {
+    const pid = await restartController(s);
+    console.log(`Restarted the controller (pid ${pid}); addresses stay as allocated.`);
+    return 0;
+  }
   const pid = await restartAgent(s, node);
   console.log(`Restarted the agent of ${node} (pid ${pid}); it is ready.`);
   return 0;
@@ -241,7 +258,7 @@ async function inspect(argv: string[], usage: string): Promise<number> {
   const s = await resolveLab(str(p, 'lab'));
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new UsageError(`lab ${s.lab} has no node ${node} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
-  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, '--source', `file:${labPaths(s.lab).state}`];
+  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, ...sourceArgs(s)];
   if (p.values.json) args.push('--json');
   const r = spawnSync('nsenter', args, { stdio: 'inherit' });
   if (r.error) throw r.error;

@@ -46,6 +46,31 @@ export class KubeClient {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
+  /** Cluster-scoped core kinds (CoreV1Api has one method per kind and verb), in wire form. */
+  private coreKind(res: ResourceRef): CoreKindOps | undefined {
+    const c = this.core;
+    const out = (kind: string) => (o: unknown) => wire({ apiVersion: 'v1', kind, ...(o as object) }) as KObject;
+    if (res === RESOURCES.nodes) {
+      const w = out('Node');
+      return {
+        read: async (name) => w(await c.readNode({ name })),
+        create: async (body) => w(await c.createNode({ body: body as any })),
+        replace: async (name, body) => w(await c.replaceNode({ name, body: body as any })),
+        remove: async (name) => void (await c.deleteNode({ name })),
+      };
+    }
+    if (res === RESOURCES.namespaces) {
+      const w = out('Namespace');
+      return {
+        read: async (name) => w(await c.readNamespace({ name })),
+        create: async (body) => w(await c.createNamespace({ body: body as any })),
+        replace: async (name, body) => w(await c.replaceNamespace({ name, body: body as any })),
+        remove: async (name) => void (await c.deleteNamespace({ name })),
+      };
+    }
+    return undefined;
+  }
+
   async list(res: ResourceRef, namespace?: string): Promise<KList> {
     if (res === RESOURCES.nodes) {
       const l = await this.core.listNode();
@@ -64,9 +89,11 @@ export class KubeClient {
 
   /** The object, or undefined when it does not exist. */
   async get(res: ResourceRef, name: string, namespace?: string): Promise<KObject | undefined> {
-    notCore(res);
+    const core = this.coreKind(res);
+    if (!core) notCore(res);
     const { group, version, plural } = res;
     try {
+      if (core) return await core.read(name);
       return (res.namespaced
         ? await this.custom.getNamespacedCustomObject({ group, version, namespace: namespace!, plural, name })
         : await this.custom.getClusterCustomObject({ group, version, plural, name })) as KObject;
@@ -79,7 +106,8 @@ export class KubeClient {
   async create(res: ResourceRef, body: KObject): Promise<KObject> {
     const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
     if (res === RESOURCES.events) return wire(await this.core.createNamespacedEvent({ namespace: body.metadata.namespace, body: full as any })) as KObject;
-    if (res === RESOURCES.nodes) return wire({ apiVersion: 'v1', kind: 'Node', ...(await this.core.createNode({ body: full as any })) }) as KObject;
+    const core = this.coreKind(res);
+    if (core) return core.create(full);
     notCore(res);
     const { group, version, plural } = res;
     return (res.namespaced
@@ -89,10 +117,12 @@ export class KubeClient {
 
   /** PUT; body.metadata.resourceVersion is the optimistic-concurrency precondition (409 when stale). */
   async replace(res: ResourceRef, body: KObject): Promise<KObject> {
-    notCore(res);
-    const { group, version, plural } = res;
     const name = body.metadata.name;
     const full = { apiVersion: apiVersionOf(res), kind: res.kind, ...body };
+    const core = this.coreKind(res);
+    if (core) return core.replace(name, full);
+    notCore(res);
+    const { group, version, plural } = res;
     return (res.namespaced
       ? await this.custom.replaceNamespacedCustomObject({ group, version, namespace: body.metadata.namespace, plural, name, body: full })
       : await this.custom.replaceClusterCustomObject({ group, version, plural, name, body: full })) as KObject;
@@ -111,11 +141,13 @@ export class KubeClient {
 
   /** DELETE, with a resourceVersion precondition when given. Returns false when it was already gone. */
   async delete(res: ResourceRef, name: string, namespace?: string, resourceVersion?: string): Promise<boolean> {
-    notCore(res);
+    const core = this.coreKind(res);
+    if (!core) notCore(res);
     const { group, version, plural } = res;
     const body = resourceVersion ? { preconditions: { resourceVersion } } : undefined;
     try {
-      if (res.namespaced) await this.custom.deleteNamespacedCustomObject({ group, version, namespace: namespace!, plural, name, body });
+      if (core) await core.remove(name);
+      else if (res.namespaced) await this.custom.deleteNamespacedCustomObject({ group, version, namespace: namespace!, plural, name, body });
       else await this.custom.deleteClusterCustomObject({ group, version, plural, name, body });
       return true;
     } catch (err) {
@@ -149,6 +181,13 @@ function safeJson(s: string): unknown {
   } catch {
     return { message: s };
   }
+}
+
+interface CoreKindOps {
+  read(name: string): Promise<KObject>;
+  create(body: KObject): Promise<KObject>;
+  replace(name: string, body: KObject): Promise<KObject>;
+  remove(name: string): Promise<void>;
 }
 
 function notCore(res: ResourceRef): void {

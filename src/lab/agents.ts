@@ -1,20 +1,24 @@
 /**
  * The lab's agents: one real `vxmesh agent` process per node, inside the node's network namespace
- * (nsenter --net only, so /run/netns and the bpffs mounts stay shared), reading the lab's state directory.
+ * (nsenter --net only, so /run/netns and the bpffs mounts stay shared), reading the lab's state directory
+ * (file source) or the lab's API server (Kubernetes source).
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { vxlanStatusSchema, type VxlanStatus } from '../model/schema.js';
-import { listYamlFiles } from '../sources/file/files.js';
-import { parseDocuments } from '../sources/validate.js';
+import type { VxlanStatus } from '../model/schema.js';
+import { labCluster } from './cluster.js';
 import { isAlive, sleep, spawnDetached, stopPid } from './processes.js';
 import { labPaths, type LabNodeState, type LabState } from './state.js';
+
+/** `--source …` for vxmesh commands run inside the lab's nodes (agent, inspect). */
+export function sourceArgs(s: LabState): string[] {
+  return s.kube ? ['--source', 'kubernetes', '--kubeconfig', s.kube.agentKubeconfig] : ['--source', `file:${labPaths(s.lab).state}`];
+}
 
 export function agentArgv(s: LabState, n: LabNodeState): string[] {
   return [
     'nsenter', `--net=/run/netns/${n.netns}`, '--',
     process.execPath, path.join(s.repo, 'dist/cli/main.js'),
-    'agent', '--node', n.name, '--source', `file:${labPaths(s.lab).state}`, '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
+    'agent', '--node', n.name, ...sourceArgs(s), '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
   ];
 }
 
@@ -32,16 +36,8 @@ export async function stopAgent(n: LabNodeState): Promise<void> {
 export const agentRunning = (n: LabNodeState) => isAlive(n.agentPid);
 
 /** Every node's published status for the lab's cluster network, by node. */
-export async function readStatuses(s: LabState): Promise<Map<string, VxlanStatus>> {
-  const out = new Map<string, VxlanStatus>();
-  for (const f of await listYamlFiles(labPaths(s.lab).statusDir)) {
-    const text = await readFile(f, 'utf8').catch(() => '');
-    for (const d of parseDocuments(text, f).docs) {
-      const r = vxlanStatusSchema.safeParse(d);
-      if (r.success && r.data.status.clusterNetwork === s.clusterNetwork) out.set(r.data.status.node, r.data);
-    }
-  }
-  return out;
+export function readStatuses(s: LabState): Promise<Map<string, VxlanStatus>> {
+  return labCluster(s).statuses();
 }
 
 export interface ReadyProblem {

@@ -1,17 +1,19 @@
 /**
  * Bringing a lab to what its file says. `create` builds a new lab (underlay, nodes, external host, bpffs,
- * agents, VMs); `converge` updates a running one (state rewritten atomically, VMs that appeared or
- * disappeared created or deleted, dead agents restarted). The lab plays the controller (IPAM), bridge CNI
- * and KubeVirt; the agents do all dataplane programming.
+ * agents, VMs); `converge` updates a running one (cluster objects rewritten, VMs that appeared or
+ * disappeared created or deleted, dead agents restarted). The lab plays bridge CNI and KubeVirt, and with
+ * the file source also the controller (IPAM); with the Kubernetes source the real controller allocates
+ * against the lab's API server. The agents do all dataplane programming.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { run } from '../util/exec.js';
 import type { ModeRequest } from '../dataplane/dataplane.js';
-import { ipAllocationSchema, type VxlanIPAllocation } from '../model/schema.js';
-import { parseDocuments } from '../sources/validate.js';
-import { writeFileAtomic } from '../sources/file/files.js';
+import type { VxlanIPAllocation } from '../model/schema.js';
 import { agentRunning, startAgent, stopAgent, waitReady } from './agents.js';
-import { objectsToYaml, type LabInput } from './input.js';
+import { labCluster } from './cluster.js';
+import type { LabInput, PlannedVm } from './input.js';
+import { apiRunning, reviveKube, startController, startLabApi } from './kube.js';
+import { sleep } from './processes.js';
 import { EXTERNAL_IP, EXTERNAL_PORT, labPaths, labPrefix, underlayIP, writeLabState, type LabState, type LabVmState } from './state.js';
 import { addHost, createUnderlay, nsName, plugPort } from './topology.js';
 import { createVm, deleteVm, nodeNetns, startExternalServer, vmState } from './vms.js';
@@ -21,22 +23,41 @@ export interface ConvergeReport {
   created: string[];
   deleted: string[];
   restartedAgents: string[];
+  /** Kubernetes source: lab processes (relay, controller) found dead and started again. */
+  revived?: string[];
 }
 
-export async function writeClusterState(lab: string, input: LabInput): Promise<void> {
-  await writeFileAtomic(labPaths(lab).cluster, objectsToYaml(input.objects));
+export type LabSource = 'file' | 'kubernetes';
+
+/** The address allocations currently in the lab's cluster (IPAM keeps them). */
+export function currentAllocations(s: LabState): Promise<VxlanIPAllocation[]> {
+  return labCluster(s).allocations();
 }
 
-/** The allocations currently in the lab's state (IPAM keeps them). */
-export async function currentAllocations(lab: string): Promise<VxlanIPAllocation[]> {
-  const text = await readFile(labPaths(lab).cluster, 'utf8').catch(() => '');
-  return parseDocuments(text, labPaths(lab).cluster)
-    .docs.map((d) => ipAllocationSchema.safeParse(d))
-    .filter((r) => r.success)
-    .map((r) => r.data!);
+/**
+ * With the Kubernetes source the controller allocates: waits for its allocation of every planned NIC and
+ * takes its address (the lab's own IPAM result is only a plan). A no-op with the file source.
+ */
+async function adoptAllocations(s: LabState, vms: PlannedVm[], timeoutMs = 30_000): Promise<void> {
+  if (!s.kube) return;
+  const cluster = labCluster(s);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const allocs = await cluster.allocations();
+    const find = (vm: PlannedVm, iface: string) => allocs.find((a) => a.metadata.namespace === vm.namespace && a.spec.vm === vm.name && a.spec.interface === iface);
+    const missing = vms.flatMap((vm) => vm.nics.filter((n) => !find(vm, n.iface)).map((n) => `${vm.namespace}/${vm.name}/${n.iface}`));
+    if (!missing.length) {
+      for (const vm of vms) for (const n of vm.nics) n.ip = find(vm, n.iface)!.spec.ip;
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the controller allocated no address to ${missing.join(', ')} within ${timeoutMs / 1000} s (see ${labPaths(s.lab).logs}/controller.log and the VxlanNetwork's status.conditions)`);
+    }
+    await sleep(100);
+  }
 }
 
-export async function createLab(input: LabInput, mode: ModeRequest, repo: string): Promise<LabState> {
+export async function createLab(input: LabInput, mode: ModeRequest, repo: string, source: LabSource = 'file'): Promise<LabState> {
   const lab = input.lab.metadata.name;
   const p = labPaths(lab);
   const prefix = labPrefix(lab);
@@ -63,9 +84,15 @@ export async function createLab(input: LabInput, mode: ModeRequest, repo: string
     await addHost(prefix, 'ext', `${s.external.ip}/24`, 'vxmu0', input.uplinkMtu);
     startExternalServer(s);
   }
-  await writeClusterState(lab, input);
+  if (source === 'kubernetes') {
+    await startLabApi(s);
+    await writeLabState(s);
+    startController(s);
+  }
+  await labCluster(s).write(input.objects);
   for (const n of s.nodes) startAgent(s, n);
   await writeLabState(s);
+  await adoptAllocations(s, input.vms);
   for (const vm of input.vms) {
     const v = vmState(lab, vm);
     await createVm(s, v);
@@ -90,7 +117,11 @@ const sameVm = (a: LabVmState, b: LabVmState) =>
 export async function convergeLab(s: LabState, input: LabInput, mode?: ModeRequest): Promise<ConvergeReport> {
   const report: ConvergeReport = { created: [], deleted: [], restartedAgents: [] };
   const since = Date.now();
-  await writeClusterState(s.lab, input);
+  if (s.kube && !apiRunning(s)) throw new Error(`the API server of lab ${s.lab} is not running (see ${labPaths(s.lab).logs}/apiserver.log); its objects are gone: run \`vxmesh lab down --lab ${s.lab}\` and up again`);
+  const revived = reviveKube(s);
+  if (revived.length) report.revived = revived;
+  await labCluster(s).write(input.objects);
+  await adoptAllocations(s, input.vms);
   const desired = input.vms.map((vm) => vmState(s.lab, vm));
   const keep: LabVmState[] = [];
   for (const cur of s.vms) {

@@ -1,5 +1,6 @@
 /**
- * `lab down`: stops the agents (SIGTERM, then SIGKILL), deletes every `vxm-<lab>-*` namespace and the
+ * `lab down`: stops the agents (SIGTERM, then SIGKILL) and, with the Kubernetes source, the controller, the
+ * API server relay and the API server; deletes every `vxm-<lab>-*` namespace and the
  * router namespaces `vxmr-<node>-<vni>` of the lab's nodes (and their DHCP server directories), unmounts
  * the bpffs mounts and removes the lab directory. Leaves nothing behind; running it twice is harmless.
  */
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { DHCP_RUN_DIR, parseServerDir } from '../dataplane/dhcp/index.js';
 import { run } from '../util/exec.js';
 import { stopAgent } from './agents.js';
+import { stopLabApi } from './kube.js';
 import { labPaths, labPrefix, readLabState } from './state.js';
 import { destroyNamespaces, netnsList } from './topology.js';
 import { deleteNetns } from './vms.js';
@@ -20,6 +22,7 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
   const removed: string[] = [];
   const nodes = new Set([...nodeNames, ...(s?.nodes.map((n) => n.name) ?? [])]);
   for (const n of s?.nodes ?? []) await stopAgent(n);
+  if (s) await stopLabApi(s);
   removed.push(...(await destroyNamespaces([labPrefix(lab)])));
   const routers = (await netnsList()).filter((ns) => [...nodes].some((n) => new RegExp(`^vxmr-${escape(n)}-\\d+$`).test(ns)));
   for (const ns of routers) await deleteNetns(ns); // also kills the DHCP servers inside

@@ -1,39 +1,16 @@
 /**
- * Operations on a running lab: live-migrate a VM (KubeVirt's part: move the port, update the VMI status,
- * announce the guest with a gratuitous ARP), restart a node's agent, resolve `lab exec` targets.
+ * Operations on a running lab: live-migrate a VM (KubeVirt's part: announce the target in the VMI status,
+ * move the port, announce the guest with a gratuitous ARP, complete the VMI status), restart a node's agent
+ * or the controller, resolve `lab exec` targets.
  */
-import { readFile } from 'node:fs/promises';
 import { run } from '../util/exec.js';
-import { writeFileAtomic } from '../sources/file/files.js';
-import { parseDocuments } from '../sources/validate.js';
 import { startAgent, stopAgent, waitReady } from './agents.js';
-import { objectsToYaml } from './input.js';
-import { labPaths, writeLabState, type LabState } from './state.js';
+import { labCluster } from './cluster.js';
+import { controllerRunning, startController, stopController } from './kube.js';
+import { writeLabState, type LabState } from './state.js';
 import { moveVmPort } from './topology.js';
 import { nodeNetns } from './vms.js';
 import { waitLeases } from './dhcp-client.js';
-
-const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Sets a VMI's status.nodeName (and a completed migrationState) in the lab's state file. */
-export async function setVmiNode(s: LabState, vm: { name: string; namespace: string }, from: string, to: string): Promise<void> {
-  const file = labPaths(s.lab).cluster;
-  const parsed = parseDocuments(await readFile(file, 'utf8'), file);
-  if (parsed.errors.length) throw parsed.errors[0]!;
-  const docs = parsed.docs.map((d) => {
-    if (!isObj(d) || d.kind !== 'VirtualMachineInstance' || d.metadata?.name !== vm.name || (d.metadata?.namespace ?? 'default') !== vm.namespace) return d;
-    const status = isObj(d.status) ? d.status : {};
-    return {
-      ...d,
-      status: {
-        ...status,
-        nodeName: to,
-        migrationState: { sourceNode: from, targetNode: to, completed: true, endTimestamp: new Date().toISOString() },
-      },
-    };
-  });
-  await writeFileAtomic(file, objectsToYaml(docs));
-}
 
 export interface MigrateResult {
   from: string;
@@ -51,9 +28,18 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   const from = vm.node;
   if (from === to) return { from, to, convergedMs: 0 };
   const fromNs = nodeNetns(s, from);
+  const cluster = labCluster(s);
+  // As virt-controller does once the target pod runs: the VMI names its target while it still runs on the
+  // source, so that the target node can admit the guest's first frames the moment it resumes there.
+  const announced = Date.now();
+  await cluster.updateVmiStatus(vm, { nodeName: from, migrationState: { sourceNode: from, targetNode: to, startTimestamp: new Date().toISOString() } });
+  await waitReady(s, announced);
   const started = Date.now();
   for (const nic of vm.interfaces) await moveVmPort(nic.port, fromNs, toNs, nic.bridge);
-  await setVmiNode(s, vm, from, to);
+  await cluster.updateVmiStatus(vm, {
+    nodeName: to,
+    migrationState: { sourceNode: from, targetNode: to, completed: true, endTimestamp: new Date().toISOString() },
+  });
   vm.node = to;
   await writeLabState(s);
   // QEMU announces the guest after the move (RARP/gARP); arping -U is the closest equivalent.
@@ -74,6 +60,17 @@ export async function restartAgent(s: LabState, node: string): Promise<number> {
   const pid = startAgent(s, n);
   await writeLabState(s);
   await waitReady(s, since);
+  return pid;
+}
+
+/** Restarts the controller of a lab with the Kubernetes source; returns its new pid. */
+export async function restartController(s: LabState): Promise<number> {
+  if (!s.kube) throw new Error(`lab ${s.lab} runs with the file source: it has no controller (the lab allocates addresses itself)`);
+  await stopController(s);
+  const pid = startController(s);
+  await writeLabState(s);
+  for (let i = 0; i < 50 && controllerRunning(s); i++) await new Promise((r) => setTimeout(r, 20));
+  if (!controllerRunning(s)) throw new Error(`the controller of lab ${s.lab} exited at once (see its log in the lab's logs/)`);
   return pid;
 }
 

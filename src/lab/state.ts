@@ -22,6 +22,10 @@ export const labPaths = (lab: string) => {
     logs: path.join(dir, 'logs'),
     log: (node: string) => path.join(dir, 'logs', `${node}.log`),
     bpffs: (node: string) => path.join(dir, node, 'bpffs'),
+    /** With the Kubernetes source: the API server's Unix socket and the agents' kubeconfig. */
+    apiSocket: path.join(dir, 'apiserver.sock'),
+    agentKubeconfig: path.join(dir, 'agent.kubeconfig'),
+    kubeconfig: path.join(dir, 'kubeconfig'),
     /** The guests' DHCP client script and the lease each guest NIC holds (`<vm>.<ifname>.json`). */
     dhcpScript: path.join(dir, 'udhcpc.script'),
     leases: path.join(dir, 'leases'),
@@ -64,9 +68,24 @@ export interface LabVmState {
   dhcpClients?: Array<{ ifname: string; pid: number }>;
 }
 
+/** A lab with the Kubernetes source: its API server (the double), the relay onto the underlay, the controller. */
+export interface LabKubeState {
+  /** Where the lab CLI and the controller reach the API server (loopback of this machine). */
+  url: string;
+  kubeconfigYaml: string;
+  /** Where the agents (node namespaces) reach it: a relay on the underlay switch. */
+  agentUrl: string;
+  agentKubeconfig: string;
+  apiPid?: number;
+  relayPid?: number;
+  controllerPid?: number;
+}
+
 export interface LabState {
   lab: string;
   mode: ModeRequest;
+  /** Absent in labs started before the Kubernetes source existed: the file source. */
+  kube?: LabKubeState;
   /** Repository root whose dist/cli/main.js the agents run. */
   repo: string;
   underlayNetns: string;
@@ -119,3 +138,6 @@ export function underlayIP(index: number): string {
 }
 export const EXTERNAL_IP = '198.18.0.254';
 export const EXTERNAL_PORT = 8080;
+/** With the Kubernetes source, agents reach the lab's API server here (a relay on the underlay switch). */
+export const API_IP = '198.18.0.250';
+export const API_PORT = 6443;

@@ -4,11 +4,16 @@
  */
 import { agentRunning, readStatuses } from './agents.js';
 import { guestAddress, readLease, type GuestLease } from './dhcp-client.js';
-import type { LabState } from './state.js';
+import type { VxlanStatus } from '../model/schema.js';
+import { apiRunning, controllerRunning } from './kube.js';
+import { labPaths, type LabState } from './state.js';
 import { table } from './table.js';
 
 export interface LabStatusJson {
   lab: string;
+  /** Where the agents read the cluster from; with kubernetes, the lab's API server and controller. */
+  source: 'file' | 'kubernetes';
+  apiserver?: { url: string; agentUrl: string; kubeconfig: string; running: boolean; controllerRunning: boolean };
   nodes: Array<{ name: string; netns: string; underlayIP: string; mode: string | null; agentReady: boolean; message?: string }>;
   vms: Array<{ name: string; namespace: string; node: string; netns: string; interfaces: Array<{ name: string; network: string; mac: string; ip: string; guest: GuestNicStatus }> }>;
   external?: { netns: string; ip: string };
@@ -22,9 +27,11 @@ export interface GuestNicStatus {
 }
 
 export async function labStatus(s: LabState): Promise<LabStatusJson> {
-  const st = await readStatuses(s);
+  const st = await readStatuses(s).catch(() => new Map<string, VxlanStatus>());
   return {
     lab: s.lab,
+    source: s.kube ? 'kubernetes' : 'file',
+    ...(s.kube ? { apiserver: { url: s.kube.url, agentUrl: s.kube.agentUrl, kubeconfig: labPaths(s.lab).kubeconfig, running: apiRunning(s), controllerRunning: controllerRunning(s) } } : {}),
     nodes: s.nodes.map((n) => {
       const x = st.get(n.name)?.status;
       return {
@@ -61,7 +68,10 @@ export function formatStatus(j: LabStatusJson): string {
     j.vms.flatMap((v) => v.interfaces.map((i, k) => [k ? '' : v.name, k ? '' : v.namespace, k ? '' : v.node, i.network, i.mac, i.ip, guestText(i.guest)])),
   );
   const ext = j.external ? `\nExternal host: ${j.external.ip} (namespace ${j.external.netns}, TCP 8080 echoes the client's source address)\n` : '';
-  return `Lab ${j.lab}\n\n${nodes}\n\n${vms}\n${ext}`;
+  const api = j.apiserver
+    ? `\nAPI server: ${j.apiserver.url}${j.apiserver.running ? '' : ' (NOT RUNNING)'} (agents use ${j.apiserver.agentUrl}); controller ${j.apiserver.controllerRunning ? 'running' : 'NOT RUNNING'}; kubeconfig ${j.apiserver.kubeconfig}\n`
+    : '';
+  return `Lab ${j.lab} (source ${j.source})\n\n${nodes}\n\n${vms}\n${ext}${api}`;
 }
 
 function guestText(g: GuestNicStatus | undefined): string {

@@ -73,8 +73,8 @@ export class TestLab {
     return file;
   }
 
-  async up(docs: Doc[] = this.docs): Promise<RunResult> {
-    const r = await this.cli(['lab', 'up', '-f', this.writeFile(docs)], 180_000);
+  async up(docs: Doc[] = this.docs, extra: string[] = []): Promise<RunResult> {
+    const r = await this.cli(['lab', 'up', '-f', this.writeFile(docs), ...extra], 180_000);
     if (r.exitCode !== 0) throw new Error(`lab up failed (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
     return r;
   }

@@ -2,11 +2,15 @@
  * Runs the API-server double as its own process (for `vxmesh lab up --source kubernetes`):
  *
  *   node dist/testing/apiserver/main.js [--host 127.0.0.1] [--port 0] [--kubeconfig-out FILE] [--seed FILE.yaml]...
+ *                                       [--unix PATH]
  *
- * Prints one JSON line `{"url": …, "port": …}` on stdout when it serves; SIGTERM/SIGINT stop it. Agents in
- * other network namespaces need --host to be an address they can reach (e.g. the lab's underlay address).
+ * Prints one JSON line `{"url": …, "port": …}` on stdout when it serves; SIGTERM/SIGINT stop it.
+ * --unix also accepts connections on a Unix socket and relays them to the TCP port: path-bound Unix sockets
+ * are not tied to a network namespace, so a relay inside another namespace (the lab runs socat on its
+ * underlay) can reach the double without any route between the namespaces.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { parseDocuments } from '../../sources/validate.js';
 import { DEFAULT_RESOURCES } from './resources.js';
 import { seedObjects } from './seed.js';
@@ -19,11 +23,27 @@ const opt = (name: string): string | undefined => {
 };
 const seeds = argv.flatMap((a, i) => (a === '--seed' && argv[i + 1] ? [argv[i + 1]!] : []));
 
-const api = await startApiServer({ host: opt('host') ?? '127.0.0.1', port: Number(opt('port') ?? 0), bookmarkMs: Number(opt('bookmark-ms') ?? 5000) });
+const host = opt('host') ?? '127.0.0.1';
+const api = await startApiServer({ host, port: Number(opt('port') ?? 0), bookmarkMs: Number(opt('bookmark-ms') ?? 5000) });
 for (const file of seeds) {
   const { docs, errors } = parseDocuments(readFileSync(file, 'utf8'), file);
   if (errors.length) throw errors[0];
   seedObjects(api.store, DEFAULT_RESOURCES, docs);
+}
+const unixPath = opt('unix');
+if (unixPath) {
+  rmSync(unixPath, { force: true });
+  const relay = createServer((client) => {
+    const upstream = connect(api.port, host);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve, reject) => relay.once('error', reject).listen(unixPath, resolve));
 }
 const out = opt('kubeconfig-out');
 if (out) writeFileSync(out, api.kubeconfig());

@@ -1,0 +1,103 @@
+/**
+ * `vxmesh lab up --source kubernetes`: the demo lab driven through a Kubernetes API server (the double,
+ * the one part that cannot be real here) instead of a state file. The real controller allocates the
+ * addresses, the real agents read everything through informers and publish their VxlanStatus, the lab
+ * writes VMIs like a user and KubeVirt would. Checked through the CLI, real traffic, and the API itself.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient, loadKubeConfig } from '../../src/k8s/client.js';
+import { RESOURCES } from '../../src/k8s/resources.js';
+import type { LabStatusJson } from '../../src/lab/status.js';
+import { isAlive } from '../../src/lab/processes.js';
+import { readLabState } from '../../src/lab/state.js';
+import { run } from '../../src/util/exec.js';
+import { find, parsePing, sleep, TestLab } from '../helpers/lab.js';
+
+const mode = 'bpf';
+
+describe('the demo lab with the Kubernetes source', () => {
+  let lab: TestLab;
+  let status: LabStatusJson;
+  let api: KubeClient;
+
+  const allocationsByVm = async () =>
+    Object.fromEntries((await api.list(RESOURCES.allocations)).items.map((a) => [`${a.metadata.namespace}/${a.spec.vm}`, a.spec.ip as string]));
+
+  beforeAll(async () => {
+    lab = new TestLab(mode);
+    const up = await lab.up(lab.docs, ['--source', 'kubernetes']);
+    expect(up.stdout).toContain('All 42 probes match the expectation.');
+    status = await lab.status();
+    api = new KubeClient(loadKubeConfig({ kubeconfig: status.apiserver!.kubeconfig }));
+  });
+
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it('reports the API server, the controller and every agent ready in lab status --json', () => {
+    expect(status.source).toBe('kubernetes');
+    expect(status.apiserver).toMatchObject({ running: true, controllerRunning: true, agentUrl: 'http://198.18.0.250:6443' });
+    expect(status.nodes.map((n) => [n.name, n.mode, n.agentReady])).toEqual([1, 2, 3].map((i) => [lab.node(i), mode, true]));
+    const vm = (name: string) => status.vms.find((v) => v.name === name)!.interfaces[0]!;
+    expect(vm('vm-a1')).toMatchObject({ ip: '10.10.0.2', guest: { addressing: 'dhcp', ip: '10.10.0.2/24' } });
+    expect(vm('vm-b3').ip).toBe('10.10.0.50'); // the fixed-IP annotation, honoured by the controller
+  });
+
+  it('keeps the cluster state in the API server: allocations by the controller, statuses by the agents, NADs', async () => {
+    expect(await allocationsByVm()).toEqual({
+      'tenant-a/vm-a1': '10.10.0.2', 'tenant-a/vm-a2': '10.10.0.3', 'tenant-a/vm-a3': '10.10.0.4',
+      'tenant-b/vm-b1': '10.10.0.2', 'tenant-b/vm-b2': '10.10.0.3', 'tenant-b/vm-b3': '10.10.0.50',
+    });
+    const statuses = (await api.list(RESOURCES.statuses)).items.map((s) => [s.status.node, s.status.vtepIP, s.status.mode, s.status.ready]);
+    expect(statuses.sort()).toEqual([1, 2, 3].map((i) => [lab.node(i), `198.18.0.1${i}`, mode, true]));
+    const nads = (await api.list(RESOURCES.nads)).items.map((n) => `${n.metadata.namespace}/${n.metadata.name}`);
+    expect(nads.sort()).toEqual(['tenant-a/blue', 'tenant-b/red']);
+  });
+
+  it('live-migrates through the VMI status: the API shows the move, the VM keeps its address', async () => {
+    const ping = lab.exec('vm-a1', ['ping', '-i', '0.01', '-c', '400', '-q', '10.10.0.3'], { timeoutMs: 30_000 });
+    await sleep(500);
+    const r = await lab.cli(['lab', 'migrate', 'vm-a2', '--to', lab.node(3), '--lab', lab.name]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const stats = parsePing((await ping).stdout);
+    console.log(`[kubernetes/${mode}] migration: ${stats.lost} of ${stats.transmitted} pings lost; ${r.stdout.trim()}`);
+    expect(stats.lost).toBeLessThan(100);
+    const vmi = await api.get(RESOURCES.vmis, 'vm-a2', 'tenant-a');
+    expect(vmi?.status).toMatchObject({ nodeName: lab.node(3), migrationState: { sourceNode: lab.node(2), targetNode: lab.node(3), completed: true } });
+    expect((await allocationsByVm())['tenant-a/vm-a2']).toBe('10.10.0.3');
+    expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');
+    expect(await lab.whoAnswers('vm-a2', '198.18.0.254', 8080)).toBe('198.18.0.13'); // NAT from the new node
+  });
+
+  it('keeps every address across a controller restart, and allocates and releases for VMs added and removed', async () => {
+    const before = await allocationsByVm();
+    const pid = (await readLabState(lab.name))!.kube!.controllerPid;
+    const r = await lab.cli(['lab', 'restart', 'controller', '--lab', lab.name]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    const docs = structuredClone(lab.docs);
+    const a4 = structuredClone(find(docs, 'VirtualMachineInstance', 'vm-a3'));
+    a4.metadata.name = 'vm-a4';
+    a4.spec.domain.devices.interfaces[0].macAddress = '02:00:0a:00:01:04';
+    a4.status.nodeName = lab.node(2);
+    docs.push(a4);
+    const add = await lab.apply(docs);
+    expect(add.exitCode, add.stderr).toBe(0);
+    expect(await allocationsByVm()).toEqual({ ...before, 'tenant-a/vm-a4': '10.10.0.5' });
+    expect(await lab.whoAnswers('vm-a1', '10.10.0.5')).toBe('vm-a4');
+    const back = await lab.apply(lab.docs);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await allocationsByVm()).toEqual(before); // released by the controller when the VMI went away
+    expect(await api.get(RESOURCES.vmis, 'vm-a4', 'tenant-a')).toBeUndefined();
+    expect(await lab.whoAnswers('vm-a1', '10.10.0.5')).toBe('-');
+  });
+
+  it('lab down stops the API server, its relay and the controller, and removes everything', async () => {
+    const kube = (await readLabState(lab.name))!.kube!;
+    expect((await lab.down()).exitCode).toBe(0);
+    for (const pid of [kube.apiPid, kube.relayPid, kube.controllerPid]) expect(isAlive(pid)).toBe(false);
+    expect((await run(['ip', 'netns', 'list'])).stdout).not.toMatch(new RegExp(`vxm-${lab.name}-|vxmr-${lab.name}n`));
+    expect((await run(['test', '-e', `/run/vxmesh/${lab.name}`], { allowFailure: true })).exitCode).not.toBe(0);
+  });
+});
