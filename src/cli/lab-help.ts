@@ -7,10 +7,11 @@ node's bridge; an optional external host (198.18.0.254) answers TCP 8080 with th
 State lives in /run/vxmesh/<lab>/. Commands that act on a running lab take --lab NAME when several run.
 
 Commands:
-  up -f FILE [--mode M]     create the lab from FILE (or converge a running one), print status and connectivity
+  up -f FILE [--mode M] [--source file|kubernetes]
+                            create the lab from FILE (or converge a running one), print status and connectivity
   apply -f FILE             validate FILE, re-run IPAM, update the running lab (VMs added/removed)
   migrate VM --to NODE      live-migrate a VM to another node (it keeps its IP, MAC and gateway)
-  restart NODE              restart a node's agent (traffic keeps flowing)
+  restart NODE|controller   restart a node's agent (traffic keeps flowing), or the controller
   exec NAME -- CMD…         run CMD in a VM, a node, or \`external\`
   status [--json|--matrix]  nodes (mode, agent ready) and VMs; --matrix re-runs the connectivity probes
   inspect NODE [--json]     what the node's dataplane holds (vxmesh inspect inside the node)
@@ -19,39 +20,51 @@ Commands:
 Run \`vxmesh lab COMMAND --help\` for a command's options.`;
 
 export const LAB_HELP: Record<string, string> = {
-  up: `Usage: vxmesh lab up -f FILE [--mode auto|bpf|kernel]
+  up: `Usage: vxmesh lab up -f FILE [--mode auto|bpf|kernel] [--source file|kubernetes]
 
 Validates FILE (cluster objects plus one network.vxmesh.io/v1alpha1 Lab object) and creates nothing when
 anything is wrong. Then builds the underlay, the nodes (198.18.0.11, .12, …), the external host, one bpffs
 and one agent per node, allocates VM addresses (IPAM), creates the VMs, waits for every agent to be ready
 and prints a status table and a connectivity matrix (expected vs observed). When the lab already runs,
-converges it to FILE instead. --mode overrides the Lab's spec.mode. Exits 1 when a probe mismatches.`,
+converges it to FILE instead. --mode overrides the Lab's spec.mode. Exits 1 when a probe mismatches.
+
+--source file (default): the agents read a state directory the lab writes (/run/vxmesh/<lab>/state).
+--source kubernetes: the whole cluster flow on one machine. The lab starts a Kubernetes API server (an
+in-process double of kube-apiserver: real REST list/watch, no kube-apiserver can be installed here) and the
+real \`vxmesh controller\`; it applies FILE's objects to the API like \`kubectl apply --prune\`, the controller
+allocates the addresses (VxlanIPAllocations) and the agents (--source kubernetes) read everything through
+informers and publish their VxlanStatus. The agents reach the API at 198.18.0.250:6443 on the underlay;
+on this machine use KUBECONFIG=/run/vxmesh/<lab>/kubeconfig. A running lab keeps the source it started with.`,
   apply: `Usage: vxmesh lab apply -f FILE
 
 Validates FILE (a clear error naming object and field, and no change, when anything is wrong), re-runs IPAM
-(existing addresses are kept), rewrites the agents' state atomically and creates or deletes the VMs that
-appeared or disappeared. Running VMs stay on their node: use \`lab migrate\` to move one.`,
+(existing addresses are kept), rewrites the agents' state atomically (with the Kubernetes source: creates,
+updates and prunes the objects in the API server, and the controller allocates) and creates or deletes the
+VMs that appeared or disappeared. Running VMs stay on their node: use \`lab migrate\` to move one.`,
   migrate: `Usage: vxmesh lab migrate VM --to NODE [--lab NAME]
 
-Live-migrates VM as KubeVirt does: moves its port to NODE's bridge (processes in the VM keep running), sets
-the VMI's status.nodeName and migrationState, announces the guest with a gratuitous ARP and waits until
-every agent has converged.`,
-  restart: `Usage: vxmesh lab restart NODE [--lab NAME]
+Live-migrates VM as KubeVirt does: names NODE as the target in the VMI's status.migrationState (the VM still
+runs on its node), moves its port to NODE's bridge (processes in the VM keep running), completes the VMI
+status (nodeName, migrationState.completed), announces the guest with a gratuitous ARP and waits until every
+agent has converged.`,
+  restart: `Usage: vxmesh lab restart NODE|controller [--lab NAME]
 
-Stops NODE's agent (SIGTERM: the dataplane is left as it is) and starts it again; waits until it is ready.`,
+Stops NODE's agent (SIGTERM: the dataplane is left as it is) and starts it again; waits until it is ready.
+\`controller\` (labs with --source kubernetes) restarts the controller: every address stays allocated.`,
   exec: `Usage: vxmesh lab exec NAME [--lab NAME] -- CMD…
 
 Runs CMD inside the namespace of NAME: a VM, a node, \`external\` or \`underlay\`. Exits with CMD's status.`,
   status: `Usage: vxmesh lab status [--json] [--matrix] [--lab NAME]
 
 Prints the nodes (underlay IP, dataplane mode, agent ready) and the VMs (namespace, node, network, MAC, IP).
---json prints {lab, nodes:[{name, netns, underlayIP, mode, agentReady}], vms:[{name, namespace, node, netns,
-interfaces:[{name, network, mac, ip}]}]}. --matrix also runs the connectivity probes (exit 1 on mismatch).`,
+--json prints {lab, source, apiserver?:{url, agentUrl, kubeconfig, running, controllerRunning},
+nodes:[{name, netns, underlayIP, mode, agentReady}], vms:[{name, namespace, node, netns,
+interfaces:[{name, network, mac, ip, guest}]}], external?}. --matrix also runs the connectivity probes (exit 1 on mismatch).`,
   inspect: `Usage: vxmesh lab inspect NODE [--json] [--lab NAME]
 
 Runs \`vxmesh inspect\` inside NODE: what its dataplane holds, in human form.`,
   down: `Usage: vxmesh lab down [--lab NAME | -f FILE | --all]
 
-Stops the agents (SIGTERM, then SIGKILL), deletes every vxm-<lab>-* namespace and the nodes' router
+Stops the agents (SIGTERM, then SIGKILL) and the lab's API server and controller, deletes every vxm-<lab>-* namespace and the nodes' router
 namespaces, unmounts the bpffs mounts and removes /run/vxmesh/<lab>. Leaves nothing behind; idempotent.`,
 };
