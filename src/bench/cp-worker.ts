@@ -6,17 +6,11 @@
  * updates), then moves one endpoint to another VTEP and reconciles again. Prints one JSON line; removes
  * everything it created, even on failure.
  */
-import fs from 'node:fs';
-import { pino } from 'pino';
-import { addHost, createUnderlay, destroyNamespaces, nsName } from '../lab/topology.js';
-import { createKernelDataplane } from '../dataplane/kernel/index.js';
-import { createBpfDataplane } from '../dataplane/bpf/index.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
+import type { DataplaneMode } from '../dataplane/dataplane.js';
 import type { EndpointIntent, NodeIntent } from '../intent/types.js';
 import { gatewayMac } from '../dataplane/names.js';
 import { intToIp, ipToInt } from '../util/ipv4.js';
-import { run } from '../util/exec.js';
-import { bpffsRoot } from './topo.js';
+import { NODE_VTEP, withBenchNode } from './node-fixture.js';
 
 export interface CpSample {
   mode: string;
@@ -31,7 +25,6 @@ export interface CpSample {
 }
 
 const PEERS = Array.from({ length: 32 }, (_, k) => `198.18.0.${100 + k}`);
-const LOCAL = '198.18.0.11';
 
 const hex = (n: number) => n.toString(16).padStart(2, '0');
 export function endpoint(i: number, node: string): EndpointIntent {
@@ -42,11 +35,16 @@ export function endpoint(i: number, node: string): EndpointIntent {
   };
 }
 
+/** `size` endpoints in address order (the order intents carry them in). */
+export function scaleEndpoints(size: number, node: string): EndpointIntent[] {
+  return Array.from({ length: size }, (_, i) => endpoint(i, node)).sort((a, b) => a.ip.localeCompare(b.ip));
+}
+
 export function scaleIntent(node: string, endpoints: EndpointIntent[]): NodeIntent {
   return {
     node,
     clusterNetworks: [{
-      name: 'overlay', uplink: 'vxmu0', uplinkMtu: 1500, localVtep: LOCAL, port: 4789, peers: [...PEERS].sort(),
+      name: 'overlay', uplink: 'vxmu0', uplinkMtu: 1500, localVtep: NODE_VTEP, port: 4789, peers: [...PEERS].sort(),
       networks: [{ key: 'bench/scale', vni: 500, cidr: '10.0.0.0/8', prefixLen: 8, gateway: '10.0.0.1', gatewayMac: gatewayMac(500), natOutgoing: true, mtu: 1450, endpoints }],
     }],
   };
@@ -54,24 +52,9 @@ export function scaleIntent(node: string, endpoints: EndpointIntent[]): NodeInte
 
 const mb = (bytes: number) => bytes / 1048576;
 
-async function measure(mode: 'kernel' | 'bpf', size: number, id: string): Promise<CpSample> {
-  const prefix = `vxm-b${id}c`;
-  const node = `b${id}c-n1`;
-  const log = pino({ level: 'silent' });
-  const bpffs = `${bpffsRoot(id)}/cp-${process.pid}`;
-  let dp: Dataplane | undefined;
-  let mounted = false;
-  try {
-    await createUnderlay(prefix);
-    await addHost(prefix, 'n1', `${LOCAL}/24`);
-    const netns = nsName(prefix, 'n1');
-    if (mode === 'bpf') {
-      fs.mkdirSync(bpffs, { recursive: true });
-      await run(['mount', '-t', 'bpf', 'bpf', bpffs]);
-      mounted = true;
-      dp = createBpfDataplane({ node, netns, bpffs, log });
-    } else dp = createKernelDataplane({ node, netns, log });
-    const eps = Array.from({ length: size }, (_, i) => endpoint(i, node)).sort((a, b) => a.ip.localeCompare(b.ip));
+async function measure(mode: DataplaneMode, size: number, id: string): Promise<CpSample> {
+  return withBenchNode(mode, id, 'c', async ({ node, dp }) => {
+    const eps = scaleEndpoints(size, node);
     const intent = scaleIntent(node, eps);
     const t0 = performance.now();
     const r1 = await dp.reconcile(intent);
@@ -87,17 +70,12 @@ async function measure(mode: 'kernel' | 'bpf', size: number, id: string): Promis
       mode, size, programMs, changeMs, changes: r1.changes, rssMB, peakRssMB: process.resourceUsage().maxRSS / 1024,
       ...(errs.length ? { error: errs.slice(0, 3).join('; ') } : {}),
     };
-  } finally {
-    await dp?.close().catch(() => undefined);
-    await destroyNamespaces([prefix, `vxmr-${node}`]);
-    if (mounted) await run(['umount', '-l', bpffs], { allowFailure: true });
-    fs.rmSync(bpffs, { recursive: true, force: true });
-  }
+  });
 }
 
 async function main(): Promise<void> {
   const arg = (name: string) => process.argv[process.argv.indexOf(name) + 1];
-  const mode = arg('--mode') as 'kernel' | 'bpf';
+  const mode = arg('--mode') as DataplaneMode;
   const size = Number(arg('--size'));
   const id = arg('--id') ?? 'x';
   try {

@@ -7,20 +7,14 @@
  * then per mode the first reconcile (endpoints + policies), a reconcile after one policy changed, and
  * what was programmed (groups, nft set elements / LPM entries). Namespaces `vxm-b<id>p-…`, removed at the end.
  */
-import fs from 'node:fs';
-import { pino } from 'pino';
-import { addHost, createUnderlay, destroyNamespaces, nsName } from '../lab/topology.js';
-import { createKernelDataplane } from '../dataplane/kernel/index.js';
-import { createBpfDataplane } from '../dataplane/bpf/index.js';
 import { policyTableBody } from '../dataplane/kernel/policy.js';
 import { policyTables } from '../dataplane/bpf/policy.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
+import type { DataplaneMode } from '../dataplane/dataplane.js';
 import { networkPolicy } from '../intent/policy.js';
 import type { NodeIntent } from '../intent/types.js';
 import { emptySnapshot, type MultiNetworkPolicy, type Snapshot, type VirtualMachineInstance } from '../model/schema.js';
-import { run } from '../util/exec.js';
-import { endpoint, scaleIntent } from './cp-worker.js';
-import { bpffsRoot } from './topo.js';
+import { scaleEndpoints, scaleIntent } from './cp-worker.js';
+import { withBenchNode } from './node-fixture.js';
 
 const APPS = 50;
 
@@ -51,8 +45,7 @@ export function policySnapshot(vms: number, rules: number, variant = 0): Snapsho
 }
 
 export function policyIntent(node: string, vms: number, rules: number, variant = 0): { intent: NodeIntent; compileMs: number } {
-  const eps = Array.from({ length: vms }, (_, i) => endpoint(i, node)).sort((a, b) => a.ip.localeCompare(b.ip));
-  const intent = scaleIntent(node, eps.map((e) => ({ ...e, vm: `bench/vm${e.vm.split('/vm')[1]}` })));
+  const intent = scaleIntent(node, scaleEndpoints(vms, node));
   const net = intent.clusterNetworks[0]!.networks[0]!;
   const t0 = performance.now();
   net.policy = networkPolicy(policySnapshot(vms, rules, variant), net, 1);
@@ -61,23 +54,8 @@ export function policyIntent(node: string, vms: number, rules: number, variant =
 
 interface ModeResult { mode: string; programMs: number; policyChangeMs: number; changes: number; errors: string[] }
 
-async function measure(mode: 'kernel' | 'bpf', vms: number, rules: number, id: string): Promise<ModeResult> {
-  const prefix = `vxm-b${id}p`;
-  const node = `b${id}p-n1`;
-  const bpffs = `${bpffsRoot(id)}/pol-${process.pid}`;
-  let dp: Dataplane | undefined;
-  let mounted = false;
-  try {
-    await createUnderlay(prefix);
-    await addHost(prefix, 'n1', '198.18.0.11/24');
-    const netns = nsName(prefix, 'n1');
-    const log = pino({ level: 'silent' });
-    if (mode === 'bpf') {
-      fs.mkdirSync(bpffs, { recursive: true });
-      await run(['mount', '-t', 'bpf', 'bpf', bpffs]);
-      mounted = true;
-      dp = createBpfDataplane({ node, netns, bpffs, log });
-    } else dp = createKernelDataplane({ node, netns, log });
+async function measure(mode: DataplaneMode, vms: number, rules: number, id: string): Promise<ModeResult> {
+  return withBenchNode(mode, id, 'p', async ({ node, dp }) => {
     const t0 = performance.now();
     const r1 = await dp.reconcile(policyIntent(node, vms, rules).intent);
     const programMs = performance.now() - t0;
@@ -85,19 +63,14 @@ async function measure(mode: 'kernel' | 'bpf', vms: number, rules: number, id: s
     const r2 = await dp.reconcile(policyIntent(node, vms, rules, 1).intent); // every policy's port range moved by one
     const policyChangeMs = performance.now() - t1;
     return { mode, programMs, policyChangeMs, changes: r1.changes, errors: [...r1.errors, ...r2.errors].map((e) => e.message).slice(0, 3) };
-  } finally {
-    await dp?.close().catch(() => undefined);
-    await destroyNamespaces([prefix, `vxmr-${node}`]);
-    if (mounted) await run(['umount', '-l', bpffs], { allowFailure: true });
-    fs.rmSync(bpffs, { recursive: true, force: true });
-  }
+  });
 }
 
 async function main(): Promise<void> {
   const arg = (name: string, d: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]! : d);
   const vms = Number(arg('--vms', '500'));
   const rules = Number(arg('--rules', '1000'));
-  const modes = arg('--modes', 'kernel,bpf').split(',') as Array<'kernel' | 'bpf'>;
+  const modes = arg('--modes', 'kernel,bpf').split(',') as DataplaneMode[];
   const id = Math.random().toString(36).slice(2, 6);
   const { intent, compileMs } = policyIntent('n', vms, rules);
   const pol = intent.clusterNetworks[0]!.networks[0]!.policy!;

@@ -8,7 +8,6 @@
  *   underlay (u): nodes n1, n2 and the external host; vm1/vm3 on a plain bridge in n1 (what bridge CNI gives
  *     without an overlay) for the same-node baseline.
  */
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../lab/topology.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
@@ -16,7 +15,7 @@ import { createKernelDataplane } from '../dataplane/kernel/index.js';
 import { createBpfDataplane } from '../dataplane/bpf/index.js';
 import type { NodeIntent } from '../intent/types.js';
 import { gatewayMac, names } from '../dataplane/names.js';
-import { run } from '../util/exec.js';
+import { mountBpffs } from '../util/bpffs.js';
 import { DataplaneError } from '../errors.js';
 
 export type PathMode = 'underlay' | 'kernel' | 'bpf';
@@ -90,8 +89,7 @@ export class BenchTopology {
     const opts = { node: this.nodeName(n), netns: this.ns(n), log: this.log };
     if (this.mode === 'bpf') {
       const dir = `${bpffsRoot(this.id)}/${letter(this.mode)}-${n}`;
-      fs.mkdirSync(dir, { recursive: true });
-      await run(['mount', '-t', 'bpf', 'bpf', dir]);
+      await mountBpffs(dir);
       p = createBpfDataplane({ ...opts, bpffs: dir });
     } else p = createKernelDataplane(opts);
     this.planes.set(n, p);

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { parseLinks } from '../../src/dataplane/netlink/link.js';
 import { parseFdb } from '../../src/dataplane/netlink/fdb.js';
-import { parseRuleset, planTable, renderTable, ruleComment, type NftTableSpec } from '../../src/dataplane/netlink/nft.js';
+import { chain, parseRuleset, planTable, renderTable, ruleComment, type NftTableSpec } from '../../src/dataplane/netlink/nft.js';
 import { parseBatchFailures } from '../../src/dataplane/netlink/batch.js';
 import { orderChanges, type Change } from '../../src/dataplane/netlink/change.js';
 import { asObserved } from '../helpers/kernel-fixtures.js';
@@ -9,7 +9,7 @@ import { asObserved } from '../helpers/kernel-fixtures.js';
 const spec = (elements: string[]): NftTableSpec => ({
   family: 'inet', name: 'vxmesh_vtep',
   sets: [{ name: 'vteps_overlay', type: 'ipv4_addr', elements }],
-  chains: [{ name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept', rules: [{ id: 'vtep:overlay', text: 'iifname "vxmu0" udp dport 4789 ip saddr != @vteps_overlay counter drop' }] }],
+  chains: [chain('filter', 'prerouting', -300, [{ id: 'vtep:overlay', text: 'iifname "vxmu0" udp dport 4789 ip saddr != @vteps_overlay counter drop' }])],
 });
 
 describe('nft tables', () => {

@@ -6,7 +6,7 @@
  * Replaced atomically like every vxmesh table. In bpf mode there are no vxl ports (the from-VM program
  * does not replicate DHCP); the table is kept in both modes so a mode switch never opens a gap. Pure.
  */
-import type { NftTableSpec } from '../netlink/nft.js';
+import { chain, type NftTableSpec } from '../netlink/nft.js';
 
 export const DHCP_FILTER_TABLE = 'vxmesh_dhcp';
 
@@ -16,13 +16,10 @@ export function dhcpFilterTable(): NftTableSpec {
     name: DHCP_FILTER_TABLE,
     sets: [],
     chains: [
-      {
-        name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
-        rules: [
-          { id: 'dhcp-to-tunnel', text: 'oifname "vxl*" udp dport { 67, 68 } drop' },
-          { id: 'dhcp-from-tunnel', text: 'iifname "vxl*" udp dport { 67, 68 } drop' },
-        ],
-      },
+      chain('filter', 'forward', 0, [
+        { id: 'dhcp-to-tunnel', text: 'oifname "vxl*" udp dport { 67, 68 } drop' },
+        { id: 'dhcp-from-tunnel', text: 'iifname "vxl*" udp dport { 67, 68 } drop' },
+      ]),
     ],
   };
 }

@@ -5,7 +5,7 @@
  * node itself. Router namespace, `inet vxmesh`: masquerade to up0 when natOutgoing, else drop forwarding
  * to up0; nothing new comes in from up0.
  */
-import type { NftTableSpec } from '../netlink/nft.js';
+import { chain, type NftTableSpec } from '../netlink/nft.js';
 import { names } from '../names.js';
 import { TRANSIT_CIDR } from './transit.js';
 
@@ -20,18 +20,10 @@ export function nodeGatewayTable(uplinks: string[]): NftTableSpec {
     name: GATEWAY_TABLE,
     sets: [],
     chains: [
-      {
-        name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
-        rules: uplinks.filter(isSafeIfname).map((u) => ({ id: `masq:${u}`, text: `ip saddr ${TRANSIT_CIDR} oifname "${u}" masquerade` })),
-      },
-      {
-        name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
-        rules: [{ id: 'router-isolation', text: 'iifname "vxo*" oifname "vxo*" drop' }],
-      },
-      {
-        name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept',
-        rules: [{ id: 'router-no-new-to-node', text: 'iifname "vxo*" ct state new drop' }],
-      },
+      chain('nat', 'postrouting', 100,
+        uplinks.filter(isSafeIfname).map((u) => ({ id: `masq:${u}`, text: `ip saddr ${TRANSIT_CIDR} oifname "${u}" masquerade` }))),
+      chain('filter', 'forward', 0, [{ id: 'router-isolation', text: 'iifname "vxo*" oifname "vxo*" drop' }]),
+      chain('filter', 'input', 0, [{ id: 'router-no-new-to-node', text: 'iifname "vxo*" ct state new drop' }]),
     ],
   };
 }
@@ -43,18 +35,12 @@ export function routerTable(natOutgoing: boolean): NftTableSpec {
     name: GATEWAY_TABLE,
     sets: [],
     chains: [
-      {
-        name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept',
-        rules: natOutgoing ? [{ id: 'masq', text: `oifname "${up}" masquerade` }] : [],
-      },
-      {
-        name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept',
-        rules: [
-          { id: 'up-established', text: `iifname "${up}" ct state established,related accept` },
-          { id: 'up-new', text: `iifname "${up}" drop` },
-          ...(natOutgoing ? [] : [{ id: 'isolated', text: `oifname "${up}" drop` }]),
-        ],
-      },
+      chain('nat', 'postrouting', 100, natOutgoing ? [{ id: 'masq', text: `oifname "${up}" masquerade` }] : []),
+      chain('filter', 'forward', 0, [
+        { id: 'up-established', text: `iifname "${up}" ct state established,related accept` },
+        { id: 'up-new', text: `iifname "${up}" drop` },
+        ...(natOutgoing ? [] : [{ id: 'isolated', text: `oifname "${up}" drop` }]),
+      ]),
     ],
   };
 }

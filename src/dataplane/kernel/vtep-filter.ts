@@ -5,7 +5,7 @@
  * place. Kernel mode owns it; retire() removes it. Pure.
  */
 import type { NodeIntent } from '../../intent/types.js';
-import type { NftTableSpec } from '../netlink/nft.js';
+import { chain, type NftTableSpec } from '../netlink/nft.js';
 import { isSafeIfname } from '../gateway/nft-rules.js';
 
 export const VTEP_TABLE = 'vxmesh_vtep';
@@ -21,14 +21,12 @@ export function vtepFilterTable(intent: NodeIntent): NftTableSpec | undefined {
     family: 'inet',
     name: VTEP_TABLE,
     sets: cns.map((cn) => ({ name: vtepSetName(cn.name), type: 'ipv4_addr', elements: [...new Set(cn.peers)].sort() })),
+    // Before conntrack (priority -300): a stranger's VxLAN packet never gets a conntrack entry.
     chains: [
-      {
-        name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept',
-        rules: cns.map((cn) => ({
-          id: `vtep:${cn.name}`,
-          text: `iifname "${cn.uplink}" udp dport ${cn.port} ip saddr != @${vtepSetName(cn.name)} counter drop`,
-        })),
-      },
+      chain('filter', 'prerouting', -300, cns.map((cn) => ({
+        id: `vtep:${cn.name}`,
+        text: `iifname "${cn.uplink}" udp dport ${cn.port} ip saddr != @${vtepSetName(cn.name)} counter drop`,
+      }))),
     ],
   };
 }

@@ -23,6 +23,14 @@ export interface NftChainSpec {
   policy: 'accept' | 'drop';
   rules: NftRuleSpec[];
 }
+/**
+ * A base chain named after its hook. vxmesh chains always accept by default and their rules drop what must
+ * not pass: the node namespace is shared, and a drop policy would also drop traffic vxmesh does not own.
+ */
+export function chain(type: NftChainSpec['type'], hook: NftChainSpec['hook'], prio: number, rules: NftRuleSpec[]): NftChainSpec {
+  return { name: hook, type, hook, prio, policy: 'accept', rules };
+}
+
 export interface NftSetSpec {
   name: string;
   type: 'ipv4_addr';
