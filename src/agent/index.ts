@@ -7,6 +7,7 @@ import type { Source } from './source.js';
 import { selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
 import { ReconcileLoop, type LoopOptions } from './loop.js';
+import { agentMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
 
 export { selectDataplane, probeMode, createDataplane, loadDataplaneModule } from './mode.js';
 export { ReconcileLoop, type LoopOptions, type PassResult } from './loop.js';
@@ -23,13 +24,19 @@ export interface AgentOptions {
   /** Default 10 s. */
   resyncMs?: number;
   log: Logger;
-  /** Called after every pass that reached the dataplane (metrics, health). */
+  /** Called after every pass that reached the dataplane. */
   onPass?: LoopOptions['onPass'];
+  /** Also export the Node.js process metrics (the CLI does; in-process test agents need not). */
+  processMetrics?: boolean;
 }
 
 export interface RunningAgent {
   loop: ReconcileLoop;
   mode: 'kernel' | 'bpf';
+  /** A pass reached the dataplane and the latest one converged (/readyz). */
+  ready(): boolean;
+  /** This agent's Prometheus metrics, with the BPF counters and the source's invalid objects read now (/metrics). */
+  metrics(): Promise<string>;
   /** Stops the loop and releases handles; the dataplane stays as it is. */
   stop(): Promise<void>;
 }
@@ -44,18 +51,30 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
   o.log.info({ mode, requested: o.mode }, 'agent starting');
   await retireOtherMode(mode, dpOpts, o.log);
-  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass: o.onPass });
+  const metrics = agentMetrics({ processMetrics: o.processMetrics });
+  const onPass: LoopOptions['onPass'] = (r) => {
+    metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries });
+    o.onPass?.(r);
+  };
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass });
   await o.source.start(() => loop.kick());
   loop.start();
   return {
     loop,
     mode,
+    ready: () => loop.ready,
+    metrics: async () => metrics.render({ ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters() }),
     async stop() {
       await loop.stop();
       await o.source.close();
       await dataplane.close();
     },
   };
+}
+
+/** Serves a running agent's /healthz, /readyz and /metrics (the CLI's --health-port; tests use port 0). */
+export function serveAgentHealth(agent: RunningAgent, o: { port: number; host?: string }): Promise<HealthServer> {
+  return startHealthServer({ ...o, ready: () => agent.ready(), metrics: () => agent.metrics() });
 }
 
 /** `--once`: one full pass; resolves to the errors found (empty = success). */

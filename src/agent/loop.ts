@@ -34,6 +34,8 @@ export interface PassResult {
   intent?: NodeIntent;
   /** Dataplane errors, exceptions, missing VTEPs and invalid input, as messages. */
   errors: string[];
+  /** The dataplane and VTEPs have no error. Invalid input does not count: it is ignored (last good version kept). */
+  converged: boolean;
 }
 
 export class ReconcileLoop {
@@ -49,6 +51,11 @@ export class ReconcileLoop {
   lastPassAt = 0;
 
   constructor(private readonly o: LoopOptions) {}
+
+  /** A pass reached the dataplane and the latest one converged (what /readyz answers). */
+  get ready(): boolean {
+    return this.lastPassAt > 0 && this.lastOk;
+  }
 
   /** Marks dirty and makes sure one pass runs soon. */
   kick(force = false): void {
@@ -98,10 +105,10 @@ export class ReconcileLoop {
       const msg = `intent: ${(err as Error).message}`;
       log.error({ err: msg }, 'intent computation failed');
       this.lastOk = false;
-      return { skipped: false, errors: [msg, ...inputErrors] };
+      return { skipped: false, errors: [msg, ...inputErrors], converged: false };
     }
     const key = JSON.stringify(intent);
-    if (!force && this.lastOk && key === this.lastIntent) return { skipped: true, intent, errors: inputErrors };
+    if (!force && this.lastOk && key === this.lastIntent) return { skipped: true, intent, errors: inputErrors, converged: true };
     this.passes++;
     const started = Date.now();
     let report: ReconcileReport | undefined;
@@ -121,7 +128,7 @@ export class ReconcileLoop {
     else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
     else log.debug(summary, 'reconciled');
     await this.publish(intent, vt, errors, inputErrors, snapshotAt);
-    const result: PassResult = { skipped: false, report, intent, errors: [...errors, ...inputErrors] };
+    const result: PassResult = { skipped: false, report, intent, errors: [...errors, ...inputErrors], converged: this.lastOk };
     this.lastPassAt = Date.now();
     try {
       this.o.onPass?.({ ...result, durationMs });

@@ -2,10 +2,9 @@
 import { UsageError } from '../errors.js';
 import { runUntilSignal } from './signals.js';
 import { componentLogger } from '../log.js';
-import { cleanupNode, runOnce, startAgent } from '../agent/index.js';
+import { cleanupNode, runOnce, serveAgentHealth, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
 import { createKubernetesSource } from '../sources/kubernetes/index.js';
-import { agentMetrics, startHealthServer } from '../metrics/index.js';
 import type { Source } from '../agent/source.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 
@@ -54,26 +53,17 @@ export async function agentCommand(argv: string[]): Promise<number> {
   else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
   const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;
-  const metrics = agentMetrics();
-  let lastPassOk = false;
-  const onPass = (r: { errors: string[]; durationMs: number; skipped: boolean }) => {
-    if (r.skipped) return;
-    lastPassOk = r.errors.length === 0;
-    metrics.reconcileDuration.observe({ result: lastPassOk ? 'ok' : 'error' }, r.durationMs / 1000);
-    if (!lastPassOk) metrics.reconcileErrors.inc();
-    metrics.ready.set({}, 1);
-  };
-  const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000, onPass };
+  const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };
   if (p.values.once) {
     const errors = await runOnce(opts);
     for (const e of errors) console.error(`vxmesh agent: ${e}`);
     return errors.length ? 1 : 0;
   }
-  const agent = await startAgent(opts);
-  if (healthPort) {
-    const port = Number(healthPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--health-port must be a port number (got ${healthPort})`);
-    const server = await startHealthServer({ port, ready: () => lastPassOk, metrics: () => metrics.registry.render() });
+  const port = healthPort ? Number(healthPort) : undefined;
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--health-port must be a port number (got ${healthPort})`);
+  const agent = await startAgent({ ...opts, processMetrics: port !== undefined });
+  if (port !== undefined) {
+    const server = await serveAgentHealth(agent, { port });
     log.info({ port: server.port }, 'health server listening');
   }
   await runUntilSignal(log, 'agent stopping, dataplane left as it is', () => agent.stop());

@@ -27,6 +27,19 @@ export interface ReconcileReport {
   /** Per-network failures; one network failing never blocks the others. */
   errors: Array<{ network?: string; vni?: number; message: string }>;
   durationMs: number;
+  /**
+   * What the dataplane holds after the pass, by kind (vxmesh_entries_programmed): bpf, the entries of each
+   * map it writes; kernel, the static fdb and neigh entries, only when the pass converged.
+   */
+  entries?: Record<string, number>;
+}
+
+/** One {vni, verdict} counter of the bpf programs (vxm_stats), summed over CPUs, since they were loaded. */
+export interface PacketCounter {
+  vni: number;
+  verdict: string;
+  packets: number;
+  bytes: number;
 }
 
 export interface InspectReport {
@@ -41,6 +54,8 @@ export interface Dataplane {
   readonly mode: DataplaneMode;
   reconcile(intent: NodeIntent): Promise<ReconcileReport>;
   inspect(): Promise<InspectReport>;
+  /** Per-VNI packet counters read now (for /metrics); kernel mode keeps none and returns []. */
+  counters(): Promise<PacketCounter[]>;
   /** Explicit uninstall: removes every device, namespace, table, pin and attachment vxmesh created. */
   cleanup(): Promise<void>;
   /**

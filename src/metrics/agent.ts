@@ -1,29 +1,87 @@
-/** The agent's metric families (names are part of the user-facing contract; see the README). */
-import { Registry, type Counter, type Gauge, type Histogram } from './prometheus.js';
+/**
+ * The agent's metric families on a prom-client registry of its own (never the global one: tests run
+ * several agents in one process). Names are part of the user-facing contract; see the README.
+ * The agent hands in plain numbers: after each pass (PassSample) and at each scrape (ScrapeSample, read
+ * then: readiness, invalid objects, the BPF packet counters); this module only keeps and renders them.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PacketCounter } from '../dataplane/dataplane.js';
 
-export interface AgentMetrics {
-  registry: Registry;
-  /** seconds per reconcile, labelled result=ok|error */
-  reconcileDuration: Histogram;
-  reconcileErrors: Counter;
-  /** entries currently programmed, labelled kind=fdb|neigh|port|route|map… */
-  entriesProgrammed: Gauge;
-  /** invalid objects in the current snapshot */
-  invalidObjects: Gauge;
-  /** per-VNI packet counters read from the BPF maps, labelled vni, direction, result */
-  packets: Counter;
-  ready: Gauge;
+export interface PassSample {
+  durationMs: number;
+  /** Dataplane and VTEPs without error (invalid input objects do not count: they are reported apart). */
+  converged: boolean;
+  /** What the dataplane holds after the pass, by kind; absent when it could not tell (previous values kept). */
+  entries?: Record<string, number>;
 }
 
-export function agentMetrics(): AgentMetrics {
+export interface ScrapeSample {
+  ready: boolean;
+  invalidObjects: number;
+  /** Monotonic counters of the bpf programs, read now; empty in kernel mode. */
+  packets: PacketCounter[];
+}
+
+export interface AgentMetricsOptions {
+  /** Also the Node.js process metrics (CPU, memory, event loop lag, GC), prefixed `vxmesh_`. */
+  processMetrics?: boolean;
+}
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  recordPass(p: PassSample): void;
+  /** Text exposition format 0.0.4 with the scrape-time values set from `s`. */
+  render(s: ScrapeSample): Promise<string>;
+}
+
+export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
   const registry = new Registry();
+  const registers = [registry];
+  const duration = new Histogram({
+    name: 'vxmesh_reconcile_duration_seconds', help: 'Time one reconcile of the node dataplane took, by result (ok|error).',
+    labelNames: ['result'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers,
+  });
+  const errors = new Counter({ name: 'vxmesh_reconcile_errors_total', help: 'Reconciles that left the dataplane with an error.', registers });
+  const entries = new Gauge({
+    name: 'vxmesh_entries_programmed',
+    help: 'Entries vxmesh holds in the dataplane, by kind: BPF map entries (kind=vxm_ports, vxm_endpoints, ...) in bpf mode; static fdb and neigh entries in kernel mode. Set by each pass that wrote them.',
+    labelNames: ['kind'], registers,
+  });
+  const invalid = new Gauge({ name: 'vxmesh_invalid_objects', help: 'Cluster objects (or documents) in the current snapshot rejected by validation; the last good version of each is kept.', registers });
+  // Counters mirrored from the kernel's monotonic vxm_stats: set, not incremented, at each scrape (a program
+  // reload restarts them from zero, which Prometheus treats as a counter reset).
+  const packets = new Counter({
+    name: 'vxmesh_packets_total',
+    help: 'Packets handled by the BPF programs since they were loaded, by VNI and verdict (vxm_stats). No samples in kernel mode.',
+    labelNames: ['vni', 'verdict'], registers,
+  });
+  const bytes = new Counter({
+    name: 'vxmesh_bytes_total',
+    help: 'Bytes handled by the BPF programs since they were loaded, by VNI and verdict (vxm_stats). No samples in kernel mode.',
+    labelNames: ['vni', 'verdict'], registers,
+  });
+  const ready = new Gauge({ name: 'vxmesh_agent_ready', help: '1 while /readyz answers 200: the first reconcile is done and the last one converged.', registers });
+  if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vxmesh_' });
+
   return {
     registry,
-    reconcileDuration: registry.histogram('vxmesh_reconcile_duration_seconds', 'Time one reconcile of the node dataplane took.'),
-    reconcileErrors: registry.counter('vxmesh_reconcile_errors_total', 'Reconciles that failed.'),
-    entriesProgrammed: registry.gauge('vxmesh_entries_programmed', 'Dataplane entries vxmesh currently programs, by kind.'),
-    invalidObjects: registry.gauge('vxmesh_invalid_objects', 'Cluster objects rejected by validation (last good version kept).'),
-    packets: registry.counter('vxmesh_packets_total', 'Packets seen by the BPF dataplane, by VNI, direction and result.'),
-    ready: registry.gauge('vxmesh_agent_ready', '1 when the agent has synced its source and reconciled once.'),
+    recordPass(p) {
+      duration.observe({ result: p.converged ? 'ok' : 'error' }, p.durationMs / 1000);
+      if (!p.converged) errors.inc();
+      if (!p.entries) return;
+      entries.reset();
+      for (const [kind, n] of Object.entries(p.entries)) entries.set({ kind }, n);
+    },
+    async render(s) {
+      ready.set(s.ready ? 1 : 0);
+      invalid.set(s.invalidObjects);
+      packets.reset();
+      bytes.reset();
+      for (const c of s.packets) {
+        packets.inc({ vni: c.vni, verdict: c.verdict }, c.packets);
+        bytes.inc({ vni: c.vni, verdict: c.verdict }, c.bytes);
+      }
+      return registry.metrics();
+    },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * A small Prometheus registry (prom-client is not a dependency): counters, gauges and histograms with
- * labels, rendered in the text exposition format 0.0.4. Collectors run at scrape time for values read
- * elsewhere (e.g. per-VNI packet counters from BPF maps).
+ * A small hand-written Prometheus registry, still used by the controller's /metrics only: the agent's
+ * metrics are on prom-client (agent.ts). Once the controller moves to prom-client too, this file goes.
+ * Counters, gauges and histograms with labels, rendered in the text exposition format 0.0.4; collectors
+ * run at scrape time for values read elsewhere.
  */
 type Labels = Record<string, string | number>;
 

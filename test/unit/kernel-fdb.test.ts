@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { planFdb } from '../../src/dataplane/kernel/fdb.js';
+import { planFdb, staticEntryCounts } from '../../src/dataplane/kernel/fdb.js';
 import { describeChange, orderChanges } from '../../src/dataplane/netlink/change.js';
 import type { FdbEntry } from '../../src/dataplane/netlink/fdb.js';
 import type { NeighEntry } from '../../src/dataplane/netlink/neigh.js';
@@ -73,5 +73,14 @@ describe('planFdb', () => {
   it('only looks at its own device', () => {
     const other: FdbEntry[] = converged.map((e) => ({ ...e, dev: 'vxl200' }));
     expect(lines([...converged, ...other], [nb('10.10.0.12', '52:54:00:00:00:12'), { ip: '10.0.0.5', dev: 'vxl200', mac: '52:54:00:00:00:05', permanent: true }])).toEqual([]);
+  });
+});
+
+describe('staticEntryCounts (vxmesh_entries_programmed in kernel mode)', () => {
+  it('counts exactly the entries planFdb adds to an empty device', () => {
+    const added = planFdb(cn, n, [], []);
+    const counts = staticEntryCounts(intent([n]));
+    expect(counts).toEqual({ fdb: added.filter((c) => c.tool === 'bridge').length, neigh: added.filter((c) => c.tool === 'ip').length });
+    expect(counts).toEqual({ fdb: 4, neigh: 1 });
   });
 });

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Dataplane, DataplaneOptions, InspectReport, ReconcileReport } from '../dataplane.js';
+import type { Dataplane, DataplaneOptions, InspectReport, PacketCounter, ReconcileReport } from '../dataplane.js';
 import type { NodeIntent } from '../../intent/types.js';
 import { DataplaneError } from '../../errors.js';
 import { run } from '../../util/exec.js';
@@ -20,7 +20,7 @@ import { decode, macString } from './abi.js';
 import * as bpf from './libbpf.js';
 import { ensurePrograms, openPinnedProgram, type ProgramName } from './loader.js';
 import { PinnedMaps } from './maps.js';
-import { desiredMaps, diffMaps } from './desired.js';
+import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
 import { nodeEnv, planDevices } from './devices.js';
 import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
@@ -46,6 +46,7 @@ export class BpfDataplane implements Dataplane {
     const netns = this.opts.netns;
     const errors: Errors = [];
     let changes = 0;
+    let entries: Record<string, number> | undefined;
 
     // 1. Devices of kernel mode that block ours, then the shared bridges and gateways, then vxe.
     for (const step of planDevices(await listLinks({ netns }), intent).filter((s) => s.argv[3]?.startsWith('vxl'))) {
@@ -80,6 +81,8 @@ export class BpfDataplane implements Dataplane {
       const mapChanges = diffMaps(observed, desired.state);
       maps.apply(mapChanges);
       changes += mapChanges.length;
+      // apply() throws on the first failed write, so the maps now hold exactly the desired tables.
+      entries = Object.fromEntries(MANAGED_MAPS.filter((m) => m !== 'vxm_config').map((m) => [m, desired.state[m].size]));
       for (const c of mapChanges) log.debug({ map: c.map, op: c.op, key: c.key }, 'map entry changed');
 
       const want = new Map<number, ProgramName>();
@@ -110,7 +113,7 @@ export class BpfDataplane implements Dataplane {
     const durationMs = Date.now() - t0;
     for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'reconcile error');
     log.info({ changes, errors: errors.length, durationMs }, 'reconciled');
-    return { mode: 'bpf', changes, errors, durationMs };
+    return { mode: 'bpf', changes, errors, durationMs, entries };
   }
 
   private async step(argv: string[], reason: string, errors: Errors): Promise<number> {
@@ -132,6 +135,16 @@ export class BpfDataplane implements Dataplane {
     try {
       const data = inspectData(maps, new Map(links.map((l) => [l.ifindex, l.name])));
       return { mode: 'bpf', text: inspectText(data), data };
+    } finally {
+      maps.close();
+    }
+  }
+
+  async counters(): Promise<PacketCounter[]> {
+    if (!fs.existsSync(path.join(this.pinDir, 'vxm_stats'))) return [];
+    const maps = PinnedMaps.open(this.pinDir);
+    try {
+      return maps.readStats();
     } finally {
       maps.close();
     }

@@ -2,7 +2,7 @@
  * KernelDataplane: per-VNI vxlan devices, static FDB/neighbours and an nft VTEP filter, plus the shared
  * bridges and gateway. reconcile() = one observation, one pure plan, batched apply.
  */
-import type { Dataplane, DataplaneOptions, ReconcileReport, InspectReport } from '../dataplane.js';
+import type { Dataplane, DataplaneOptions, ReconcileReport, InspectReport, PacketCounter } from '../dataplane.js';
 import type { NodeIntent } from '../../intent/types.js';
 import { DataplaneError } from '../../errors.js';
 import { applyChanges } from '../netlink/batch.js';
@@ -12,6 +12,7 @@ import { observeGateways, cleanupGateways, failuresToErrors } from '../gateway/i
 import { reconcileDhcp } from '../dhcp/index.js';
 import { vniOf } from '../gateway/networks.js';
 import { planKernel } from './plan.js';
+import { staticEntryCounts } from './fdb.js';
 import { inspectData, inspectText } from './inspect.js';
 import { VTEP_TABLE } from './vtep-filter.js';
 import { POLICY_TABLE } from './policy.js';
@@ -47,7 +48,14 @@ export class KernelDataplane implements Dataplane {
     const durationMs = Date.now() - t0;
     const level = res.applied > 0 || errors.length > 0 ? 'info' : 'debug';
     log[level]({ changes: res.applied, errors: errors.length, skipped: res.skipped, durationMs }, 'reconciled');
-    return { mode: 'kernel', changes: res.applied, errors, durationMs };
+    // Counted from the intent, not re-observed: only a converged pass is known to hold exactly that.
+    const entries = errors.length === 0 ? staticEntryCounts(intent) : undefined;
+    return { mode: 'kernel', changes: res.applied, errors, durationMs, entries };
+  }
+
+  /** The kernel's vxlan/bridge path keeps no per-VNI verdict counters. */
+  async counters(): Promise<PacketCounter[]> {
+    return [];
   }
 
   async inspect(): Promise<InspectReport> {

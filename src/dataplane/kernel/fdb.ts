@@ -5,7 +5,7 @@
  * local VM ports; a permanent neighbour IP -> MAC that the vxlan device (proxy) answers ARP from.
  * Additions and moves first, stale entries after. Pure.
  */
-import type { ClusterNetworkIntent, NetworkIntent } from '../../intent/types.js';
+import type { ClusterNetworkIntent, EndpointIntent, NetworkIntent, NodeIntent } from '../../intent/types.js';
 import type { FdbEntry } from '../netlink/fdb.js';
 import { ZERO_MAC } from '../netlink/fdb.js';
 import type { NeighEntry } from '../netlink/neigh.js';
@@ -19,7 +19,7 @@ export function planFdb(cn: ClusterNetworkIntent, n: NetworkIntent, observed: Fd
   const b = (phase: number, args: string[], reason: string): Change => ({ tool: 'bridge', args, vni, phase, reason });
   const ip = (phase: number, args: string[], reason: string): Change => ({ tool: 'ip', args, vni, phase, reason });
   const mine = observed.filter((e) => e.dev === dev);
-  const remote = n.endpoints.filter((e) => !e.local && e.vtep !== cn.localVtep);
+  const remote = remoteEndpoints(cn, n);
 
   const floodHave = new Set(mine.filter((e) => e.self && e.mac === ZERO_MAC && e.dst).map((e) => e.dst!));
   const peers = [...new Set(cn.peers)];
@@ -57,4 +57,24 @@ export function planFdb(cn: ClusterNetworkIntent, n: NetworkIntent, observed: Fd
     if (!wantIps.has(addr) && (h.permanent || h.mac)) out.push(ip(Phase.neighDel, ['neigh', 'del', addr, 'dev', dev], 'neighbour gone'));
   }
   return out;
+}
+
+/** The endpoints reached through the tunnel: each costs FDB entries and a neighbour on `vxl<vni>`. */
+function remoteEndpoints(cn: ClusterNetworkIntent, n: NetworkIntent): EndpointIntent[] {
+  return n.endpoints.filter((e) => !e.local && e.vtep !== cn.localVtep);
+}
+
+/** How many static entries planFdb keeps once converged: per peer one flood entry, per remote MAC two, per remote IP one neighbour. */
+export function staticEntryCounts(intent: NodeIntent): { fdb: number; neigh: number } {
+  let fdb = 0;
+  let neigh = 0;
+  for (const cn of intent.clusterNetworks) {
+    const peers = new Set(cn.peers).size;
+    for (const n of cn.networks) {
+      const remote = remoteEndpoints(cn, n);
+      fdb += peers + 2 * new Set(remote.map((e) => e.mac.toLowerCase())).size;
+      neigh += new Set(remote.map((e) => e.ip)).size;
+    }
+  }
+  return { fdb, neigh };
 }
