@@ -53,6 +53,9 @@ describe('the demo lab with the Kubernetes source', () => {
     expect(statuses.sort()).toEqual([1, 2, 3].map((i) => [lab.node(i), `198.18.0.1${i}`, mode, true]));
     const nads = (await api.list(RESOURCES.nads)).items.map((n) => `${n.metadata.namespace}/${n.metadata.name}`);
     expect(nads.sort()).toEqual(['tenant-a/blue', 'tenant-b/red']);
+    // What the lab's help tells users to do: kubectl with the lab's kubeconfig.
+    const k = await run(['kubectl', '--kubeconfig', status.apiserver!.kubeconfig, 'get', 'vxlanipallocations', '-n', 'tenant-b', '-o', 'json']);
+    expect(JSON.parse(k.stdout).items.map((a: any) => a.spec.ip).sort()).toEqual(['10.10.0.2', '10.10.0.3', '10.10.0.50']);
   });
 
   it('live-migrates through the VMI status: the API shows the move, the VM keeps its address', async () => {

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { create, get, list, patch, remove, update, type Reply } from './handlers.js';
+import { discovery } from './discovery.js';
 import { DEFAULT_RESOURCES, parsePath, type ResourceDef } from './resources.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { Store, StoreError } from './store.js';
@@ -80,6 +81,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     }
     if (url.pathname === '/version') return send({ code: 200, body: { major: '1', minor: '30', gitVersion: 'v1.30.0-vxmesh-double' } });
     const p = parsePath(url.pathname, resources);
+    const disc = !p && method === 'GET' ? discovery(url.pathname, resources) : undefined;
+    if (disc) return send(disc);
     if (!p) return send(statusError(404, 'NotFound', 'the server could not find the requested resource'));
     const text = await readBody(req);
     try {
