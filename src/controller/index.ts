@@ -14,7 +14,7 @@ import { errorMessage, KubeClient, loadKubeConfig, type KubeClientOptions } from
 import { createInformer, type Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
 import type { LastGood } from '../sources/validate.js';
-import { Registry, startHealthServer, type HealthServer } from '../metrics/index.js';
+import { controllerMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
 import { startLeaderElection, type LeaderElector } from './leader.js';
 import { reconcilePass, type PassContext, type PassResult, type Written } from './reconcile.js';
 
@@ -47,6 +47,8 @@ export interface Controller {
   /** Resolves when no pass is running or pending. */
   idle(): Promise<void>;
   stats(): { passes: number; lastPass?: PassResult['counts']; lastError?: string };
+  /** The port /healthz, /readyz and /metrics are served on (when asked for; 0 picks one). */
+  healthPort?: number;
   stop(): Promise<void>;
 }
 
@@ -143,16 +145,8 @@ export async function runController(opts: ControllerOptions): Promise<Controller
   const healthPort = opts.healthPort ?? (process.env.VXMESH_HEALTH_PORT ? Number(process.env.VXMESH_HEALTH_PORT) : undefined);
   let health: HealthServer | undefined;
   if (healthPort !== undefined) {
-    const registry = new Registry();
-    const passes = registry.counter('vxmesh_controller_passes_total', 'Reconcile passes run by this replica.');
-    const leaderGauge = registry.gauge('vxmesh_controller_leader', '1 while this replica holds the lease.');
-    const writes = registry.gauge('vxmesh_controller_last_pass_writes', 'Objects written by the last pass, by kind.');
-    registry.collect(() => {
-      passes.set({}, stats.passes);
-      leaderGauge.set({}, leading ? 1 : 0);
-      for (const [k, v] of Object.entries(stats.lastPass ?? {})) writes.set({ kind: k }, v);
-    });
-    health = await startHealthServer({ port: healthPort, ready: () => !stopped, live: () => !stopped, metrics: () => registry.render() });
+    const metrics = controllerMetrics(() => ({ passes: stats.passes, leading, lastPassWrites: stats.lastPass ?? {} }));
+    health = await startHealthServer({ port: healthPort, ready: () => !stopped, live: () => !stopped, metrics: () => metrics.render() });
   }
   let elector: LeaderElector | undefined;
   if (opts.leaderElection === false) start();
@@ -179,6 +173,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
       }
     },
     stats: () => ({ ...stats }),
+    ...(health ? { healthPort: health.port } : {}),
     async stop() {
       stopped = true;
       clearInterval(resync);

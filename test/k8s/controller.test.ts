@@ -177,6 +177,21 @@ describe('controller', () => {
     expect(await ipOf('tenant-a', 'vm2')).toBeUndefined();
   });
 
+  it('serves /readyz and Prometheus /metrics: leadership, passes, writes of the last pass', async () => {
+    await setup();
+    const c = await controller({ leaderElection: false, healthPort: 0 });
+    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
+    await until('an address for vm1', () => ipOf('tenant-a', 'vm1'));
+    await c.idle();
+    const get = (p: string) => fetch(`http://127.0.0.1:${c.healthPort}${p}`);
+    expect((await get('/readyz')).status).toBe(200);
+    const text = await (await get('/metrics')).text();
+    expect(text).toContain('vxmesh_controller_leader 1');
+    expect(Number(/^vxmesh_controller_passes_total (\d+)$/m.exec(text)?.[1])).toBe(c.stats().passes);
+    expect(c.stats().passes).toBeGreaterThan(0);
+    expect(text).toMatch(/# TYPE vxmesh_controller_last_pass_writes gauge/);
+  });
+
   it('elects one leader through a Lease and fails over when it stops', async () => {
     await setup();
     const a = await controller();
