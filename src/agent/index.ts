@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { DataplaneOptions, ModeRequest } from '../dataplane/dataplane.js';
 import type { Source } from './source.js';
+import { preflight } from './preflight.js';
 import { selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
 import { ReconcileLoop, type LoopOptions } from './loop.js';
@@ -47,6 +48,8 @@ function dataplaneOptions(o: AgentOptions): DataplaneOptions {
 
 /** Starts the loop; returns once the first pass has been scheduled. */
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const warning = preflight();
+  if (warning) o.log.warn({}, warning);
   const dpOpts = dataplaneOptions(o);
   const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
   o.log.info({ mode, requested: o.mode }, 'agent starting');

@@ -7,8 +7,16 @@ import { crdFiles } from '../../src/model/crds.js';
 import type { JsonSchema } from '../../src/model/openapi.js';
 import { parseDocuments } from '../../src/sources/validate.js';
 import { checkSchema } from './openapi-check.js';
+import { NODE_TOOLS } from '../../src/agent/preflight.js';
 
 const DEPLOY = new URL('../../deploy/', import.meta.url).pathname;
+const SRC = new URL('../../src/', import.meta.url).pathname;
+
+/** The kubernetes-models class of a manifest (e.g. apps/v1 DaemonSet). */
+type Model = new (d: unknown) => { validate(): void };
+async function modelOf(d: Record<string, any>): Promise<Model | undefined> {
+  return ((await import(`kubernetes-models/${d.apiVersion}`)) as Record<string, Model>)[d.kind];
+}
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 type Doc = Record<string, any>;
@@ -121,5 +129,38 @@ describe('deploy/ manifests', () => {
     expect(c.readinessProbe.httpGet.port).toBe(c.ports[0].containerPort);
     expect(Object.keys(c.resources).sort()).toEqual(['limits', 'requests']);
     expect(d.spec.template.spec.serviceAccountName).toBe('vxmesh-controller');
+  });
+
+  it('validates every manifest against the Kubernetes API schemas (kubernetes-models), which reject a broken one', async () => {
+    for (const d of docs) {
+      const Model = await modelOf(d);
+      expect(Model, `no kubernetes-models class for ${d.apiVersion} ${d.kind}`).toBeTypeOf('function');
+      expect(() => new Model!(d).validate(), `${d.kind} ${d.metadata.name}`).not.toThrow();
+    }
+    // The validator is not a rubber stamp: a wrong type and a missing required field are reported.
+    const Ds = (await modelOf(find('DaemonSet', 'vxmesh-agent')))!;
+    const broken = structuredClone(find('DaemonSet', 'vxmesh-agent'));
+    broken.spec.template.spec.hostNetwork = 'yes';
+    delete broken.spec.selector;
+    expect(() => new Ds(broken).validate()).toThrow(/hostNetwork must be boolean|selector/);
+  });
+
+  it('builds an image with every command the agent runs on a node (and the agent checks them at start)', () => {
+    const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const installed = new Set(/apt-get install[^\n]*(?:\\\n[^\n]*)*/.exec(runtime)![0].split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w)));
+    const ESSENTIAL = new Set(['mount']); // in every Debian image
+    for (const [tool, t] of Object.entries(NODE_TOOLS)) expect(installed.has(t.pkg) || ESSENTIAL.has(t.pkg), `${tool}: package ${t.pkg} not installed by the image`).toBe(true);
+    // Every command the node-side code runs is in the table (scan: run(['cmd', …]), Change{tool}, the dnsmasq argv).
+    const used = new Set<string>();
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+    for (const f of ['agent', 'dataplane', 'sources', 'util', 'intent'].flatMap((d) => walk(join(SRC, d)))) {
+      const text = readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/run\(\[\s*'([a-z0-9-]+)'/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/tool: '([a-z]+)'/g)) used.add(m[1] === 'netns' ? 'ip' : m[1]!);
+      for (const m of text.matchAll(/argv = \[\s*'([a-z0-9-]+)'/g)) used.add(m[1]!);
+    }
+    expect(used.size).toBeGreaterThanOrEqual(6);
+    for (const tool of used) expect(NODE_TOOLS[tool], `the agent runs \`${tool}\`: add it to NODE_TOOLS (src/agent/preflight.ts) and the image`).toBeDefined();
   });
 });
