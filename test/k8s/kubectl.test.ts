@@ -57,6 +57,12 @@ describe('kubectl apply -k deploy/', () => {
     const ds = objects.find((o) => o.kind === 'DaemonSet')!;
     expect(ds.spec.template.spec.containers[0].image).toMatch(/^ghcr\.io\/vxmesh\/vxmesh:\d+\.\d+\.\d+$/);
 
+    // Short names, as deploy/README.md uses them.
+    const short = await kubectl('get', 'crd,ds,deploy,vxn,vxip', '-A', '-o', 'name');
+    expect(short.exitCode, short.stderr).toBe(0);
+    expect(short.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/vxlannetworks.network.vxmesh.io');
+    expect(short.stdout).toContain('daemonset.apps/vxmesh-agent');
+
     const again = await kubectl('apply', '--validate=false', '-k', DEPLOY);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout.trim().split('\n').every((l) => l.endsWith(' unchanged')), again.stdout).toBe(true);

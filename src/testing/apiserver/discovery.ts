@@ -10,7 +10,7 @@ const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', '
 
 function resourceList(groupVersion: string, defs: ResourceDef[]): Reply {
   const resources = defs.flatMap((r) => [
-    { name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: VERBS },
+    { name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: VERBS, ...(r.shortNames ? { shortNames: r.shortNames } : {}) },
     ...(r.status ? [{ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }] : []),
   ]);
   return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources } };

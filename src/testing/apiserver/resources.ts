@@ -13,7 +13,17 @@ export interface ResourceDef {
   status: boolean;
   /** Built-in kinds omit apiVersion/kind on list items; custom resources (unstructured) keep them. */
   builtin: boolean;
+  /** For discovery (kubectl get vxn, ds, …). */
+  shortNames?: string[];
 }
+
+/** Short names as the real API server (built-ins) and vxmesh's CRDs announce them. */
+const SHORT: Record<string, string[]> = {
+  nodes: ['no'], namespaces: ['ns'], events: ['ev'], serviceaccounts: ['sa'], daemonsets: ['ds'], deployments: ['deploy'],
+  customresourcedefinitions: ['crd', 'crds'], vxlanconfigs: ['vxc'], vxlannetworks: ['vxn'], vxlanipallocations: ['vxip'],
+  vxlanstatuses: ['vxs'], virtualmachineinstances: ['vmi', 'vmis'], virtualmachines: ['vm', 'vms'],
+  'network-attachment-definitions': ['net-attach-def'], 'multi-networkpolicies': ['multi-policy'],
+};
 
 export function apiVersionOf(r: ResourceDef): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
@@ -24,7 +34,7 @@ export function resourceId(r: { group: string; version: string; plural: string }
 }
 
 const def = (group: string, version: string, plural: string, kind: string, namespaced: boolean, status: boolean, builtin = false): ResourceDef =>
-  ({ group, version, plural, kind, namespaced, status, builtin });
+  ({ group, version, plural, kind, namespaced, status, builtin, ...(SHORT[plural] ? { shortNames: SHORT[plural] } : {}) });
 
 /** Everything a vxmesh cluster has: core, coordination, Harvester, KubeVirt, Multus and vxmesh's own CRDs. */
 export const DEFAULT_RESOURCES: ResourceDef[] = [
