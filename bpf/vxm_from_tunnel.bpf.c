@@ -2,10 +2,13 @@
 /*
  * vxm_from_tunnel: TC ingress of the collect-metadata vxlan device vxe0, i.e. decapsulated frames
  * from other nodes. Maps: vxm_networks, vxm_vteps, vxm_endpoints, policy maps (read); vxm_stats,
- * vxm_ct, vxm_pol_stats (write).
+ * vxm_ct, vxm_pol_stats, vxm_endpoints (write: a migrated VM's move, 1a).
  *
  *  1. The outer source must be a member VTEP of the VNI's cluster network (vxm_vteps); unknown VNIs
  *     and non-member VTEPs are dropped (dropped-unknown-vtep, counted under the frame's VNI).
+ *  1a. Live migration (vxm_from_vm.bpf.c explains it): on a VNI flagged MOVING, a frame whose source MAC
+ *     is a MOVING endpoint and whose outer source is that endpoint's next_vtep (the migration target)
+ *     repoints the endpoint there: the guest resumed on the target and speaks from it.
  *  1b. Policy (policy.h): the receiver's ingress group, for unicast to a selected endpoint of the
  *     network wherever the intent says it runs (a VM migrating here is guarded at once); dropped-policy.
  *  2. Unicast to a local endpoint on a known port: bpf_redirect_peer into the VM (forwarded-local).
@@ -40,6 +43,23 @@ static __always_inline int vxm_check_vtep(struct bpf_tunnel_key *key, struct vxm
 	return 0;
 }
 
+/* 1a: the MOVING endpoint `mac` spoke from `vtep`, its migration target: it runs there now. One whole-value
+ * update (BPF_EXIST: never recreates an entry the agent deleted); races as in vxm_from_vm's header. */
+static __always_inline void vxm_learn_move(const struct vxm_network *net, __u32 vni, __u32 vtep, const __u8 *mac)
+{
+	struct vxm_endpoint_key key = { .vni = vni };
+	struct vxm_endpoint moved = { .remote_vtep = vtep, .ifindex = 0, .flags = VXM_EP_REMOTE | VXM_EP_MOVING, .next_vtep = vtep };
+	struct vxm_endpoint *ep;
+
+	if (!(net->flags & VXM_NET_MOVING) || vxm_mac_is_multicast(mac))
+		return;
+	vxm_mac_copy(key.mac, mac);
+	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
+	if (!ep || !(ep->flags & VXM_EP_MOVING) || ep->next_vtep != vtep || ep->remote_vtep == vtep)
+		return;
+	bpf_map_update_elem(&vxm_endpoints, &key, &moved, BPF_EXIST);
+}
+
 SEC("tc")
 int vxm_from_tunnel(struct __sk_buff *skb)
 {
@@ -66,6 +86,8 @@ int vxm_from_tunnel(struct __sk_buff *skb)
 		vxm_count(key.tunnel_id, VXM_V_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
+	if (rc == 0)
+		vxm_learn_move(net, key.tunnel_id, key.remote_ipv4, p.eth->h_source);
 	/* the receiver's ingress policy, whichever way the frame reaches it (redirect or bridge) */
 	if ((rc == 0 || rc == -VXM_E_VLAN) && vxm_policy(skb, key.tunnel_id, &p, 0, 1) < 0) {
 		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);

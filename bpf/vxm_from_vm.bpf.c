@@ -3,11 +3,12 @@
  * vxm_from_vm: TC ingress of every VM port (a non-vxmesh member of bridge vxb<vni>, flag VM) and of
  * the gateway leg vxg<vni> (flag GATEWAY); i.e. frames a VM (or the node's router) sends.
  * Maps: vxm_ports, vxm_endpoints, vxm_arp, vxm_networks (none), vxm_flood, vxm_config (read);
- *       vxm_stats (write).
+ *       vxm_stats, vxm_endpoints (write: an arriving VM's promotion, see "Live migration").
  *
  *  1. VM ports only: anti-spoofing. The source MAC must be a local endpoint of the port's VNI whose
- *     port is this one (or not learned yet); an IPv4 source / ARP sender must map to that MAC in
- *     vxm_arp (0.0.0.0 allowed for DHCP and ARP probes). Else drop (dropped-spoof).
+ *     port is this one (or not learned yet), or a VM migrating here (below); an IPv4 source / ARP sender
+ *     must map to that MAC in vxm_arp (0.0.0.0 allowed for DHCP and ARP probes). Else drop
+ *     (dropped-spoof).
  *  2. ARP requests for a known address: answered in place, sent back out of this port (arp-answered).
  *  3. Broadcast/multicast (VM ports): one clone per peer VTEP to vxe0 (flooded), then the local bridge;
  *     DHCP (UDP to 67/68) only to the local bridge: the local router namespace answers it.
@@ -22,6 +23,34 @@
  * DROPPED (dropped-malformed): anti-spoofing cannot be evaluated on them, and the overlay carries
  * untagged frames only. From the (trusted) gateway leg they are passed to the kernel bridge. Neither
  * case ever reaches the tunnel.
+ *
+ * Live migration. KubeVirt names the target node (status.migrationState.targetNode) while the memory is
+ * copied, resumes the guest on the target, which announces itself (QEMU's RARP, the guest's gratuitous
+ * ARP), and only then reports completion (status.nodeName = target). The agent learns nothing in between,
+ * so the data plane learns where the guest speaks from, the way a learning bridge would, within bounds the
+ * agent set beforehand:
+ *  - on the target, the guest's entry is REMOTE|ARRIVING (forwarding still goes to the source). A frame
+ *    with its source MAC from an UNCLAIMED VM port of its VNI (a port no VM of this node was seen on: the
+ *    new virt-launcher's) passes the usual IP/ARP checks and PROMOTES the entry to LOCAL|ARRIVING on that
+ *    port: from then on it is a local endpoint like any other (fast path both ways, spoofing from other
+ *    ports dropped). An announce (gratuitous ARP) from an arriving guest is flooded to the peers instead
+ *    of being kept local, so that the other nodes learn the move too;
+ *  - on every other node (source included) the entry is MOVING with next_vtep = the target's VTEP:
+ *    vxm_from_tunnel repoints it to the target on the first frame from exactly that VTEP carrying the
+ *    guest's source MAC (which the target admitted as above). Only the announced target can move it, only
+ *    for a VM the control plane said is migrating, and member VTEPs are trusted already.
+ * The agent keeps what the programs learned while the migration is in progress (dataplane/bpf/endpoints.ts)
+ * and writes plain LOCAL/REMOTE once KubeVirt reports completion (or REMOTE at the source if it failed).
+ *
+ * Races. A promotion is one bpf_map_update_elem(BPF_EXIST) of the whole value, so readers on other CPUs
+ * see the old or the new entry, never a mix of both, and an entry the agent deleted (VM gone) is not
+ * recreated. The agent writes an entry only when its desired value differs from what it read, and it
+ * desires the promoted value once it has read it; the one write that can undo a promotion it had not read
+ * yet is a transition KubeVirt reported meanwhile (completion: LOCAL with the port unknown, which still
+ * admits the guest and is learned again; failure: REMOTE, which is then the truth). Conversely a promotion
+ * racing such an agent write may survive it until the agent's next pass, which rewrites it.
+ * verifier: the promotion writes from stack copies (key, value) and never uses the looked-up pointer
+ * after the update; map updates do not invalidate packet pointers.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -36,20 +65,45 @@
 #include "include/policy.h"
 #include "include/dhcp.h"
 
-/* The source MAC must be ours on this port. Returns the endpoint-learned state via *learned. */
-static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, struct vxm_pkt *p, int *learned)
+/* What the anti-spoofing check found out about the sender. */
+struct vxm_src {
+	int learned;  /* its entry already names this port (else the bridge must see the frame to learn it) */
+	int arriving; /* a migration to this node is in progress for it (ARRIVING) */
+	int promote;  /* its entry is still REMOTE: make it LOCAL on this port once the frame is admitted */
+};
+
+/* The source MAC must be ours on this port, or an arriving VM's on an unclaimed port. */
+static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, __u32 port_flags, struct vxm_pkt *p, struct vxm_src *src)
 {
 	struct vxm_endpoint_key key = { .vni = vni };
 	struct vxm_endpoint *ep;
 
 	vxm_mac_copy(key.mac, p->eth->h_source);
 	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
-	if (!ep || !(ep->flags & VXM_EP_LOCAL))
+	if (!ep)
 		return -VXM_E_SPOOF_MAC;
+	src->arriving = !!(ep->flags & VXM_EP_ARRIVING);
+	if (!(ep->flags & VXM_EP_LOCAL)) {
+		if (!src->arriving || !(port_flags & VXM_PORT_UNCLAIMED))
+			return -VXM_E_SPOOF_MAC;
+		src->promote = 1;
+		src->learned = 0;
+		return 0;
+	}
 	if (ep->ifindex != 0 && ep->ifindex != ifindex)
 		return -VXM_E_SPOOF_MAC;
-	*learned = ep->ifindex == ifindex;
+	src->learned = ep->ifindex == ifindex;
 	return 0;
+}
+
+/* The arriving guest spoke from this port: it runs here now (header: live migration). */
+static __always_inline void vxm_promote(__u32 vni, __u32 ifindex, const __u8 *mac)
+{
+	struct vxm_endpoint_key key = { .vni = vni };
+	struct vxm_endpoint local = { .remote_vtep = 0, .ifindex = ifindex, .flags = VXM_EP_LOCAL | VXM_EP_ARRIVING };
+
+	vxm_mac_copy(key.mac, mac);
+	bpf_map_update_elem(&vxm_endpoints, &key, &local, BPF_EXIST);
 }
 
 /* An IPv4 address (network order) claimed by the frame's source MAC must belong to it. */
@@ -66,9 +120,9 @@ static __always_inline int vxm_check_ip(__u32 vni, __be32 ip, const __u8 *mac)
 	return 0;
 }
 
-static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm_pkt *p, int *learned)
+static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, __u32 port_flags, struct vxm_pkt *p, struct vxm_src *src)
 {
-	int rc = vxm_check_mac(vni, ifindex, p, learned);
+	int rc = vxm_check_mac(vni, ifindex, port_flags, p, src);
 
 	if (rc < 0)
 		return rc;
@@ -152,9 +206,9 @@ int vxm_from_vm(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct vxm_port *port = bpf_map_lookup_elem(&vxm_ports, &ifindex);
+	struct vxm_src src = { .learned = 1 };
 	struct vxm_pkt p;
 	__u32 vni, flags;
-	int learned = 1;
 	int rc;
 
 	if (!port)
@@ -173,11 +227,13 @@ int vxm_from_vm(struct __sk_buff *skb)
 	}
 
 	if (flags & VXM_PORT_VM) {
-		rc = vxm_check_source(vni, ifindex, &p, &learned);
+		rc = vxm_check_source(vni, ifindex, flags, &p, &src);
 		if (rc < 0) {
 			vxm_count(vni, rc == -VXM_E_MALFORMED ? VXM_V_DROP_MALFORMED : VXM_V_DROP_SPOOF, skb->len);
 			return TC_ACT_SHOT;
 		}
+		if (src.promote)
+			vxm_promote(vni, ifindex, p.eth->h_source);
 	}
 
 	if (p.proto == ETH_P_ARP) {
@@ -186,12 +242,13 @@ int vxm_from_vm(struct __sk_buff *skb)
 			vxm_count(vni, VXM_V_ARP_ANSWERED, skb->len);
 			return bpf_redirect(ifindex, 0);
 		}
-		if (rc == VXM_ARP_SELF) {
+		/* an announce stays on the node, unless a guest that just migrated here makes it (header) */
+		if (rc == VXM_ARP_SELF && !src.arriving) {
 			vxm_count(vni, VXM_V_PASS_KERNEL, skb->len);
 			return TC_ACT_OK;
 		}
 	}
-	return vxm_forward(skb, vni, flags, &p, learned);
+	return vxm_forward(skb, vni, flags, &p, src.learned);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -4,7 +4,7 @@
  * Mirror: src/dataplane/bpf/abi.ts (checked against this object's BTF by test/unit/bpf-abi.test.ts).
  * Rules: fixed-width types, explicit padding, a _Static_assert on every size; codes are never reused.
  *
- * Byte orders: VTEP addresses (remote_vtep, vxm_vteps keys, vxm_flood ips) are HOST order, because
+ * Byte orders: VTEP addresses (remote_vtep, next_vtep, vxm_vteps keys, vxm_flood ips) are HOST order, because
  * struct bpf_tunnel_key.remote_ipv4 is; overlay IPs (vxm_arp keys, gateway_ip) are NETWORK order,
  * because they are compared with packet bytes. MACs are the 6 wire bytes.
  */
@@ -27,8 +27,10 @@
 
 /* vxm_ports value flags */
 enum vxm_port_flags {
-	VXM_PORT_VM = 1,      /* a VM port: anti-spoofing applies */
-	VXM_PORT_GATEWAY = 2, /* the gateway leg vxg<vni>: trusted */
+	VXM_PORT_VM = 1,        /* a VM port: anti-spoofing applies */
+	VXM_PORT_GATEWAY = 2,   /* the gateway leg vxg<vni>: trusted */
+	VXM_PORT_UNCLAIMED = 4, /* a VM port no local endpoint was seen on, in a VNI with an ARRIVING endpoint:
+	                         * it may claim that endpoint (the migration target's new port) */
 };
 
 /* vxm_config flags */
@@ -36,10 +38,20 @@ enum vxm_config_flags {
 	VXM_CFG_POLICY = 1, /* some endpoint of this node's networks is selected by a policy */
 };
 
-/* vxm_endpoints value flags */
+/* vxm_networks value flags */
+enum vxm_network_flags {
+	VXM_NET_MOVING = 1, /* some endpoint of the VNI is MOVING: vxm_from_tunnel looks up source MACs */
+};
+
+/* vxm_endpoints value flags. A live migration (vxm_from_vm.bpf.c explains it) adds ARRIVING on the target
+ * node and MOVING on every other node; both are cleared by the agent once KubeVirt reports completion. */
 enum vxm_endpoint_flags {
-	VXM_EP_LOCAL = 1,  /* the VM runs on this node (remote_vtep == 0) */
-	VXM_EP_REMOTE = 2, /* the VM runs behind remote_vtep */
+	VXM_EP_LOCAL = 1,    /* the VM runs on this node (remote_vtep == 0) */
+	VXM_EP_REMOTE = 2,   /* the VM runs behind remote_vtep */
+	VXM_EP_ARRIVING = 4, /* migrating to this node: REMOTE for forwarding, but its frames are admitted from
+	                      * an UNCLAIMED VM port of its VNI, and the first one makes it LOCAL on that port */
+	VXM_EP_MOVING = 8,   /* migrating from where it is (here or remote_vtep) to next_vtep: a frame from
+	                      * next_vtep with this source MAC makes it REMOTE behind next_vtep */
 };
 
 /* Verdicts counted per VNI in vxm_stats (userspace mirror: abi.ts VERDICTS). Never renumber. */
@@ -98,7 +110,7 @@ struct vxm_endpoint {
 	__u32 remote_vtep; /* host order; 0 = local */
 	__u32 ifindex;     /* local port; 0 = not learned yet */
 	__u32 flags;       /* enum vxm_endpoint_flags */
-	__u32 pad;
+	__u32 next_vtep;   /* host order; MOVING: the migration target's VTEP, else 0 */
 };
 _Static_assert(sizeof(struct vxm_endpoint) == 16, "vxm_endpoint size");
 
@@ -121,7 +133,7 @@ struct vxm_network {
 	__u8 pad[2];
 	__u32 bridge_ifindex;
 	__u32 cluster_id; /* FNV-1a of the ClusterNetwork name */
-	__u32 flags;
+	__u32 flags;      /* enum vxm_network_flags */
 	__u32 pad2;
 };
 _Static_assert(sizeof(struct vxm_network) == 28, "vxm_network size");

@@ -20,8 +20,9 @@ struct {
 	__type(value, struct vxm_port);
 } vxm_ports SEC(".maps");
 
-/* vxm_endpoints: {vni, mac} -> {remote vtep, local ifindex, flags}.
- * Writer: agent. Reader: vxm_from_vm, vxm_from_tunnel. */
+/* vxm_endpoints: {vni, mac} -> {remote vtep, local ifindex, flags, migration target vtep}.
+ * Writer: agent; during a live migration also vxm_from_vm (ARRIVING -> LOCAL) and vxm_from_tunnel
+ * (MOVING -> behind the target), see vxm_from_vm.bpf.c. Reader: vxm_from_vm, vxm_from_tunnel. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VXM_MAX_ENDPOINTS);

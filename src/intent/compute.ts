@@ -3,7 +3,9 @@
  *  - A node is a VTEP of a cluster network when a VxlanConfig of it selects the node and the node has a VTEP
  *    address (published in its VxlanStatus, or the config's static map).
  *  - Every member node joins every VxlanNetwork of that cluster network (full mesh, no multicast).
- *  - Endpoints are the VM NICs with an allocation, a MAC and a member node to run on.
+ *  - Endpoints are the VM NICs with an allocation, a MAC and a member node to run on. During a live
+ *    migration (to a member node) they stay at the source (status.nodeName) and carry the target
+ *    (migratingTo); on the target they are "arriving" (remote, but the guest may speak from a local port).
  */
 import { gatewayMac } from '../dataplane/names.js';
 import { keyOf, type Snapshot, type VxlanConfig } from '../model/schema.js';
@@ -112,7 +114,14 @@ function endpointsOf(snapshot: Snapshot, network: string, self: string, members:
     if (!nic || !mac || !node) continue;
     const vtep = members.get(node);
     if (!vtep) continue;
-    out.push({ vm: nic.vm, iface: nic.iface, mac, ip: a.spec.ip, node, vtep, local: node === self });
+    out.push({ vm: nic.vm, iface: nic.iface, mac, ip: a.spec.ip, node, vtep, local: node === self, ...migrationOf(nic.migrationTarget, self, members) });
   }
   return out.sort((x, y) => ipToInt(x.ip) - ipToInt(y.ip));
+}
+
+/** The migration fields of an endpoint whose VMI is moving to `target` (a member node), as seen from `self`. */
+export function migrationOf(target: string | undefined, self: string, members: Map<string, string>): Pick<EndpointIntent, 'migratingTo' | 'arriving'> {
+  const vtep = target ? members.get(target) : undefined;
+  if (!target || !vtep) return {};
+  return { migratingTo: { node: target, vtep }, ...(target === self ? { arriving: true as const } : {}) };
 }

@@ -71,4 +71,16 @@ export interface EndpointIntent {
   vtep: string;
   /** True when node === this node. */
   local: boolean;
+  /**
+   * Set while a live migration of the VM is in progress (KubeVirt status.migrationState: a target node
+   * with a VTEP, neither completed nor failed): where the guest is about to run. `node`/`vtep` stay the
+   * source's until KubeVirt reports completion.
+   */
+  migratingTo?: { node: string; vtep: string };
+  /**
+   * True on the migration target ("arriving"): the endpoint is still remote (node/vtep = the source) for
+   * forwarding, but its frames are admitted from this node's VM ports, since the guest resumes here and
+   * announces itself before KubeVirt reports completion.
+   */
+  arriving?: true;
 }

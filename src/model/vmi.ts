@@ -19,6 +19,20 @@ export interface VmiNic {
   fixedIp?: string;
   fixedIpField?: string;
   node?: string;
+  /** The node a live migration is moving the VMI to, while it is in progress (see migrationTarget). */
+  migrationTarget?: string;
+}
+
+/**
+ * The node a live migration is moving the VMI to, while it is in progress: KubeVirt's
+ * status.migrationState names a targetNode other than status.nodeName and the migration has neither
+ * completed nor failed. KubeVirt moves status.nodeName to the target only once it has completed, after the
+ * guest already resumed there; until then this is the only sign of where the guest is about to run.
+ */
+export function migrationTarget(vmi: VirtualMachineInstance): string | undefined {
+  const m = vmi.status.migrationState;
+  if (!m?.targetNode || m.completed || m.failed || m.targetNode === vmi.status.nodeName) return undefined;
+  return m.targetNode;
 }
 
 /** Every multus-bound interface of the VMI (whatever network type it points at). */
@@ -26,6 +40,7 @@ export function vmiNics(vmi: VirtualMachineInstance): VmiNic[] {
   const ns = vmi.metadata.namespace ?? 'default';
   const annotations = vmi.metadata.annotations ?? {};
   const multus = vmi.spec.networks.filter((n) => n.multus);
+  const target = migrationTarget(vmi);
   const out: VmiNic[] = [];
   for (const net of multus) {
     const networkName = net.multus!.networkName;
@@ -44,6 +59,7 @@ export function vmiNics(vmi: VirtualMachineInstance): VmiNic[] {
       fixedIp: fixedKey ? annotations[fixedKey] : undefined,
       fixedIpField: fixedKey ? `metadata.annotations["${fixedKey}"]` : undefined,
       node: vmi.status.nodeName,
+      ...(target ? { migrationTarget: target } : {}),
     });
   }
   return out;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import koffi from 'koffi';
 import path from 'node:path';
 import { runJson } from '../../src/util/exec.js';
+import * as abi from '../../src/dataplane/bpf/abi.js';
 import { LAYOUTS, VERDICTS } from '../../src/dataplane/bpf/abi.js';
 import { PROGRAMS, objectDir } from '../../src/dataplane/bpf/loader.js';
 
@@ -27,6 +28,14 @@ describe('abi.ts mirrors vxm_abi.h', () => {
       const tsFields = Object.keys(koffi.introspect(layout).members as Record<string, unknown>).map((field) => ({ field, offset: koffi.offsetof(layout, field) }));
       expect({ name, fields: tsFields }).toEqual({ name, fields: btfFields });
     }
+  });
+
+  it('has the flag values of the header (plain constants: clang leaves these enums out of BTF)', async () => {
+    const fs = await import('node:fs');
+    const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');
+    const flags = ['PORT_VM', 'PORT_GATEWAY', 'PORT_UNCLAIMED', 'NET_MOVING', 'EP_LOCAL', 'EP_REMOTE', 'EP_ARRIVING', 'EP_MOVING', 'CFG_POLICY', 'POL_ANY'] as const;
+    const inHeader = Object.fromEntries(flags.map((f) => [f, Number(new RegExp(`\\bVXM_${f} = (\\d+)`).exec(src)?.[1])]));
+    expect(inHeader).toEqual(Object.fromEntries(flags.map((f) => [f, abi[f]])));
   });
 
   it('names the verdicts in the order of enum vxm_verdict', async () => {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeIntent } from '../../src/intent/types.js';
+import type { EndpointIntent, NodeIntent } from '../../src/intent/types.js';
 import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
 import { desiredMaps, diffMaps, emptyState } from '../../src/dataplane/bpf/desired.js';
 import { nodeEnv, planDevices } from '../../src/dataplane/bpf/devices.js';
 import { planAttach } from '../../src/dataplane/bpf/attach.js';
-import { clusterId, decode, hostIpString, ipHost, macString } from '../../src/dataplane/bpf/abi.js';
+import {
+  EP_ARRIVING, EP_LOCAL, EP_MOVING, EP_REMOTE, NET_MOVING, PORT_GATEWAY, PORT_UNCLAIMED, PORT_VM, clusterId, decode, hostIpString, ipHost, macString,
+} from '../../src/dataplane/bpf/abi.js';
 
 const intent: NodeIntent = {
   node: 'n1',
@@ -60,6 +62,81 @@ describe('desiredMaps', () => {
     const observed = desiredMaps(intent, env).state;
     observed.vxm_ports.set('63000000', '6400000001000000');
     expect(diffMaps(observed, state)).toEqual([{ map: 'vxm_ports', op: 'delete', key: '63000000' }]);
+  });
+});
+
+describe('desiredMaps during a live migration', () => {
+  const N2 = '198.18.0.2';
+  const N3 = '198.18.0.3';
+  const mac = (x: string) => `02:00:00:00:00:${x}`;
+  const ep = (x: string, node: string, vtep: string, more: Partial<EndpointIntent> = {}): EndpointIntent =>
+    ({ vm: `default/${x}`, iface: 'nic', mac: mac(x), ip: `10.0.0.${parseInt(x, 16)}`, node, vtep, local: node === 'n1', ...more });
+  // On n1: a local; c migrating n2 -> n1 (arriving here); d migrating n1 -> n3; e migrating n2 -> n3.
+  const migrating = [
+    ep('0a', 'n1', '198.18.0.1'),
+    ep('0c', 'n2', N2, { migratingTo: { node: 'n1', vtep: '198.18.0.1' }, arriving: true }),
+    ep('0d', 'n1', '198.18.0.1', { migratingTo: { node: 'n3', vtep: N3 } }),
+    ep('0e', 'n2', N2, { migratingTo: { node: 'n3', vtep: N3 } }),
+  ];
+  const withEndpoints = (endpoints: EndpointIntent[]): NodeIntent => ({
+    ...intent, clusterNetworks: [{ ...intent.clusterNetworks[0]!, networks: [{ ...intent.clusterNetworks[0]!.networks[0]!, endpoints }] }],
+  });
+  const migEnv = (learned: Record<string, string>, remoteVteps: Record<string, number> = {}) => ({
+    ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7, vmp2: 8 }, vmPorts: { 100: ['vmp1', 'vmp2'] }, learned: { 100: learned }, remoteVteps: { 100: remoteVteps }, objectHash: 42,
+  });
+  const view = (endpoints: EndpointIntent[], env: ReturnType<typeof migEnv>) => {
+    const { state } = desiredMaps(withEndpoints(endpoints), env);
+    const eps = Object.fromEntries([...state.vxm_endpoints].map(([k, v]) => {
+      const key = decode<{ mac: number[] }>('vxm_endpoint_key', Buffer.from(k, 'hex'));
+      const val = decode<{ remote_vtep: number; ifindex: number; flags: number; next_vtep: number }>('vxm_endpoint', Buffer.from(v, 'hex'));
+      const where = val.remote_vtep ? hostIpString(val.remote_vtep) : val.ifindex;
+      return [macString(key.mac).slice(-2), [where, flagNames(val.flags), val.next_vtep ? hostIpString(val.next_vtep) : 0]];
+    }));
+    const ports = Object.fromEntries([...state.vxm_ports].map(([k, v]) => [Buffer.from(k, 'hex').readUInt32LE(0), decode<{ flags: number }>('vxm_port', Buffer.from(v, 'hex')).flags]));
+    const net = decode<{ flags: number }>('vxm_network', Buffer.from([...state.vxm_networks.values()][0]!, 'hex'));
+    return { eps, ports, netFlags: net.flags };
+  };
+  const flagNames = (f: number) => [[EP_LOCAL, 'local'], [EP_REMOTE, 'remote'], [EP_ARRIVING, 'arriving'], [EP_MOVING, 'moving']].filter(([b]) => f & (b as number)).map(([, n]) => n).join('|');
+
+  it('keeps an arriving VM remote behind the source and lets the unclaimed VM ports admit it', () => {
+    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1' }));
+    expect(v.eps['0c']).toEqual([N2, 'remote|arriving', 0]);
+    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM | PORT_UNCLAIMED }); // vmp1 is a's
+  });
+
+  it('keeps the promotion the program made (or the bridge saw) while the migration is in progress, and closes the ports', () => {
+    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp2' }));
+    expect(v.eps['0c']).toEqual([8, 'local|arriving', 0]);
+    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM });
+  });
+
+  it('never places an arriving VM on a port another local VM was seen on', () => {
+    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp1' }));
+    expect(v.eps['0c']).toEqual([N2, 'remote|arriving', 0]);
+    expect(v.ports[8]).toBe(PORT_VM | PORT_UNCLAIMED);
+  });
+
+  it('flags VMs leaving for another node MOVING with the target VTEP, and their VNI for vxm_from_tunnel', () => {
+    const v = view(migrating, migEnv({ [mac('0d')]: 'vmp2' }));
+    expect(v.eps['0d']).toEqual([8, 'local|moving', N3]);
+    expect(v.eps['0e']).toEqual([N2, 'remote|moving', N3]);
+    expect(v.netFlags).toBe(NET_MOVING);
+  });
+
+  it('keeps a move vxm_from_tunnel learned (entry behind the target already) until completion', () => {
+    const v = view(migrating, migEnv({ [mac('0d')]: 'vmp2' }, { [mac('0d')]: ipHost(N3), [mac('0e')]: ipHost(N3) }));
+    expect(v.eps['0d']).toEqual([N3, 'remote|moving', N3]);
+    expect(v.eps['0e']).toEqual([N3, 'remote|moving', N3]);
+    // a remote VTEP that is not the target is no reason to deviate from the intent
+    expect(view(migrating, migEnv({}, { [mac('0e')]: ipHost('198.18.0.9') })).eps['0e']).toEqual([N2, 'remote|moving', N3]);
+  });
+
+  it('writes plain entries and no flags once the migration is over', () => {
+    const done = [ep('0a', 'n1', '198.18.0.1'), ep('0c', 'n1', '198.18.0.1'), ep('0d', 'n3', N3), ep('0e', 'n3', N3)];
+    const v = view(done, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp2' }, { [mac('0d')]: ipHost(N3) }));
+    expect(v.eps).toEqual({ '0a': [7, 'local', 0], '0c': [8, 'local', 0], '0d': [N3, 'remote', 0], '0e': [N3, 'remote', 0] });
+    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM });
+    expect(v.netFlags).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeIntent } from '../../src/intent/compute.js';
+import { migrationTarget } from '../../src/model/vmi.js';
 import { allocate } from '../../src/ipam/allocate.js';
 import { fixtureDocs, snapshotOf } from '../helpers/fixtures.js';
 
@@ -40,6 +41,61 @@ describe('computeIntent', () => {
     s.vmis.find((v) => v.metadata.name === 'a1')!.status.nodeName = 'node3';
     const e = computeIntent(s, 'node2').clusterNetworks[0]!.networks[0]!.endpoints.find((x) => x.vm === 'tenant-a/a1')!;
     expect(e).toMatchObject({ ip: '10.10.0.2', node: 'node3', vtep: '198.18.0.13', local: false });
+  });
+
+  describe('during a live migration (KubeVirt status.migrationState)', () => {
+    /** a1 (node1) migrating to `target`, with the given migrationState flags. */
+    const migrating = (target: string, state: Record<string, unknown> = {}) => {
+      const s = allocated();
+      s.vmis.find((v) => v.metadata.name === 'a1')!.status.migrationState = { sourceNode: 'node1', targetNode: target, ...state };
+      return s;
+    };
+    const a1On = (s: ReturnType<typeof allocated>, node: string) =>
+      computeIntent(s, node).clusterNetworks[0]!.networks[0]!.endpoints.find((x) => x.vm === 'tenant-a/a1')!;
+
+    it('marks the endpoint arriving on the target, still remote behind the source VTEP', () => {
+      expect(a1On(migrating('node3'), 'node3')).toEqual({
+        vm: 'tenant-a/a1', iface: 'nic1', mac: '02:00:00:0a:00:01', ip: '10.10.0.2', node: 'node1', vtep: '198.18.0.11', local: false,
+        migratingTo: { node: 'node3', vtep: '198.18.0.13' }, arriving: true,
+      });
+    });
+
+    it('keeps it local on the source and remote elsewhere, both naming the target', () => {
+      const s = migrating('node3');
+      expect(a1On(s, 'node1')).toMatchObject({ node: 'node1', local: true, migratingTo: { node: 'node3', vtep: '198.18.0.13' } });
+      expect(a1On(s, 'node1').arriving).toBeUndefined();
+      expect(a1On(s, 'node2')).toMatchObject({ vtep: '198.18.0.11', local: false, migratingTo: { node: 'node3', vtep: '198.18.0.13' } });
+      expect(a1On(s, 'node2').arriving).toBeUndefined();
+    });
+
+    it('is over once KubeVirt reports it completed or failed', () => {
+      for (const state of [{ completed: true }, { failed: true }]) {
+        for (const node of ['node1', 'node2', 'node3']) {
+          const e = a1On(migrating('node3', state), node);
+          expect(e.migratingTo, `${JSON.stringify(state)} on ${node}`).toBeUndefined();
+          expect(e.arriving).toBeUndefined();
+        }
+      }
+      const done = migrating('node3', { completed: true });
+      done.vmis.find((v) => v.metadata.name === 'a1')!.status.nodeName = 'node3';
+      expect(a1On(done, 'node3')).toMatchObject({ node: 'node3', local: true });
+    });
+
+    it('ignores a target that is not a member node (no VTEP to move to) or is the node it runs on already', () => {
+      expect(a1On(migrating('node9'), 'node2').migratingTo).toBeUndefined();
+      expect(a1On(migrating('node1'), 'node1').migratingTo).toBeUndefined();
+    });
+
+    it('reads the target from the VMI only while the migration is in progress', () => {
+      const vmi = allocated().vmis.find((v) => v.metadata.name === 'a1')!;
+      expect(migrationTarget(vmi)).toBeUndefined();
+      vmi.status.migrationState = { sourceNode: 'node1', targetNode: 'node2' };
+      expect(migrationTarget(vmi)).toBe('node2');
+      vmi.status.migrationState = { sourceNode: 'node1', targetNode: 'node2', completed: true };
+      expect(migrationTarget(vmi)).toBeUndefined();
+      vmi.status.migrationState = { sourceNode: 'node1', targetNode: 'node2', failed: true };
+      expect(migrationTarget(vmi)).toBeUndefined();
+    });
   });
 
   it('leaves out a node that is not selected or has no VTEP address yet', () => {

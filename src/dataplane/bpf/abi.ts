@@ -11,8 +11,12 @@ export const VXM_MAX_PEERS = 64;
 
 export const PORT_VM = 1;
 export const PORT_GATEWAY = 2;
+export const PORT_UNCLAIMED = 4;
+export const NET_MOVING = 1;
 export const EP_LOCAL = 1;
 export const EP_REMOTE = 2;
+export const EP_ARRIVING = 4;
+export const EP_MOVING = 8;
 
 /** enum vxm_verdict, by index. */
 export const VERDICTS = [
@@ -37,7 +41,7 @@ const polRange = koffi.struct('vxm_pol_range', { from: 'uint16_t', to: 'uint16_t
 export const LAYOUTS = {
   vxm_port: koffi.struct('vxm_port', { vni: 'uint32_t', flags: 'uint32_t' }),
   vxm_endpoint_key: koffi.struct('vxm_endpoint_key', { vni: 'uint32_t', mac: mac6, pad: pad2 }),
-  vxm_endpoint: koffi.struct('vxm_endpoint', { remote_vtep: 'uint32_t', ifindex: 'uint32_t', flags: 'uint32_t', pad: 'uint32_t' }),
+  vxm_endpoint: koffi.struct('vxm_endpoint', { remote_vtep: 'uint32_t', ifindex: 'uint32_t', flags: 'uint32_t', next_vtep: 'uint32_t' }),
   vxm_arp_key: koffi.struct('vxm_arp_key', { vni: 'uint32_t', ip: koffi.array('uint8_t', 4, 'Array') }),
   vxm_arp_entry: koffi.struct('vxm_arp_entry', { mac: mac6, pad: pad2 }),
   vxm_network: koffi.struct('vxm_network', {

@@ -16,11 +16,11 @@ import { listFdb } from '../netlink/fdb.js';
 import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
 import { reconcileDhcp } from '../dhcp/index.js';
 import { describeChange } from '../netlink/change.js';
-import { decode, macString } from './abi.js';
 import * as bpf from './libbpf.js';
 import { ensurePrograms, openPinnedProgram, type ProgramName } from './loader.js';
 import { PinnedMaps } from './maps.js';
 import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
+import { observedEndpoints } from './endpoints.js';
 import { nodeEnv, planDevices } from './devices.js';
 import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
@@ -75,7 +75,8 @@ export class BpfDataplane implements Dataplane {
     const fds: Partial<Record<ProgramName, number>> = {};
     try {
       const observed = maps.readState();
-      const env = nodeEnv(links, fdb, previousPorts(observed.vxm_endpoints), progs.hash);
+      const seen = observedEndpoints(observed.vxm_endpoints);
+      const env = { ...nodeEnv(links, fdb, seen.ports, progs.hash), remoteVteps: seen.remotes };
       const desired = desiredMaps(intent, env);
       errors.push(...desired.errors);
       const mapChanges = diffMaps(observed, desired.state);
@@ -167,15 +168,4 @@ export class BpfDataplane implements Dataplane {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Local endpoints' ports as currently stored: vni -> mac -> ifindex. */
-function previousPorts(table: Map<string, string>): Record<number, Record<string, number>> {
-  const out: Record<number, Record<string, number>> = {};
-  for (const [k, v] of table) {
-    const key = decode<{ vni: number; mac: number[] }>('vxm_endpoint_key', Buffer.from(k, 'hex'));
-    const val = decode<{ remote_vtep: number; ifindex: number }>('vxm_endpoint', Buffer.from(v, 'hex'));
-    if (!val.remote_vtep && val.ifindex) (out[key.vni] ??= {})[macString(key.mac)] = val.ifindex;
-  }
-  return out;
 }

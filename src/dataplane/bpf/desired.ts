@@ -6,10 +6,11 @@
 import type { NodeIntent } from '../../intent/types.js';
 import { names, gatewayMac } from '../names.js';
 import {
-  EP_LOCAL, EP_REMOTE, PORT_GATEWAY, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
+  NET_MOVING, PORT_GATEWAY, PORT_UNCLAIMED, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
 } from './abi.js';
 import { CFG_POLICY } from './abi.js';
 import { policyTables } from './policy.js';
+import { endpointValue, placeEndpoints } from './endpoints.js';
 
 /** Maps the agent writes (vxm_stats is written by the programs only). */
 export const MANAGED_MAPS = [
@@ -28,6 +29,8 @@ export interface NodeEnv {
   vmPorts: Record<number, string[]>;
   /** Per VNI: MAC (lowercase) -> port name the bridge learned it on. */
   learned: Record<number, Record<string, string>>;
+  /** Per VNI: MAC (lowercase) -> remote VTEP (host order) vxm_endpoints holds now; absent: none. */
+  remoteVteps?: Record<number, Record<string, number>>;
   /** Object build hash (kept in vxm_config so a restarted agent knows the pinned programs). */
   objectHash: number;
 }
@@ -74,27 +77,28 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
     for (const net of cn.networks) {
       const vni = net.vni;
       const key = hex(u32(vni));
+      const moving = net.endpoints.some((ep) => ep.migratingTo && !ep.arriving);
       s.vxm_networks.set(key, hex(encode('vxm_network', {
         gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
-        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: 0, pad2: 0,
+        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, pad2: 0,
       })));
       s.vxm_flood.set(key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
       s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),
         hex(encode('vxm_arp_entry', { mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0] })));
       const gw = env.ifindex[names.gatewayPort(vni)];
       if (gw) s.vxm_ports.set(hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
+      const placed = placeEndpoints(net.endpoints, env.learned[vni] ?? {});
       for (const port of env.vmPorts[vni] ?? []) {
         const idx = env.ifindex[port];
-        if (idx) s.vxm_ports.set(hex(u32(idx)), hex(encode('vxm_port', { vni, flags: PORT_VM })));
+        const flags = PORT_VM | (placed.openPorts && !placed.claimed.has(port) ? PORT_UNCLAIMED : 0);
+        if (idx) s.vxm_ports.set(hex(u32(idx)), hex(encode('vxm_port', { vni, flags })));
       }
-      const learned = env.learned[vni] ?? {};
       for (const ep of net.endpoints) {
         const mac = ep.mac.toLowerCase();
         s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(ep.ip) })), hex(encode('vxm_arp_entry', { mac: macBytes(mac), pad: [0, 0] })));
         const k = hex(encode('vxm_endpoint_key', { vni, mac: macBytes(mac), pad: [0, 0] }));
-        const v = ep.local
-          ? { remote_vtep: 0, ifindex: learned[mac] ? env.ifindex[learned[mac]!] ?? 0 : 0, flags: EP_LOCAL, pad: 0 }
-          : { remote_vtep: ipHost(ep.vtep), ifindex: 0, flags: EP_REMOTE, pad: 0 };
+        const port = placed.portOf.get(mac);
+        const v = endpointValue(ep, port ? env.ifindex[port] ?? 0 : 0, env.remoteVteps?.[vni]?.[mac] ?? 0);
         s.vxm_endpoints.set(k, hex(encode('vxm_endpoint', v)));
       }
     }

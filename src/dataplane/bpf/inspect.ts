@@ -3,7 +3,7 @@
  * counters per VNI, and the bpftool command lines showing the same.
  */
 import path from 'node:path';
-import { hostIpString, ipString, macString, type Verdict } from './abi.js';
+import { EP_ARRIVING, EP_MOVING, hostIpString, ipString, macString, type Verdict } from './abi.js';
 import type { PinnedMaps, StatRow } from './maps.js';
 import { ALL_MAPS } from './maps.js';
 import { readPolicyRows } from './policy-inspect.js';
@@ -12,7 +12,7 @@ import { policyCounterText, type PolicyCounterRow } from '../kernel/policy-inspe
 export interface BpfInspectData {
   pinDir: string;
   ports: Array<{ ifindex: number; name?: string; vni: number; kind: 'vm' | 'gateway' }>;
-  endpoints: Array<{ vni: number; mac: string; ip?: string; localPort?: string; localIfindex?: number; remoteVtep?: string }>;
+  endpoints: Array<{ vni: number; mac: string; ip?: string; localPort?: string; localIfindex?: number; remoteVtep?: string; migration?: string }>;
   arp: Array<{ vni: number; ip: string; mac: string }>;
   vteps: Array<{ clusterId: number; ip: string }>;
   counters: StatRow[];
@@ -26,14 +26,16 @@ export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfI
     .map((e) => ({ vni: e.key.vni, ip: ipString(e.key.ip), mac: macString(e.value.mac) }))
     .sort((a, b) => a.vni - b.vni || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
   const ipOf = new Map(arp.map((a) => [`${a.vni}/${a.mac}`, a.ip]));
-  const endpoints = maps.entries<{ vni: number; mac: number[] }, { remote_vtep: number; ifindex: number }>('vxm_endpoints', 'vxm_endpoint_key', 'vxm_endpoint')
+  const endpoints = maps.entries<{ vni: number; mac: number[] }, { remote_vtep: number; ifindex: number; flags: number; next_vtep: number }>('vxm_endpoints', 'vxm_endpoint_key', 'vxm_endpoint')
     .map((e) => {
       const mac = macString(e.key.mac);
+      const migration = e.value.flags & EP_ARRIVING ? 'arriving' : e.value.flags & EP_MOVING ? `moving to ${hostIpString(e.value.next_vtep)}` : undefined;
       return {
         vni: e.key.vni, mac, ip: ipOf.get(`${e.key.vni}/${mac}`),
         ...(e.value.remote_vtep
           ? { remoteVtep: hostIpString(e.value.remote_vtep) }
           : { localIfindex: e.value.ifindex, localPort: e.value.ifindex ? ifname.get(e.value.ifindex) ?? `#${e.value.ifindex}` : '(not learned yet)' }),
+        ...(migration ? { migration } : {}),
       };
     })
     .sort((a, b) => a.vni - b.vni || (a.ip ?? '').localeCompare(b.ip ?? '', undefined, { numeric: true }));
@@ -64,7 +66,7 @@ export function inspectText(d: BpfInspectData): string {
     table(['VNI', 'PORT', 'IFINDEX', 'KIND'], d.ports.map((p) => [String(p.vni), p.name ?? '?', String(p.ifindex), p.kind])),
     '',
     'Endpoints',
-    table(['VNI', 'MAC', 'IP', 'WHERE'], d.endpoints.map((e) => [String(e.vni), e.mac, e.ip ?? '', e.remoteVtep ? `remote vtep ${e.remoteVtep}` : `local port ${e.localPort}`])),
+    table(['VNI', 'MAC', 'IP', 'WHERE', 'MIGRATION'], d.endpoints.map((e) => [String(e.vni), e.mac, e.ip ?? '', e.remoteVtep ? `remote vtep ${e.remoteVtep}` : `local port ${e.localPort}`, e.migration ?? ''])),
     '',
     'ARP answers',
     table(['VNI', 'IP', 'MAC'], d.arp.map((a) => [String(a.vni), a.ip, a.mac])),
