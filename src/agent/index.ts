@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { DataplaneOptions, ModeRequest } from '../dataplane/dataplane.js';
 import type { Source } from './source.js';
 import { preflight } from './preflight.js';
+import { watchLinks } from './link-watch.js';
 import { selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
 import { ReconcileLoop, type LoopOptions } from './loop.js';
@@ -62,12 +63,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass });
   await o.source.start(() => loop.kick());
   loop.start();
+  // A port plugged into (or leaving) a vxmesh bridge: program it now (forced: the intent may be unchanged).
+  const links = watchLinks({ netns: o.netns, log: o.log, onPortChange: () => loop.kick(true) });
   return {
     loop,
     mode,
     ready: () => loop.ready,
     metrics: async () => metrics.render({ ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters() }),
     async stop() {
+      links.close();
       await loop.stop();
       await o.source.close();
       await dataplane.close();
