@@ -11,7 +11,8 @@ Commands:
                             create the lab from FILE (or converge a running one), print status and connectivity
   apply -f FILE             validate FILE, re-run IPAM, update the running lab (VMs added/removed)
   migrate VM --to NODE      live-migrate a VM to another node (it keeps its IP, MAC and gateway)
-  restart NODE|controller   restart a node's agent (traffic keeps flowing), or the controller
+  restart NODE|controller|apiserver
+                            restart a node's agent (traffic keeps flowing), the controller or the API server
   exec NAME -- CMD…         run CMD in a VM, a node, or \`external\`
   status [--json|--matrix]  nodes (mode, agent ready) and VMs; --matrix re-runs the connectivity probes
   inspect NODE [--json]     what the node's dataplane holds (vxmesh inspect inside the node)
@@ -47,10 +48,12 @@ Live-migrates VM as KubeVirt does: names NODE as the target in the VMI's status.
 runs on its node), moves its port to NODE's bridge (processes in the VM keep running), completes the VMI
 status (nodeName, migrationState.completed), announces the guest with a gratuitous ARP and waits until every
 agent has converged.`,
-  restart: `Usage: vxmesh lab restart NODE|controller [--lab NAME]
+  restart: `Usage: vxmesh lab restart NODE|controller|apiserver [--down-ms N] [--lab NAME]
 
 Stops NODE's agent (SIGTERM: the dataplane is left as it is) and starts it again; waits until it is ready.
-\`controller\` (labs with --source kubernetes) restarts the controller: every address stays allocated.`,
+Labs with --source kubernetes: \`controller\` restarts the controller (every address stays allocated);
+\`apiserver\` stops the API server, keeps it down for --down-ms (default 0) and starts it again on the same
+port with its objects (watches from before get 410 Gone and relist). Traffic keeps flowing meanwhile.`,
   exec: `Usage: vxmesh lab exec NAME [--lab NAME] -- CMD…
 
 Runs CMD inside the namespace of NAME: a VM, a node, \`external\` or \`underlay\`. Exits with CMD's status.`,

@@ -11,7 +11,8 @@ import { labDown } from '../lab/down.js';
 import { readLabInput, type LabInput } from '../lab/input.js';
 import { formatMatrix, mismatches, runMatrix } from '../lab/matrix.js';
 import { execTarget, migrateVm, restartAgent, restartController } from '../lab/ops.js';
-import { labPaths, listLabs, readLabState, resolveLab, type LabState } from '../lab/state.js';
+import { labPaths, listLabs, readLabState, resolveLab, writeLabState, type LabState } from '../lab/state.js';
+import { restartLabApi } from '../lab/kube.js';
 import { formatStatus, labStatus } from '../lab/status.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 import { LAB_HELP, LAB_USAGE } from './lab-help.js';
@@ -174,12 +175,21 @@ async function migrate(argv: string[], usage: string): Promise<number> {
 }
 
 async function restart(argv: string[], usage: string): Promise<number> {
-  const p = parse(argv, labOpt, usage);
+  const p = parse(argv, { ...labOpt, 'down-ms': { type: 'string' } }, usage);
   noExtra(p, 1, usage);
   const node = p.positionals[0];
   if (!node) throw new UsageError(`missing node name\n\n${usage}`);
   const s = await resolveLab(str(p, 'lab'));
-  if (node === 'controller' && !s.nodes.some((n) => n.name === node)) {
+  const isNode = s.nodes.some((n) => n.name === node);
+  if (node === 'apiserver' && !isNode) {
+    const downMs = Number(str(p, 'down-ms') ?? '0');
+    if (!Number.isInteger(downMs) || downMs < 0) throw new UsageError(`--down-ms must be a number of milliseconds (got ${str(p, 'down-ms')})`);
+    const pid = await restartLabApi(s, downMs);
+    await writeLabState(s);
+    console.log(`Restarted the API server (pid ${pid}) after ${downMs} ms down; its objects were kept.`);
+    return 0;
+  }
+  if (node === 'controller' && !isNode) {
     const pid = await restartController(s);
     console.log(`Restarted the controller (pid ${pid}); addresses stay as allocated.`);
     return 0;

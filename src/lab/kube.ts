@@ -7,7 +7,7 @@
  * directory; socat inside the underlay switch namespace relays TCP API_IP:API_PORT to that socket. No
  * namespace gets a route to the host: the only way across is that one socket.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { kubeconfigYaml } from '../testing/apiserver/server.js';
@@ -35,23 +35,56 @@ async function waitFor(what: string, ok: () => boolean, pid: number, log: string
   }
 }
 
+function spawnApi(s: LabState, port: number): number {
+  const p = labPaths(s.lab);
+  return spawnDetached([
+    process.execPath, path.join(s.repo, 'dist/testing/apiserver/main.js'),
+    '--host', '127.0.0.1', '--port', String(port), '--unix', p.apiSocket, '--kubeconfig-out', p.kubeconfig, '--state', p.apiState,
+  ], logOf(s, 'apiserver'));
+}
+
+/** Waits until the API server answers /healthz (it writes the kubeconfig and the socket before it serves). */
+async function waitApi(s: LabState, pid: number): Promise<void> {
+  const p = labPaths(s.lab);
+  const serving = { ok: false };
+  const probe = () => {
+    if (existsSync(p.kubeconfig) && existsSync(p.apiSocket)) {
+      const url = String((YAML.parse(readFileSync(p.kubeconfig, 'utf8')) as any)?.clusters?.[0]?.cluster?.server ?? '');
+      fetch(`${url}/healthz`).then((r) => (serving.ok = r.ok), () => {});
+    }
+    return serving.ok;
+  };
+  await waitFor('the lab API server', probe, pid, logOf(s, 'apiserver'));
+}
+
 /** Starts the API server and its relay onto the underlay; records them in `s.kube`. */
 export async function startLabApi(s: LabState): Promise<LabKubeState> {
   const p = labPaths(s.lab);
-  const apiLog = logOf(s, 'apiserver');
-  const apiPid = spawnDetached([
-    process.execPath, path.join(s.repo, 'dist/testing/apiserver/main.js'),
-    '--host', '127.0.0.1', '--port', '0', '--unix', p.apiSocket, '--kubeconfig-out', p.kubeconfig,
-  ], apiLog);
+  const apiPid = spawnApi(s, 0);
   const kube: LabKubeState = { url: '', kubeconfigYaml: '', agentUrl: `http://${API_IP}:${API_PORT}`, agentKubeconfig: p.agentKubeconfig, apiPid };
   s.kube = kube;
-  await waitFor('the lab API server', () => existsSync(p.kubeconfig) && existsSync(p.apiSocket), apiPid, apiLog);
+  await waitApi(s, apiPid);
   kube.kubeconfigYaml = readFileSync(p.kubeconfig, 'utf8');
   kube.url = String((YAML.parse(kube.kubeconfigYaml) as any)?.clusters?.[0]?.cluster?.server ?? '');
   writeFileSync(p.agentKubeconfig, kubeconfigYaml(kube.agentUrl));
   await run(['ip', 'addr', 'replace', `${API_IP}/24`, 'dev', UNDERLAY_BRIDGE], { netns: s.underlayNetns });
   startRelay(s);
   return kube;
+}
+
+/**
+ * Restarts the API server process: SIGTERM (it saves its objects), `downMs` of outage, then the same port and
+ * state again. Agents keep forwarding meanwhile and resync through their informers once it is back.
+ */
+export async function restartLabApi(s: LabState, downMs = 0): Promise<number> {
+  if (!s.kube) throw new Error(`lab ${s.lab} runs with the file source: it has no API server`);
+  await stopPid(s.kube.apiPid);
+  rmSync(labPaths(s.lab).kubeconfig, { force: true });
+  if (downMs) await sleep(downMs);
+  const pid = spawnApi(s, Number(new URL(s.kube.url).port));
+  s.kube.apiPid = pid;
+  await waitApi(s, pid);
+  return pid;
 }
 
 function startRelay(s: LabState): void {

@@ -36,14 +36,17 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   await waitReady(s, announced);
   const started = Date.now();
   for (const nic of vm.interfaces) await moveVmPort(nic.port, fromNs, toNs, nic.bridge);
+  // The guest resumes on the target and QEMU announces it at once, before virt-handler completes the VMI
+  // status: gratuitous ARPs in rounds (QEMU's announce-rounds=5, 100 ms apart); arping -U is the equivalent.
+  const announces = vm.interfaces.map((nic) =>
+    run(['arping', '-U', '-c', '5', '-i', '0.1', '-I', nic.ifname, nic.ip], { netns: vm.netns, allowFailure: true }));
   await cluster.updateVmiStatus(vm, {
     nodeName: to,
     migrationState: { sourceNode: from, targetNode: to, completed: true, endTimestamp: new Date().toISOString() },
   });
   vm.node = to;
   await writeLabState(s);
-  // QEMU announces the guest after the move (RARP/gARP); arping -U is the closest equivalent.
-  for (const nic of vm.interfaces) await run(['arping', '-U', '-c', '1', '-I', nic.ifname, nic.ip], { netns: vm.netns, allowFailure: true });
+  await Promise.all(announces);
   await waitReady(s, started);
   const convergedMs = Date.now() - started;
   // The guest keeps running and renews its lease (SIGUSR1, as after a link flap): the new node must answer it.

@@ -26,6 +26,8 @@ export const labPaths = (lab: string) => {
     apiSocket: path.join(dir, 'apiserver.sock'),
     agentKubeconfig: path.join(dir, 'agent.kubeconfig'),
     kubeconfig: path.join(dir, 'kubeconfig'),
+    /** The API server's objects while it restarts (its etcd). */
+    apiState: path.join(dir, 'apiserver-state.json'),
     /** The guests' DHCP client script and the lease each guest NIC holds (`<vm>.<ifname>.json`). */
     dhcpScript: path.join(dir, 'udhcpc.script'),
     leases: path.join(dir, 'leases'),

@@ -96,6 +96,27 @@ describe('the demo lab with the Kubernetes source', () => {
     expect(await lab.whoAnswers('vm-a1', '10.10.0.5')).toBe('-');
   });
 
+  it('keeps forwarding while the API server is down for 3 s, and follows changes made after it is back', async () => {
+    const before = await allocationsByVm();
+    const ping = lab.exec('vm-b1', ['ping', '-i', '0.02', '-c', '300', '-q', '10.10.0.50'], { timeoutMs: 30_000 });
+    await sleep(300);
+    const r = await lab.cli(['lab', 'restart', 'apiserver', '--down-ms', '3000', '--lab', lab.name]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const stats = parsePing((await ping).stdout);
+    expect(stats.lost, `${stats.lost} of ${stats.transmitted} lost across the API server restart`).toBeLessThanOrEqual(2);
+    expect(await allocationsByVm()).toEqual(before); // the objects survived the restart
+    const docs = structuredClone(lab.docs);
+    const b4 = structuredClone(find(docs, 'VirtualMachineInstance', 'vm-b1'));
+    b4.metadata.name = 'vm-b4';
+    b4.spec.domain.devices.interfaces[0].macAddress = '02:00:0b:00:01:04';
+    b4.status.nodeName = lab.node(2);
+    docs.push(b4);
+    const add = await lab.apply(docs);
+    expect(add.exitCode, add.stderr).toBe(0);
+    expect((await allocationsByVm())['tenant-b/vm-b4']).toBe('10.10.0.4');
+    expect(await lab.whoAnswers('vm-b3', '10.10.0.4')).toBe('vm-b4');
+  });
+
   it('lab down stops the API server, its relay and the controller, and removes everything', async () => {
     const kube = (await readLabState(lab.name))!.kube!;
     expect((await lab.down()).exitCode).toBe(0);

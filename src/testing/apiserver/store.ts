@@ -29,6 +29,11 @@ export class StoreError extends Error {
   }
 }
 
+export interface StoreDump {
+  rv: number;
+  objects: Array<{ resource: string; items: K8sObject[] }>;
+}
+
 export class Store {
   private rv = 100;
   private objects = new Map<string, Map<string, K8sObject>>();
@@ -51,6 +56,19 @@ export class Store {
   compact(rv = this.rv): void {
     this.compacted = Math.max(this.compacted, Math.min(rv, this.rv));
     this.history = this.history.filter((e) => e.rv > this.compacted);
+  }
+
+  /** Every object with the revision counter: what a process restart keeps (etcd's data directory). */
+  dump(): StoreDump {
+    return { rv: this.rv, objects: [...this.objects].map(([resource, m]) => ({ resource, items: [...m.values()] })) };
+  }
+
+  /** Loads a dump; history starts empty (compacted at the dump's revision), so older watches get 410 Gone. */
+  load(d: StoreDump): void {
+    this.objects = new Map(d.objects.map(({ resource, items }) => [resource, new Map(items.map((o) => [key(o.metadata.namespace, o.metadata.name), o]))]));
+    this.rv = Math.max(this.rv, d.rv);
+    this.history = [];
+    this.compacted = this.rv;
   }
 
   /** Forgets every object (an etcd restore from nothing); the counter stays monotonic and history is compacted. */
