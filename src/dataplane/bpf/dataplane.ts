@@ -40,18 +40,32 @@ export class BpfDataplane implements Dataplane {
     return this.opts.log.child({ component: 'dataplane.bpf', node: this.opts.node });
   }
 
+  /**
+   * One pass. The maps and attachments (what VM traffic needs) go first when the shared devices already
+   * exist, so a newly plugged port is programmed in milliseconds, not after the slower gateway and DHCP
+   * work (router namespaces, nft, dnsmasq); they run again at the end only when that work changed devices.
+   */
   async reconcile(intent: NodeIntent): Promise<ReconcileReport> {
     const t0 = Date.now();
     const log = this.log;
     const netns = this.opts.netns;
     const errors: Errors = [];
     let changes = 0;
-    let entries: Record<string, number> | undefined;
+    const phases: Record<string, number> = {};
+    let tp = Date.now();
+    const phase = (name: string) => {
+      phases[name] = Date.now() - tp;
+      tp = Date.now();
+    };
 
-    // 1. Devices of kernel mode that block ours, then the shared bridges and gateways, then vxe.
+    // 1. Devices of kernel mode that block ours; then, if nothing structural is missing, the maps at once.
     for (const step of planDevices(await listLinks({ netns }), intent).filter((s) => s.argv[3]?.startsWith('vxl'))) {
       changes += await this.step(step.argv, step.reason, errors);
     }
+    const early = await this.programMaps(intent, true);
+    if (early) changes += early.changes;
+    phase('maps');
+    // 2. The shared bridges and gateways, vxe, DHCP servers.
     const gw = await reconcileGateways(intent, { node: this.opts.node, netns, log });
     changes += gw.applied;
     const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
@@ -59,18 +73,44 @@ export class BpfDataplane implements Dataplane {
       const vni = f.change.vni;
       errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
     }
-    for (const step of planDevices(await listLinks({ netns }), intent)) changes += await this.step(step.argv, step.reason, errors);
+    let deviceChanges = gw.applied;
+    for (const step of planDevices(await listLinks({ netns }), intent)) deviceChanges += await this.step(step.argv, step.reason, errors);
+    changes += deviceChanges - gw.applied;
+    phase('gateways');
     const dhcp = await reconcileDhcp(intent, { node: this.opts.node, netns, log });
     changes += dhcp.applied;
     errors.push(...dhcp.errors);
+    phase('dhcp');
+    // 3. Maps and attachments again when step 2 created or replaced devices (new ifindexes), or step 1 could not run.
+    const final = early && deviceChanges === 0 ? early : await this.programMaps(intent, false);
+    if (final !== early) {
+      changes += final!.changes;
+      phase('maps2');
+    }
+    errors.push(...final!.errors);
+    const durationMs = Date.now() - t0;
+    for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'reconcile error');
+    log.info({ changes, errors: errors.length, durationMs, phases }, 'reconciled');
+    return { mode: 'bpf', changes, errors, durationMs, entries: final!.entries };
+  }
 
-    // 2. Programs (reused when the pinned ones come from the same build), maps, attachments.
+  /**
+   * Programs (reused when the pinned ones come from the same build), maps, attachments: observe, diff, apply.
+   * `early`: gives up (undefined, nothing written) when the desired tables cannot be complete yet, e.g. a
+   * network's bridge or the vxe device does not exist before step 2 of the pass.
+   */
+  private async programMaps(intent: NodeIntent, early: boolean): Promise<{ changes: number; errors: Errors; entries: Record<string, number> } | undefined> {
+    const log = this.log;
+    const netns = this.opts.netns;
+    const errors: Errors = [];
+    let changes = 0;
+    const [links, fdb] = await Promise.all([listLinks({ netns }), listFdb({ netns })]);
+    if (early && !sharedDevicesExist(links, intent)) return undefined;
     const progs = ensurePrograms(this.pinDir);
     if (progs.loaded) {
       changes++;
       log.info({ op: 'load', hash: progs.hash }, 'programs loaded');
     }
-    const [links, fdb] = await Promise.all([listLinks({ netns }), listFdb({ netns })]);
     const maps = PinnedMaps.open(this.pinDir);
     const fds: Partial<Record<ProgramName, number>> = {};
     try {
@@ -78,12 +118,13 @@ export class BpfDataplane implements Dataplane {
       const seen = observedEndpoints(observed.vxm_endpoints);
       const env = { ...nodeEnv(links, fdb, seen.ports, progs.hash), remoteVteps: seen.remotes };
       const desired = desiredMaps(intent, env);
+      if (early && desired.errors.length) return undefined;
       errors.push(...desired.errors);
       const mapChanges = diffMaps(observed, desired.state);
       maps.apply(mapChanges);
       changes += mapChanges.length;
       // apply() throws on the first failed write, so the maps now hold exactly the desired tables.
-      entries = Object.fromEntries(MANAGED_MAPS.filter((m) => m !== 'vxm_config').map((m) => [m, desired.state[m].size]));
+      const entries = Object.fromEntries(MANAGED_MAPS.filter((m) => m !== 'vxm_config').map((m) => [m, desired.state[m].size]));
       for (const c of mapChanges) log.debug({ map: c.map, op: c.op, key: c.key }, 'map entry changed');
 
       const want = new Map<number, ProgramName>();
@@ -107,14 +148,11 @@ export class BpfDataplane implements Dataplane {
         changes += egressSteps.length - failures.length;
         for (const f of failures) errors.push({ message: `egress ${f.step.op} #${f.step.ifindex}: ${f.message}` });
       }
+      return { changes, errors, entries };
     } finally {
       for (const fd of Object.values(fds)) bpf.closeFd(fd);
       maps.close();
     }
-    const durationMs = Date.now() - t0;
-    for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'reconcile error');
-    log.info({ changes, errors: errors.length, durationMs }, 'reconciled');
-    return { mode: 'bpf', changes, errors, durationMs, entries };
   }
 
   private async step(argv: string[], reason: string, errors: Errors): Promise<number> {
@@ -168,4 +206,10 @@ export class BpfDataplane implements Dataplane {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Every network's bridge and every cluster network's vxe device exist (else the maps cannot be complete). */
+export function sharedDevicesExist(links: Array<{ name: string }>, intent: NodeIntent): boolean {
+  const have = new Set(links.map((l) => l.name));
+  return intent.clusterNetworks.every((cn) => have.has(names.externalVxlan(cn.port)) && cn.networks.every((n) => have.has(names.bridge(n.vni))));
 }
