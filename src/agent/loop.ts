@@ -146,6 +146,7 @@ export class ReconcileLoop {
     at: Date,
   ): Promise<void> {
     const { node, mode, source, log } = this.o;
+    const published = source.current().snapshot.statuses;
     const cns = new Set<string>([...Object.keys(vt.vteps), ...vt.missing.map((m) => m.clusterNetwork), ...intent.clusterNetworks.map((c) => c.name)]);
     for (const cn of cns) {
       const nets = intent.clusterNetworks.find((c) => c.name === cn)?.networks.length ?? 0;
@@ -153,7 +154,12 @@ export class ReconcileLoop {
         ? errors.join('; ').slice(0, 500)
         : `${nets} network(s) programmed${inputErrors.length ? `; ${inputErrors.length} invalid input object(s) ignored` : ''}`;
       try {
-        await source.publishStatus(statusObject({ node, clusterNetwork: cn, vtepIP: vt.vteps[cn], mode, ready: errors.length === 0, message, at }));
+        const previous = published.find((p) => p.status.node === node && p.status.clusterNetwork === cn)?.status.conditions;
+        const vtepProblem = vt.missing.find((m) => m.clusterNetwork === cn)?.reason;
+        await source.publishStatus(statusObject({
+          node, clusterNetwork: cn, vtepIP: vt.vteps[cn], mode, ready: errors.length === 0, message, at,
+          vtepProblem, invalidInputs: inputErrors, previous,
+        }));
       } catch (err) {
         log.warn({ clusterNetwork: cn, err: (err as Error).message }, 'status publish failed');
       }

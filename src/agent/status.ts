@@ -1,4 +1,5 @@
 /** The VxlanStatus objects a node publishes after each reconcile. Pure. */
+import { nextCondition } from '../model/conditions.js';
 import { VXMESH_API, type VxlanStatus } from '../model/schema.js';
 import type { DataplaneMode } from '../dataplane/dataplane.js';
 
@@ -10,6 +11,12 @@ export interface StatusInput {
   ready: boolean;
   message: string;
   at: Date;
+  /** Why the node has no VTEP address on this cluster network (vtepIP absent). */
+  vtepProblem?: string;
+  /** Messages of the input objects rejected by validation (their last good version is in force). */
+  invalidInputs?: string[];
+  /** The conditions this node published last time (transition times are kept while a status stays). */
+  previous?: VxlanStatus['status']['conditions'];
 }
 
 export function statusObject(s: StatusInput): VxlanStatus {
@@ -25,6 +32,23 @@ export function statusObject(s: StatusInput): VxlanStatus {
       ready: s.ready,
       message: s.message,
       lastReconcile: s.at.toISOString(),
+      conditions: statusConditions(s),
     },
   };
+}
+
+export function statusConditions(s: StatusInput) {
+  const now = s.at.toISOString();
+  const invalid = s.invalidInputs ?? [];
+  return [
+    nextCondition(s.previous, { type: 'Ready', ok: s.ready, reason: s.ready ? 'Reconciled' : 'ReconcileFailed', message: s.message }, now),
+    nextCondition(s.previous, {
+      type: 'VtepReady', ok: !!s.vtepIP, reason: s.vtepIP ? 'UplinkAddress' : 'NoVtepAddress',
+      message: s.vtepIP ? `VTEP ${s.vtepIP} (${s.mode} dataplane)` : (s.vtepProblem ?? 'no VTEP address'),
+    }, now),
+    nextCondition(s.previous, {
+      type: 'InputValid', ok: invalid.length === 0, reason: invalid.length ? 'InvalidObjects' : 'Valid',
+      message: invalid.length ? `${invalid.length} invalid object(s), last good versions kept: ${invalid.slice(0, 3).join('; ').slice(0, 400)}` : 'every input object is valid',
+    }, now),
+  ];
 }

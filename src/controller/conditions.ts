@@ -5,15 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { KObject } from '../k8s/client.js';
+import { nextCondition, type Condition as ModelCondition } from '../model/conditions.js';
 
-export interface Condition {
-  type: 'Ready' | 'InvalidSpec' | 'PoolExhausted';
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+export type Condition = ModelCondition<'Ready' | 'InvalidSpec' | 'PoolExhausted'>;
 
 export interface NetworkFacts {
   /** Validation problem of the current spec (the last good spec may still be in force). */
@@ -26,15 +20,8 @@ export interface NetworkFacts {
 export function networkStatus(net: KObject, facts: NetworkFacts, now: string): { conditions: Condition[]; allocatedIPs: number; observedGeneration?: number } {
   const previous: Condition[] = Array.isArray(net.status?.conditions) ? net.status.conditions : [];
   const generation: number | undefined = net.metadata.generation;
-  const cond = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
-    const status = ok ? 'True' : 'False';
-    const prev = previous.find((c) => c.type === type);
-    return {
-      type, status, reason, message,
-      lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    };
-  };
+  const cond = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition =>
+    nextCondition(previous, { type, ok, reason, message, observedGeneration: generation }, now);
   const ready = !facts.specError && !facts.exhausted && facts.nadReady;
   const readyReason = facts.specError ? 'InvalidSpec' : facts.exhausted ? 'PoolExhausted' : facts.nadReady ? 'Ready' : 'AttachmentPending';
   const readyMessage = facts.specError ?? facts.exhausted ?? (facts.nadReady ? 'NetworkAttachmentDefinition and address pool are ready' : 'waiting for the NetworkAttachmentDefinition');

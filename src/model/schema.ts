@@ -174,6 +174,16 @@ export const vxlanStatusSchema = z.object({
     ready: z.boolean().default(false),
     message: z.string().optional(),
     lastReconcile: z.string().optional(),
+    /** Ready, VtepReady, InputValid (metav1.Condition shape), like Harvester's VlanStatus. */
+    conditions: z
+      .array(z.object({
+        type: z.string().min(1),
+        status: z.enum(['True', 'False', 'Unknown']),
+        reason: z.string().optional(),
+        message: z.string().optional(),
+        lastTransitionTime: z.string().optional(),
+      }))
+      .optional(),
   }),
 });
 

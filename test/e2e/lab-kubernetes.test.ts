@@ -49,8 +49,13 @@ describe('the demo lab with the Kubernetes source', () => {
       'tenant-a/vm-a1': '10.10.0.2', 'tenant-a/vm-a2': '10.10.0.3', 'tenant-a/vm-a3': '10.10.0.4',
       'tenant-b/vm-b1': '10.10.0.2', 'tenant-b/vm-b2': '10.10.0.3', 'tenant-b/vm-b3': '10.10.0.50',
     });
-    const statuses = (await api.list(RESOURCES.statuses)).items.map((s) => [s.status.node, s.status.vtepIP, s.status.mode, s.status.ready]);
+    const items = (await api.list(RESOURCES.statuses)).items;
+    const statuses = items.map((s) => [s.status.node, s.status.vtepIP, s.status.mode, s.status.ready]);
     expect(statuses.sort()).toEqual([1, 2, 3].map((i) => [lab.node(i), `198.18.0.1${i}`, mode, true]));
+    for (const s of items) {
+      const conds = Object.fromEntries(s.status.conditions.map((c: { type: string; status: string }) => [c.type, c.status]));
+      expect(conds, s.metadata.name).toEqual({ Ready: 'True', VtepReady: 'True', InputValid: 'True' });
+    }
     const nads = (await api.list(RESOURCES.nads)).items.map((n) => `${n.metadata.namespace}/${n.metadata.name}`);
     expect(nads.sort()).toEqual(['tenant-a/blue', 'tenant-b/red']);
     // What the lab's help tells users to do: kubectl with the lab's kubeconfig.

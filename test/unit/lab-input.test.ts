@@ -83,11 +83,26 @@ describe('agent helpers', () => {
     expect(otherModeLeftovers('kernel', ['vxl100', 'vxb100'], false)).toEqual([]);
   });
 
-  it('builds the VxlanStatus a node publishes', () => {
-    const s = statusObject({ node: 'n1', clusterNetwork: 'overlay', mode: 'bpf', ready: false, message: 'x', at: new Date(0) });
+  it('builds the VxlanStatus a node publishes, with Ready, VtepReady and InputValid conditions', () => {
+    const s = statusObject({ node: 'n1', clusterNetwork: 'overlay', mode: 'bpf', ready: false, message: 'x', at: new Date(0), vtepProblem: 'uplink eth1 has no IPv4 address', invalidInputs: ['VxlanNetwork a/b: spec.vni: bad'] });
     expect(s).toEqual({
       apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanStatus', metadata: { name: 'overlay.n1' },
-      status: { clusterNetwork: 'overlay', node: 'n1', mode: 'bpf', ready: false, message: 'x', lastReconcile: '1970-01-01T00:00:00.000Z' },
+      status: {
+        clusterNetwork: 'overlay', node: 'n1', mode: 'bpf', ready: false, message: 'x', lastReconcile: '1970-01-01T00:00:00.000Z',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: 'x', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
+          { type: 'VtepReady', status: 'False', reason: 'NoVtepAddress', message: 'uplink eth1 has no IPv4 address', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
+          { type: 'InputValid', status: 'False', reason: 'InvalidObjects', message: '1 invalid object(s), last good versions kept: VxlanNetwork a/b: spec.vni: bad', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
+        ],
+      },
     });
+  });
+
+  it('keeps a condition\'s transition time while its status stays, and moves it when the status flips', () => {
+    const first = statusObject({ node: 'n1', clusterNetwork: 'overlay', vtepIP: '198.18.0.11', mode: 'bpf', ready: false, message: 'x', at: new Date(0) });
+    const later = statusObject({ node: 'n1', clusterNetwork: 'overlay', vtepIP: '198.18.0.11', mode: 'bpf', ready: true, message: 'ok', at: new Date(60_000), previous: first.status.conditions });
+    const byType = Object.fromEntries(later.status.conditions!.map((c) => [c.type, c]));
+    expect(byType.VtepReady).toMatchObject({ status: 'True', reason: 'UplinkAddress', message: 'VTEP 198.18.0.11 (bpf dataplane)', lastTransitionTime: '1970-01-01T00:00:00.000Z' });
+    expect(byType.Ready).toMatchObject({ status: 'True', reason: 'Reconciled', lastTransitionTime: '1970-01-01T00:01:00.000Z' });
   });
 });
