@@ -11,7 +11,7 @@ import type { LabStatusJson } from '../../src/lab/status.js';
 import { isAlive } from '../../src/lab/processes.js';
 import { readLabState } from '../../src/lab/state.js';
 import { run } from '../../src/util/exec.js';
-import { find, parsePing, sleep, TestLab } from '../helpers/lab.js';
+import { parsePing, sleep, TestLab, withVm } from '../helpers/lab.js';
 
 const mode = 'bpf';
 
@@ -84,13 +84,7 @@ describe('the demo lab with the Kubernetes source', () => {
     const r = await lab.cli(['lab', 'restart', 'controller', '--lab', lab.name]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(isAlive(pid)).toBe(false);
-    const docs = structuredClone(lab.docs);
-    const a4 = structuredClone(find(docs, 'VirtualMachineInstance', 'vm-a3'));
-    a4.metadata.name = 'vm-a4';
-    a4.spec.domain.devices.interfaces[0].macAddress = '02:00:0a:00:01:04';
-    a4.status.nodeName = lab.node(2);
-    docs.push(a4);
-    const add = await lab.apply(docs);
+    const add = await lab.apply(withVm(lab.docs, 'vm-a3', { name: 'vm-a4', mac: '02:00:0a:00:01:04', node: lab.node(2) }));
     expect(add.exitCode, add.stderr).toBe(0);
     expect(await allocationsByVm()).toEqual({ ...before, 'tenant-a/vm-a4': '10.10.0.5' });
     expect(await lab.whoAnswers('vm-a1', '10.10.0.5')).toBe('vm-a4');
@@ -110,13 +104,7 @@ describe('the demo lab with the Kubernetes source', () => {
     const stats = parsePing((await ping).stdout);
     expect(stats.lost, `${stats.lost} of ${stats.transmitted} lost across the API server restart`).toBeLessThanOrEqual(2);
     expect(await allocationsByVm()).toEqual(before); // the objects survived the restart
-    const docs = structuredClone(lab.docs);
-    const b4 = structuredClone(find(docs, 'VirtualMachineInstance', 'vm-b1'));
-    b4.metadata.name = 'vm-b4';
-    b4.spec.domain.devices.interfaces[0].macAddress = '02:00:0b:00:01:04';
-    b4.status.nodeName = lab.node(2);
-    docs.push(b4);
-    const add = await lab.apply(docs);
+    const add = await lab.apply(withVm(lab.docs, 'vm-b1', { name: 'vm-b4', mac: '02:00:0b:00:01:04', node: lab.node(2) }));
     expect(add.exitCode, add.stderr).toBe(0);
     expect((await allocationsByVm())['tenant-b/vm-b4']).toBe('10.10.0.4');
     expect(await lab.whoAnswers('vm-b3', '10.10.0.4')).toBe('vm-b4');

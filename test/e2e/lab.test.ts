@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/util/exec.js';
-import { find, parsePing, sleep, TestLab, waitFor } from '../helpers/lab.js';
+import { find, parsePing, sleep, TestLab, waitFor, withVm } from '../helpers/lab.js';
 
 /** vxm_endpoints key of (VNI 100, vm-a2's MAC): u32 vni little-endian, 6 MAC bytes, 2 pad bytes. */
 const A2_ENDPOINT_KEY = '64 00 00 00 02 00 0a 00 01 02 00 00';
@@ -138,13 +138,7 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
   });
 
   it('adds and removes VMs with lab apply, keeping the addresses of the others', async () => {
-    const docs = structuredClone(lab.docs);
-    const a4 = structuredClone(find(docs, 'VirtualMachineInstance', 'vm-a3'));
-    a4.metadata.name = 'vm-a4';
-    a4.spec.domain.devices.interfaces[0].macAddress = '02:00:0a:00:01:04';
-    a4.status.nodeName = lab.node(3);
-    docs.push(a4);
-    const r = await lab.apply(docs);
+    const r = await lab.apply(withVm(lab.docs, 'vm-a3', { name: 'vm-a4', mac: '02:00:0a:00:01:04', node: lab.node(3) }));
     expect(r.exitCode, r.stderr).toBe(0);
     const vm = (await lab.status()).vms.find((v) => v.name === 'vm-a4');
     expect(vm?.interfaces[0]?.ip).toBe('10.10.0.5'); // the lowest free address

@@ -33,6 +33,18 @@ export function exampleDocs(lab: string, mode: string): Doc[] {
   return docs;
 }
 
+/** `docs` plus a VM cloned from VMI `like` (same network), renamed, with its own MAC, placed on `node`. */
+export function withVm(docs: Doc[], like: string, vm: { name: string; mac: string; node: string }): Doc[] {
+  const out = structuredClone(docs);
+  const v = structuredClone(find(out, 'VirtualMachineInstance', like));
+  v.metadata.name = vm.name;
+  delete v.metadata.annotations; // no fixed address: IPAM picks one
+  v.spec.domain.devices.interfaces[0].macAddress = vm.mac;
+  v.status.nodeName = vm.node;
+  out.push(v);
+  return out;
+}
+
 export const toYaml = (docs: Doc[]) => docs.map((d) => YAML.stringify(d)).join('---\n');
 
 export function find(docs: Doc[], kind: string, name: string): Doc {
