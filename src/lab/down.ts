@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DHCP_RUN_DIR, parseServerDir } from '../dataplane/dhcp/index.js';
 import { run } from '../util/exec.js';
 import { stopAgent } from './agents.js';
+import { stopPid } from './processes.js';
 import { stopLabApi } from './kube.js';
 import { labPaths, labPrefix, readLabState } from './state.js';
 import { destroyNamespaces, netnsList } from './topology.js';
@@ -23,6 +24,8 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
   const nodes = new Set([...nodeNames, ...(s?.nodes.map((n) => n.name) ?? [])]);
   for (const n of s?.nodes ?? []) await stopAgent(n);
   if (s) await stopLabApi(s);
+  // Whatever still runs with the lab's directory on its command line (lab.json lost, a crashed CLI, …).
+  for (const pid of await processesUsing(labPaths(lab).dir)) await stopPid(pid);
   removed.push(...(await destroyNamespaces([labPrefix(lab)])));
   const routers = (await netnsList()).filter((ns) => [...nodes].some((n) => new RegExp(`^vxmr-${escape(n)}-\\d+$`).test(ns)));
   for (const ns of routers) await deleteNetns(ns); // also kills the DHCP servers inside
@@ -37,6 +40,22 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
   }
   await rm(labPaths(lab).dir, { recursive: true, force: true });
   return removed;
+}
+
+/** What the lab starts (a user's `tail -f` on a lab log is left alone). */
+const LAB_PROGRAMS = new Set(['node', 'nsenter', 'socat', 'udhcpc', 'dnsmasq']);
+
+/** Lab processes (not this one) with an argument inside `dir`: agents, API server, relay, controller, clients. */
+export async function processesUsing(dir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(e);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!LAB_PROGRAMS.has(path.basename(argv[0] ?? ''))) continue;
+    if (argv.some((a) => a === dir || a.includes(`${dir}/`))) out.push(pid);
+  }
+  return out;
 }
 
 /** Mount points at or below `dir` (deepest first). */

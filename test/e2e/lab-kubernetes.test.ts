@@ -4,6 +4,7 @@
  * addresses, the real agents read everything through informers and publish their VxlanStatus, the lab
  * writes VMIs like a user and KubeVirt would. Checked through the CLI, real traffic, and the API itself.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, loadKubeConfig } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
@@ -110,10 +111,14 @@ describe('the demo lab with the Kubernetes source', () => {
     expect(await lab.whoAnswers('vm-b3', '10.10.0.4')).toBe('vm-b4');
   });
 
-  it('lab down stops the API server, its relay and the controller, and removes everything', async () => {
-    const kube = (await readLabState(lab.name))!.kube!;
-    expect((await lab.down()).exitCode).toBe(0);
-    for (const pid of [kube.apiPid, kube.relayPid, kube.controllerPid]) expect(isAlive(pid)).toBe(false);
+  it('lab down stops the API server, its relay, the controller and the agents, even with lab.json lost', async () => {
+    const st = (await readLabState(lab.name))!;
+    const pids = [st.kube!.apiPid, st.kube!.relayPid, st.kube!.controllerPid, ...st.nodes.map((n) => n.agentPid)];
+    expect(pids.every((p) => isAlive(p))).toBe(true);
+    rmSync(`/run/vxmesh/${lab.name}/lab.json`); // what down usually reads: it must find the processes anyway
+    const down = await lab.cli(['lab', 'down', '-f', lab.writeFile(lab.docs)]);
+    expect(down.exitCode, down.stderr).toBe(0);
+    for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
     expect((await run(['ip', 'netns', 'list'])).stdout).not.toMatch(new RegExp(`vxm-${lab.name}-|vxmr-${lab.name}n`));
     expect((await run(['test', '-e', `/run/vxmesh/${lab.name}`], { allowFailure: true })).exitCode).not.toBe(0);
   });
