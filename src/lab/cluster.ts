@@ -7,6 +7,7 @@
  *    apply --prune` and waits for the controller's allocations.
  */
 import { readFile } from 'node:fs/promises';
+import { VxmeshError } from '../errors.js';
 import { KubeClient, isApiError, loadKubeConfig, type KObject } from '../k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../k8s/resources.js';
 import { ipAllocationSchema, vxlanStatusSchema, type VxlanIPAllocation, type VxlanStatus } from '../model/schema.js';
@@ -78,7 +79,12 @@ const USER_KINDS: ResourceRef[] = [
   RESOURCES.policies, RESOURCES.vms, RESOURCES.vmis,
 ];
 
-export class LabObjectError extends Error {}
+/** An object of the lab file the lab's API server cannot take, or a VMI it does not have. */
+export class LabObjectError extends VxmeshError {
+  constructor(message: string) {
+    super('LAB_OBJECT', message);
+  }
+}
 
 /** Marks what the lab applied, so that pruning never touches objects anybody else created. */
 export const LAB_LABEL = 'lab.vxmesh.io/name';
