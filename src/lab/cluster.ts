@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { VxmeshError } from '../errors.js';
-import { KubeClient, isApiError, loadKubeConfig, type KObject } from '../k8s/client.js';
+import { KubeClient, errorMessage, isApiError, loadKubeConfig, type KObject } from '../k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../k8s/resources.js';
 import { ipAllocationSchema, vxlanStatusSchema, type VxlanIPAllocation, type VxlanStatus } from '../model/schema.js';
 import { listYamlFiles, writeFileAtomic } from '../sources/file/files.js';
@@ -113,11 +113,15 @@ function kubeCluster(s: LabState, client: KubeClient): LabCluster {
       }
       for (const res of USER_KINDS) {
         for (const o of byRes.get(res)!) {
-          const live = await client.get(res, o.metadata.name, o.metadata.namespace);
-          if (!live) await client.create(res, o);
-          else if (differs(o, live)) {
-            const status = res === RESOURCES.vmis && isObj(o.status) ? { status: { ...(live.status ?? {}), ...o.status } } : {};
-            await client.replace(res, { ...o, ...status, metadata: { ...live.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } });
+          try {
+            const live = await client.get(res, o.metadata.name, o.metadata.namespace);
+            if (!live) await client.create(res, o);
+            else if (differs(o, live)) {
+              const status = res === RESOURCES.vmis && isObj(o.status) ? { status: { ...(live.status ?? {}), ...o.status } } : {};
+              await client.replace(res, { ...o, ...status, metadata: { ...live.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } });
+            }
+          } catch (err) {
+            throw new LabObjectError(`${ref(o)}: the lab's API server refused it: ${errorMessage(err)}`);
           }
         }
       }
