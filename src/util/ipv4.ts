@@ -1,6 +1,31 @@
 /** IPv4 arithmetic on unsigned 32-bit integers. Pure. */
 
+/**
+ * Dotted quad -> integer. Parsed by hand: intent sorts endpoints with it (2·N·log N calls per pass, a
+ * quarter-second at 100k with split/map). Anything but four plain 0–255 parts takes the general path,
+ * so odd input gives what it always gave.
+ */
 export function ipToInt(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 0x2e && digits && part <= 255) {
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else return ipToIntGeneral(ip);
+  }
+  return dots === 3 && digits && part <= 255 ? n * 256 + part : ipToIntGeneral(ip);
+}
+
+function ipToIntGeneral(ip: string): number {
   const p = ip.split('.').map(Number);
   return (((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) >>> 0;
 }

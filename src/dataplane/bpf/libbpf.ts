@@ -1,7 +1,8 @@
 /**
  * libbpf.ts: typed koffi bindings to libbpf.so.1 (Debian 12: libbpf 1.1) and the few libc calls the
- * loader needs (setns, close). Every failing call becomes a BpfError(op, errno, detail); libbpf's own
- * messages (verifier log included) are captured through libbpf_set_print and attached as the detail.
+ * loader needs (setns, close). Every failing call becomes a BpfError(op, errno, detail) (batch map calls
+ * report their errno instead, see BatchStep); libbpf's own messages (verifier log included) are
+ * captured through libbpf_set_print and attached as the detail.
  * All calls are synchronous and act in the calling thread's CURRENT network namespace (TC hooks,
  * ifindexes); see inNetns().
  */
@@ -28,6 +29,14 @@ export const TestRunOpts = koffi.struct('bpf_test_run_opts', {
   ctx_in: 'void *', ctx_out: 'void *', ctx_size_in: 'uint32_t', ctx_size_out: 'uint32_t', retval: 'uint32_t',
   repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
 });
+/** struct bpf_map_batch_opts (bpf.h). */
+export const BatchOpts = koffi.struct('bpf_map_batch_opts', { sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t' });
+/** struct bpf_map_create_opts (bpf.h, libbpf 1.1). */
+export const MapCreateOpts = koffi.struct('bpf_map_create_opts', {
+  sz: 'size_t', btf_fd: 'uint32_t', btf_key_type_id: 'uint32_t', btf_value_type_id: 'uint32_t',
+  btf_vmlinux_value_type_id: 'uint32_t', inner_map_fd: 'uint32_t', map_flags: 'uint32_t', map_extra: 'uint64_t',
+  numa_node: 'uint32_t', map_ifindex: 'uint32_t',
+});
 
 const printFn = koffi.proto('int vxm_libbpf_print_fn(int level, const char *fmt, void *ap)');
 
@@ -50,6 +59,11 @@ const f = {
   lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)'),
   delete: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
   next_key: lib.func('int bpf_map_get_next_key(int fd, void *key, _Out_ void *next)'),
+  // Buffers are passed by address, so the kernel's writes (out_batch, keys, values) land in them.
+  lookup_batch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  update_batch: lib.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  delete_batch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  map_create: lib.func('int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const bpf_map_create_opts *opts)'),
   obj_get: lib.func('int bpf_obj_get(const char *path)'),
   obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
   obj_info: lib.func('int bpf_obj_get_info_by_fd(int fd, _Out_ uint8_t *info, _Inout_ uint32_t *len)'),
@@ -168,7 +182,7 @@ export function mapDelete(fd: number, key: Buffer): boolean {
   return true;
 }
 
-/** Every key of a map (bpf_map_get_next_key walk; libbpf 1.1 batch ops are not needed at this scale). */
+/** Every key of a map (bpf_map_get_next_key walk: one call per key; batch.ts dumps whole maps faster). */
 export function mapKeys(fd: number, keySize: number): Buffer[] {
   const keys: Buffer[] = [];
   let prev: Buffer | null = null;
@@ -182,6 +196,58 @@ export function mapKeys(fd: number, keySize: number): Buffer[] {
     if (keys.length > 1_000_000) throw new BpfError('bpf_map_get_next_key', 7, 'map walk did not end');
   }
   return keys;
+}
+
+/**
+ * One batch call's outcome: elements processed, and the errno it stopped with (0: none). Batch calls
+ * succeed partly (count = elements done before the errno; a call the kernel refuses outright leaves the
+ * count passed in), so they report instead of throwing; batch.ts decides what an errno means (end of map,
+ * absent key, map type without batch ops) and throws BpfError.
+ */
+export interface BatchStep { count: number; errno: number }
+
+const batchOpts = () => ({ sz: koffi.sizeof(BatchOpts), elem_flags: BPF_ANY, flags: 0 });
+
+function batchStep(rc: number, count: number[]): BatchStep {
+  return { count: count[0]!, errno: rc < 0 ? -rc : 0 };
+}
+
+/**
+ * BPF_MAP_LOOKUP_BATCH: up to `count` entries after position `inBatch` (null: from the start) into
+ * `keys`/`values` (count × key / value size); the next position goes to `outBatch` (hash maps: a bucket
+ * index, other maps: a key; give it max(key size, 8) bytes). ENOENT = the end of the map was reached.
+ */
+export function mapLookupBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: number): BatchStep {
+  const n = [count];
+  return batchStep(f.lookup_batch(fd, inBatch, outBatch, keys, values, n, batchOpts()) as number, n);
+}
+
+/** BPF_MAP_UPDATE_BATCH (BPF_ANY) of `count` entries packed in `keys`/`values`; stops at the first failing one. */
+export function mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number): BatchStep {
+  const n = [count];
+  return batchStep(f.update_batch(fd, keys, values, n, batchOpts()) as number, n);
+}
+
+/** BPF_MAP_DELETE_BATCH of `count` keys packed in `keys`; stops at the first failing one (ENOENT: absent). */
+export function mapDeleteBatch(fd: number, keys: Buffer, count: number): BatchStep {
+  const n = [count];
+  return batchStep(f.delete_batch(fd, keys, n, batchOpts()) as number, n);
+}
+
+export const BPF_MAP_TYPE_HASH = 1;
+export const BPF_MAP_TYPE_ARRAY = 2;
+export const BPF_MAP_TYPE_PERCPU_HASH = 5;
+export const BPF_MAP_TYPE_LPM_TRIE = 11;
+export const BPF_MAP_TYPE_DEVMAP_HASH = 25;
+export const BPF_F_NO_PREALLOC = 1;
+
+/** Creates an unpinned map (tests; the agent's maps come from the objects); returns its fd, to be closed with closeFd. */
+export function mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, mapFlags = 0): number {
+  const opts = {
+    sz: koffi.sizeof(MapCreateOpts), btf_fd: 0, btf_key_type_id: 0, btf_value_type_id: 0, btf_vmlinux_value_type_id: 0,
+    inner_map_fd: 0, map_flags: mapFlags, map_extra: 0, numa_node: 0, map_ifindex: 0,
+  };
+  return check(`bpf_map_create(${name})`, f.map_create(type, name, keySize, valueSize, maxEntries, opts) as number);
 }
 
 export const possibleCpus = (): number => check('libbpf_num_possible_cpus', f.num_possible_cpus() as number);

@@ -1,12 +1,13 @@
 /**
  * maps.ts: the live handle on vxmesh's pinned maps (spec vs handle: this holds fds and needs close()).
  * Reads whole tables as hex key -> hex value (desired.ts compares them), applies MapChange lists, and
- * sums the per-CPU counters.
+ * sums the per-CPU counters. Reads and writes go through batch.ts: a few syscalls per map, not one per entry.
  */
 import path from 'node:path';
 import { BpfError } from '../../errors.js';
 import { VERDICTS, decode, sizeOf, type LayoutName, type Verdict } from './abi.js';
 import * as bpf from './libbpf.js';
+import { deleteKeys, dumpMap, updateEntries, type Packed } from './batch.js';
 import { MANAGED_MAPS, emptyState, type ManagedMap, type MapChange, type MapState } from './desired.js';
 
 export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_pol_stats'] as const;
@@ -52,12 +53,7 @@ export class PinnedMaps {
 
   readTable(map: MapName): Map<string, string> {
     const { key, value } = MAP_SIZES[map];
-    const out = new Map<string, string>();
-    for (const k of bpf.mapKeys(this.fds[map], key)) {
-      const v = bpf.mapLookup(this.fds[map], k, value);
-      if (v) out.set(k.toString('hex'), v.toString('hex'));
-    }
-    return out;
+    return hexTable(dumpMap(this.fds[map], key, value), key, value);
   }
 
   readState(): MapState {
@@ -66,12 +62,14 @@ export class PinnedMaps {
     return s;
   }
 
+  /** Writes the changes in their order, one batch per run of same-map same-op changes; throws on the first refused write. */
   apply(changes: MapChange[]): void {
-    for (const c of changes) {
-      const fd = this.fds[c.map];
-      const key = Buffer.from(c.key, 'hex');
-      if (c.op === 'delete') bpf.mapDelete(fd, key);
-      else bpf.mapUpdate(fd, key, Buffer.from(c.value ?? '', 'hex'));
+    for (const run of changeRuns(changes)) {
+      const fd = this.fds[run.map];
+      const { key, value } = MAP_SIZES[run.map];
+      const keys = packHex(run.map, run.changes.map((c) => c.key), key);
+      if (run.op === 'delete') deleteKeys(fd, key, keys, run.changes.length);
+      else updateEntries(fd, key, value, { count: run.changes.length, keys, values: packHex(run.map, run.changes.map((c) => c.value ?? ''), value) });
     }
   }
 
@@ -94,9 +92,11 @@ export class PinnedMaps {
     const cpus = bpf.possibleCpus();
     const slot = 16; // sizeof(struct vxm_stat), already 8-aligned
     const rows: StatRow[] = [];
-    for (const k of bpf.mapKeys(this.fds.vxm_stats, MAP_SIZES.vxm_stats.key)) {
-      const v = bpf.mapLookup(this.fds.vxm_stats, k, slot * cpus);
-      if (!v) continue;
+    const ks = MAP_SIZES.vxm_stats.key;
+    const all = dumpMap(this.fds.vxm_stats, ks, slot * cpus); // per-CPU: one slot per possible CPU
+    for (let i = 0; i < all.count; i++) {
+      const k = all.keys.subarray(i * ks, (i + 1) * ks);
+      const v = all.values.subarray(i * slot * cpus, (i + 1) * slot * cpus);
       let packets = 0n;
       let bytes = 0n;
       for (let c = 0; c < cpus; c++) {
@@ -113,6 +113,39 @@ export class PinnedMaps {
   close(): void {
     for (const fd of Object.values(this.fds)) bpf.closeFd(fd);
   }
+}
+
+/** Packed entries as hex key -> hex value (the form desired.ts computes and compares). */
+export function hexTable(p: Packed, keySize: number, valueSize: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < p.count; i++) {
+    // A string per entry, not substrings of one: diffMaps hashes and compares these flat strings faster.
+    out.set(p.keys.toString('hex', i * keySize, (i + 1) * keySize), p.values.toString('hex', i * valueSize, (i + 1) * valueSize));
+  }
+  return out;
+}
+
+/** Hex strings of `size` bytes each, back to back; a string of another length is an ABI mismatch, not written. */
+export function packHex(map: string, hex: string[], size: number): Buffer {
+  const out = Buffer.alloc(hex.length * size);
+  hex.forEach((h, i) => {
+    if (h.length !== size * 2) throw new BpfError(map, 22, `entry of ${h.length / 2} bytes, the map takes ${size}`);
+    out.write(h, i * size, size, 'hex');
+  });
+  return out;
+}
+
+export interface ChangeRun { map: ManagedMap; op: MapChange['op']; changes: MapChange[] }
+
+/** Consecutive changes to the same map with the same op, in order (diffMaps emits a map's updates, then its deletes). */
+export function changeRuns(changes: MapChange[]): ChangeRun[] {
+  const runs: ChangeRun[] = [];
+  for (const c of changes) {
+    const last = runs[runs.length - 1];
+    if (last && last.map === c.map && last.op === c.op) last.changes.push(c);
+    else runs.push({ map: c.map, op: c.op, changes: [c] });
+  }
+  return runs;
 }
 
 /** Counter lookup helper: packets for {vni, verdict} (0 when absent). */
