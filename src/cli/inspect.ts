@@ -5,6 +5,7 @@ import { componentLogger } from '../log.js';
 import { createDataplane } from '../agent/mode.js';
 import { linkNames } from '../agent/leftovers.js';
 import { createFileSource } from '../sources/file/index.js';
+import { createKubernetesSource } from '../sources/kubernetes/index.js';
 import { noExtra, oneOf, parse, str } from './args.js';
 
 export const INSPECT_USAGE = `Usage: vxmesh inspect [options]
@@ -17,12 +18,13 @@ Options:
   --bpffs PATH      bpffs mount the agent pins under (default /sys/fs/bpf)
   --mode MODE       kernel | bpf (default: the mode the node runs)
   --node NAME       node name (default: hostname)
-  --source SRC      file:PATH of the state directory, to read the node's status
+  --source SRC      file:PATH of the state directory, or kubernetes, to read the node's status
+  --kubeconfig PATH with --source kubernetes (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --json            structured output
   -h, --help        show this help`;
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const p = parse(argv, { bpffs: { type: 'string' }, mode: { type: 'string' }, node: { type: 'string' }, source: { type: 'string' }, json: { type: 'boolean' } }, INSPECT_USAGE);
+  const p = parse(argv, { bpffs: { type: 'string' }, mode: { type: 'string' }, node: { type: 'string' }, source: { type: 'string' }, kubeconfig: { type: 'string' }, json: { type: 'boolean' } }, INSPECT_USAGE);
   if (p.values.help) {
     console.log(INSPECT_USAGE);
     return 0;
@@ -32,8 +34,10 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const log = componentLogger('inspect', { node });
   let mode = oneOf(str(p, 'mode'), ['kernel', 'bpf'] as const, 'mode');
   const src = str(p, 'source');
-  if (!mode && src?.startsWith('file:')) {
-    const source = createFileSource({ path: src.slice(5), log });
+  if (!mode && (src?.startsWith('file:') || src === 'kubernetes')) {
+    const source = src === 'kubernetes'
+      ? createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig') })
+      : createFileSource({ path: src.slice(5), log });
     await source.start(() => {});
     mode = source.current().snapshot.statuses.find((s) => s.status.node === node && s.status.mode)?.status.mode;
     await source.close();

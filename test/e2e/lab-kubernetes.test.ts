@@ -59,6 +59,10 @@ describe('the demo lab with the Kubernetes source', () => {
     }
     const nads = (await api.list(RESOURCES.nads)).items.map((n) => `${n.metadata.namespace}/${n.metadata.name}`);
     expect(nads.sort()).toEqual(['tenant-a/blue', 'tenant-b/red']);
+    // lab inspect reads the node's mode from its VxlanStatus in the API and shows the maps.
+    const inspect = await lab.cli(['lab', 'inspect', lab.node(1), '--lab', lab.name]);
+    expect(inspect.exitCode, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toContain('02:00:0a:00:01:02'); // vm-a2, remote from node 1
     // What the lab's help tells users to do: kubectl with the lab's kubeconfig.
     const k = await run(['kubectl', '--kubeconfig', status.apiserver!.kubeconfig, 'get', 'vxlanipallocations', '-n', 'tenant-b', '-o', 'json']);
     expect(JSON.parse(k.stdout).items.map((a: any) => a.spec.ip).sort()).toEqual(['10.10.0.2', '10.10.0.3', '10.10.0.50']);
