@@ -66,6 +66,10 @@ describe('the demo lab with the Kubernetes source', () => {
     // What the lab's help tells users to do: kubectl with the lab's kubeconfig.
     const k = await run(['kubectl', '--kubeconfig', status.apiserver!.kubeconfig, 'get', 'vxlanipallocations', '-n', 'tenant-b', '-o', 'json']);
     expect(JSON.parse(k.stdout).items.map((a: any) => a.spec.ip).sort()).toEqual(['10.10.0.2', '10.10.0.3', '10.10.0.50']);
+    // kubectl get prints the CRD's columns (the API server answers as=Table).
+    const table = await run(['kubectl', '--kubeconfig', status.apiserver!.kubeconfig, 'get', 'vxip', '-n', 'tenant-b']);
+    expect(table.stdout).toMatch(/^NAME\s+NETWORK\s+VM\s+INTERFACE\s+IP\s+AGE$/m);
+    expect(table.stdout).toMatch(/^vm-b3\.nic1\s+tenant-b\/red\s+vm-b3\s+nic1\s+10\.10\.0\.50\s+\d+[smhd]$/m);
   });
 
   it('live-migrates through the VMI status: the API shows the move, the VM keeps its address', async () => {

@@ -11,7 +11,8 @@ import { create, get, list, patch, remove, update, type Reply } from './handlers
 import { discovery } from './discovery.js';
 import { DEFAULT_RESOURCES, parsePath, type ResourceDef } from './resources.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
-import { Store, StoreError } from './store.js';
+import { Store, StoreError, type K8sObject } from './store.js';
+import { toTable, wantsTable } from './table.js';
 import { serveWatch } from './watch.js';
 
 export interface ApiServerOptions {
@@ -106,7 +107,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
         res.on('close', () => watches.delete(stop));
         return;
       }
-      if (method === 'GET') return send(p.name ? get(store, p) : list(store, p, matches));
+      if (method === 'GET') {
+        const r = p.name ? get(store, p) : list(store, p, matches);
+        if (r.code !== 200 || !wantsTable(req.headers.accept)) return send(r);
+        const body = r.body as { items?: K8sObject[]; metadata?: Record<string, unknown> } & K8sObject;
+        return send({ code: 200, body: p.name ? toTable(p.resource.plural, [body]) : toTable(p.resource.plural, body.items ?? [], body.metadata) });
+      }
       if (method === 'POST' && !p.name) return send(create(store, p, body));
       if (method === 'PUT' && p.name) return send(update(store, p, body));
       if (method === 'PATCH' && p.name) return send(patch(store, p, body, req.headers['content-type'] ?? ''));
