@@ -23,10 +23,20 @@ export interface LinkWatch {
   close(): void;
 }
 
+/** One plug or unplug prints several lines (enslave, up, carrier…): they become one call after this quiet time. */
+const SETTLE_MS = 20;
+
 export function watchLinks(o: { netns?: string; log: Logger; onPortChange: () => void; backoffMs?: number }): LinkWatch {
   let child: ChildProcess | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let settle: NodeJS.Timeout | undefined;
+  const changed = () => {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      if (!closed) o.onPortChange();
+    }, SETTLE_MS);
+  };
   let backoff = o.backoffMs ?? 500;
   const start = () => {
     const argv = [...(o.netns ? ['-n', o.netns] : []), '-o', 'monitor', 'link'];
@@ -34,7 +44,7 @@ export function watchLinks(o: { netns?: string; log: Logger; onPortChange: () =>
     child = c;
     createInterface({ input: c.stdout! }).on('line', (line) => {
       backoff = o.backoffMs ?? 500;
-      if (isBridgePortEvent(line)) o.onPortChange();
+      if (isBridgePortEvent(line)) changed();
     });
     c.on('error', (err) => o.log.warn({ err: err.message }, 'link monitor failed to start'));
     c.on('exit', (code) => {
@@ -49,6 +59,7 @@ export function watchLinks(o: { netns?: string; log: Logger; onPortChange: () =>
     close() {
       closed = true;
       clearTimeout(timer);
+      clearTimeout(settle);
       child?.kill();
     },
   };

@@ -46,40 +46,30 @@ export class KubeClient {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
-  /** Cluster-scoped core kinds (CoreV1Api has one method per kind and verb), in wire form. */
+  /**
+   * Cluster-scoped core kinds. CoreV1Api has one method per kind and verb (listNode, readNamespace, …):
+   * they are called by name, and the typed models come back in wire form.
+   */
   private coreKind(res: ResourceRef): CoreKindOps | undefined {
-    const c = this.core;
-    const out = (kind: string) => (o: unknown) => wire({ apiVersion: 'v1', kind, ...(o as object) }) as KObject;
-    if (res === RESOURCES.nodes) {
-      const w = out('Node');
-      return {
-        read: async (name) => w(await c.readNode({ name })),
-        create: async (body) => w(await c.createNode({ body: body as any })),
-        replace: async (name, body) => w(await c.replaceNode({ name, body: body as any })),
-        remove: async (name) => void (await c.deleteNode({ name })),
-      };
-    }
-    if (res === RESOURCES.namespaces) {
-      const w = out('Namespace');
-      return {
-        read: async (name) => w(await c.readNamespace({ name })),
-        create: async (body) => w(await c.createNamespace({ body: body as any })),
-        replace: async (name, body) => w(await c.replaceNamespace({ name, body: body as any })),
-        remove: async (name) => void (await c.deleteNamespace({ name })),
-      };
-    }
-    return undefined;
+    const kind = CORE_KINDS.get(res);
+    if (!kind) return undefined;
+    const api = this.core as unknown as Record<string, (p: object) => Promise<any>>;
+    const w = (o: unknown) => wire({ apiVersion: 'v1', kind, ...(o as object) }) as KObject;
+    return {
+      list: async () => {
+        const l = await api[`list${kind}`]!({});
+        return { metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map(w) };
+      },
+      read: async (name) => w(await api[`read${kind}`]!({ name })),
+      create: async (body) => w(await api[`create${kind}`]!({ body })),
+      replace: async (name, body) => w(await api[`replace${kind}`]!({ name, body })),
+      remove: async (name) => void (await api[`delete${kind}`]!({ name })),
+    };
   }
 
   async list(res: ResourceRef, namespace?: string): Promise<KList> {
-    if (res === RESOURCES.nodes) {
-      const l = await this.core.listNode();
-      return wire({ metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map((n) => ({ apiVersion: 'v1', kind: 'Node', ...n })) }) as KList;
-    }
-    if (res === RESOURCES.namespaces) {
-      const l = await this.core.listNamespace();
-      return wire({ metadata: { resourceVersion: l.metadata?.resourceVersion }, items: l.items.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', ...n })) }) as KList;
-    }
+    const core = this.coreKind(res);
+    if (core) return core.list();
     notCore(res);
     const { group, version, plural } = res;
     if (!res.namespaced) return (await this.custom.listClusterCustomObject({ group, version, plural })) as KList;
@@ -183,7 +173,10 @@ function safeJson(s: string): unknown {
   }
 }
 
+const CORE_KINDS = new Map<ResourceRef, string>([[RESOURCES.nodes, 'Node'], [RESOURCES.namespaces, 'Namespace']]);
+
 interface CoreKindOps {
+  list(): Promise<KList>;
   read(name: string): Promise<KObject>;
   create(body: KObject): Promise<KObject>;
   replace(name: string, body: KObject): Promise<KObject>;

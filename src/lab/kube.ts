@@ -43,18 +43,11 @@ function spawnApi(s: LabState, port: number): number {
   ], logOf(s, 'apiserver'));
 }
 
-/** Waits until the API server answers /healthz (it writes the kubeconfig and the socket before it serves). */
-async function waitApi(s: LabState, pid: number): Promise<void> {
+/** The API server writes its kubeconfig only once it serves on TCP and on the Unix socket. */
+async function waitApi(s: LabState, pid: number): Promise<string> {
   const p = labPaths(s.lab);
-  const serving = { ok: false };
-  const probe = () => {
-    if (existsSync(p.kubeconfig) && existsSync(p.apiSocket)) {
-      const url = String((YAML.parse(readFileSync(p.kubeconfig, 'utf8')) as any)?.clusters?.[0]?.cluster?.server ?? '');
-      fetch(`${url}/healthz`).then((r) => (serving.ok = r.ok), () => {});
-    }
-    return serving.ok;
-  };
-  await waitFor('the lab API server', probe, pid, logOf(s, 'apiserver'));
+  await waitFor('the lab API server', () => existsSync(p.kubeconfig), pid, logOf(s, 'apiserver'));
+  return readFileSync(p.kubeconfig, 'utf8');
 }
 
 /** Starts the API server and its relay onto the underlay; records them in `s.kube`. */
@@ -63,8 +56,7 @@ export async function startLabApi(s: LabState): Promise<LabKubeState> {
   const apiPid = spawnApi(s, 0);
   const kube: LabKubeState = { url: '', kubeconfigYaml: '', agentUrl: `http://${API_IP}:${API_PORT}`, agentKubeconfig: p.agentKubeconfig, apiPid };
   s.kube = kube;
-  await waitApi(s, apiPid);
-  kube.kubeconfigYaml = readFileSync(p.kubeconfig, 'utf8');
+  kube.kubeconfigYaml = await waitApi(s, apiPid);
   kube.url = String((YAML.parse(kube.kubeconfigYaml) as any)?.clusters?.[0]?.cluster?.server ?? '');
   writeFileSync(p.agentKubeconfig, kubeconfigYaml(kube.agentUrl));
   await run(['ip', 'addr', 'replace', `${API_IP}/24`, 'dev', UNDERLAY_BRIDGE], { netns: s.underlayNetns });

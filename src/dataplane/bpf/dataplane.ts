@@ -11,7 +11,7 @@ import type { NodeIntent } from '../../intent/types.js';
 import { DataplaneError } from '../../errors.js';
 import { run } from '../../util/exec.js';
 import { names } from '../names.js';
-import { listLinks } from '../netlink/link.js';
+import { listLinks, type LinkInfo } from '../netlink/link.js';
 import { listFdb } from '../netlink/fdb.js';
 import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
 import { reconcileDhcp } from '../dhcp/index.js';
@@ -59,10 +59,10 @@ export class BpfDataplane implements Dataplane {
     };
 
     // 1. Devices of kernel mode that block ours; then, if nothing structural is missing, the maps at once.
-    for (const step of planDevices(await listLinks({ netns }), intent).filter((s) => s.argv[3]?.startsWith('vxl'))) {
-      changes += await this.step(step.argv, step.reason, errors);
-    }
-    const early = await this.programMaps(intent, true);
+    const links = await listLinks({ netns });
+    const blocking = planDevices(links, intent).filter((s) => s.argv[3]?.startsWith('vxl'));
+    for (const step of blocking) changes += await this.step(step.argv, step.reason, errors);
+    const early = await this.programMaps(intent, blocking.length ? undefined : links);
     if (early) changes += early.changes;
     phase('maps');
     // 2. The shared bridges and gateways, vxe, DHCP servers.
@@ -82,7 +82,7 @@ export class BpfDataplane implements Dataplane {
     errors.push(...dhcp.errors);
     phase('dhcp');
     // 3. Maps and attachments again when step 2 created or replaced devices (new ifindexes), or step 1 could not run.
-    const final = early && deviceChanges === 0 ? early : await this.programMaps(intent, false);
+    const final = early && deviceChanges === 0 ? early : await this.programMaps(intent);
     if (final !== early) {
       changes += final!.changes;
       phase('maps2');
@@ -96,15 +96,16 @@ export class BpfDataplane implements Dataplane {
 
   /**
    * Programs (reused when the pinned ones come from the same build), maps, attachments: observe, diff, apply.
-   * `early`: gives up (undefined, nothing written) when the desired tables cannot be complete yet, e.g. a
-   * network's bridge or the vxe device does not exist before step 2 of the pass.
+   * `early` (the links the pass just listed): gives up (undefined, nothing written) when the desired tables
+   * cannot be complete yet, e.g. a network's bridge or the vxe device does not exist before step 2.
    */
-  private async programMaps(intent: NodeIntent, early: boolean): Promise<{ changes: number; errors: Errors; entries: Record<string, number> } | undefined> {
+  private async programMaps(intent: NodeIntent, earlyLinks?: LinkInfo[]): Promise<{ changes: number; errors: Errors; entries: Record<string, number> } | undefined> {
     const log = this.log;
     const netns = this.opts.netns;
     const errors: Errors = [];
     let changes = 0;
-    const [links, fdb] = await Promise.all([listLinks({ netns }), listFdb({ netns })]);
+    const early = earlyLinks !== undefined;
+    const [links, fdb] = await Promise.all([earlyLinks ?? listLinks({ netns }), listFdb({ netns })]);
     if (early && !sharedDevicesExist(links, intent)) return undefined;
     const progs = ensurePrograms(this.pinDir);
     if (progs.loaded) {

@@ -51,7 +51,11 @@ if (unixPath) {
   await new Promise<void>((resolve, reject) => relay.once('error', reject).listen(unixPath, resolve));
 }
 const out = opt('kubeconfig-out');
-if (out) writeFileSync(out, api.kubeconfig());
+if (out) {
+  // Written last and atomically: its presence tells a waiting parent (the lab) that everything serves.
+  writeFileSync(`${out}.tmp`, api.kubeconfig());
+  renameSync(`${out}.tmp`, out);
+}
 process.stdout.write(`${JSON.stringify({ url: api.url, port: api.port })}\n`);
 const stop = () =>
   void api.close().then(() => {
