@@ -54,6 +54,8 @@ export async function readiness(s: LabState, since: number): Promise<ReadyProble
     if (!agentRunning(n)) problems.push({ node: n.name, why: `agent not running (see ${labPaths(s.lab).log(n.name)})` });
     else if (!status) problems.push({ node: n.name, why: 'no status published yet' });
     else if (!status.ready) problems.push({ node: n.name, why: `not ready: ${status.message ?? ''}` });
+    // A mode switch: a pass the old agent made just before it was stopped must not count.
+    else if (s.mode !== 'auto' && status.mode !== s.mode) problems.push({ node: n.name, why: `still in ${status.mode} mode` });
     else if (!status.lastReconcile || Date.parse(status.lastReconcile) < since) problems.push({ node: n.name, why: 'no reconcile since the last change yet' });
   }
   return problems;

@@ -148,15 +148,17 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
   }
   const switching = mode !== undefined && mode !== s.mode;
   if (mode) s.mode = mode;
+  if (switching) for (const n of s.nodes) await stopAgent(n);
+  // After a switch only the new agents' passes count (the old ones may have reconciled after `since`).
+  const readySince = switching ? Date.now() : since;
   for (const n of s.nodes) {
-    if (switching) await stopAgent(n);
     if (!agentRunning(n)) {
       startAgent(s, n);
       report.restartedAgents.push(n.name);
     }
   }
   await writeLabState(s);
-  await waitReady(s, since);
+  await waitReady(s, readySince);
   await requireLeases(s, s.vms);
   return report;
 }
