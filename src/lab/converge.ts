@@ -16,7 +16,7 @@ import { apiRunning, reviveKube, startController, startLabApi } from './kube.js'
 import { sleep } from './processes.js';
 import { EXTERNAL_IP, EXTERNAL_PORT, labPaths, labPrefix, underlayIP, writeLabState, type LabState, type LabVmState } from './state.js';
 import { addHost, createUnderlay, nsName, plugPort } from './topology.js';
-import { createVm, deleteVm, nodeNetns, startExternalServer, vmState } from './vms.js';
+import { createVm, deleteVm, nodeNetns, startExternalServer, vmState, portBinding } from './vms.js';
 import { reviveDhcpClients, waitLeases } from './dhcp-client.js';
 
 export interface ConvergeReport {
@@ -128,7 +128,7 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
     const want = desired.find((d) => d.name === cur.name && d.namespace === cur.namespace);
     if (want && sameVm(cur, want)) {
       // Bridge CNI's part again: re-plug ports left without a bridge (e.g. after `agent --cleanup`).
-      for (const nic of cur.interfaces) await plugPort(nodeNetns(s, cur.node), nic.port, nic.bridge);
+      for (const nic of cur.interfaces) await plugPort(nodeNetns(s, cur.node), nic.port, nic.bridge, portBinding(cur, nic));
       reviveDhcpClients(s, cur);
       keep.push(cur);
     }

@@ -7,6 +7,7 @@
  */
 import { run } from '../util/exec.js';
 import { fnv1aHex } from '../util/hash.js';
+import { formatPortBinding, type PortBinding } from '../dataplane/port-binding.js';
 
 export const UNDERLAY_BRIDGE = 'vxmsw0';
 
@@ -65,6 +66,8 @@ export interface VmSpec {
   mtu: number;
   /** Guest interface name. */
   ifname?: string;
+  /** The VM NIC the port belongs to (dataplane/port-binding.ts), set on the port as the CNI plugin would. */
+  binding?: PortBinding;
 }
 
 /** Creates the VM namespace and its NIC, and plugs the port into the node's bridge (as bridge CNI would). */
@@ -72,14 +75,18 @@ export async function addVm(vm: VmSpec): Promise<void> {
   const ifname = vm.ifname ?? 'eth0';
   await addNetns(vm.netns);
   await run(['ip', 'link', 'add', ifname, 'address', vm.mac, 'mtu', String(vm.mtu), 'type', 'veth', 'peer', 'name', vm.port, 'mtu', String(vm.mtu), 'netns', vm.nodeNetns], { netns: vm.netns });
-  await plugPort(vm.nodeNetns, vm.port, vm.bridge);
+  await plugPort(vm.nodeNetns, vm.port, vm.bridge, vm.binding);
   if (vm.address) await run(['ip', 'addr', 'add', vm.address, 'dev', ifname], { netns: vm.netns });
   await run(['ip', 'link', 'set', ifname, 'up'], { netns: vm.netns });
   if (vm.address && vm.gateway) await run(['ip', 'route', 'add', 'default', 'via', vm.gateway], { netns: vm.netns });
 }
 
-/** Bridge CNI's part: create the bridge if it is missing, then enslave the port and bring it up. */
-export async function plugPort(nodeNetns: string, port: string, bridge: string): Promise<void> {
+/**
+ * Bridge CNI's part: create the bridge if it is missing, then enslave the port and bring it up; and
+ * vxmesh's CNI part: bind the port to its VM NIC (port-binding.ts) before it joins the bridge.
+ */
+export async function plugPort(nodeNetns: string, port: string, bridge: string, binding?: PortBinding): Promise<void> {
+  if (binding) await run(['ip', 'link', 'set', port, 'alias', formatPortBinding(binding)], { netns: nodeNetns });
   const exists = await run(['ip', 'link', 'show', bridge], { netns: nodeNetns, allowFailure: true });
   if (exists.exitCode !== 0) {
     await run(['ip', 'link', 'add', bridge, 'type', 'bridge'], { netns: nodeNetns, allowFailure: true });

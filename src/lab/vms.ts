@@ -12,6 +12,7 @@ import { spawnDetached } from './processes.js';
 import { startDhcpClients } from './dhcp-client.js';
 import { labPaths, labPrefix, type LabState, type LabVmState } from './state.js';
 import { addVm, nsName, plugPort, shortHash } from './topology.js';
+import type { PortBinding } from '../dataplane/port-binding.js';
 
 export function vmState(lab: string, vm: PlannedVm): LabVmState {
   const netns = nsName(labPrefix(lab), vm.name);
@@ -39,6 +40,11 @@ export function vmState(lab: string, vm: PlannedVm): LabVmState {
   };
 }
 
+/** The VM NIC a lab port is bound to (the VMI is `<namespace>/<name>`, its interface the NIC's name). */
+export function portBinding(vm: LabVmState, nic: LabVmState['interfaces'][number]): PortBinding {
+  return { vm: `${vm.namespace}/${vm.name}`, iface: nic.name };
+}
+
 export function nodeNetns(s: LabState, node: string): string {
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new Error(`lab ${s.lab} has no node ${node}`);
@@ -56,11 +62,12 @@ export async function createVm(s: LabState, vm: LabVmState): Promise<void> {
     await addVm({
       netns: vm.netns, nodeNetns: host, port: first.port, bridge: first.bridge, mac: first.mac,
       address: fixed ? `${first.ip}/${first.prefixLen}` : undefined, gateway: fixed ? first.gateway : undefined, mtu: first.mtu, ifname: first.ifname,
+      binding: portBinding(vm, first),
     });
   }
   for (const nic of rest) {
     await run(['ip', 'link', 'add', nic.ifname, 'address', nic.mac, 'mtu', String(nic.mtu), 'type', 'veth', 'peer', 'name', nic.port, 'mtu', String(nic.mtu), 'netns', host], { netns: vm.netns });
-    await plugPort(host, nic.port, nic.bridge);
+    await plugPort(host, nic.port, nic.bridge, portBinding(vm, nic));
     if (!nic.dhcp) await run(['ip', 'addr', 'add', `${nic.ip}/${nic.prefixLen}`, 'dev', nic.ifname], { netns: vm.netns });
     await run(['ip', 'link', 'set', nic.ifname, 'up'], { netns: vm.netns });
   }

@@ -14,6 +14,7 @@ const IpLink = z
     mtu: z.number().default(0),
     master: z.string().optional(),
     address: z.string().optional(),
+    ifalias: z.string().optional(),
     link_netnsid: z.number().optional(),
     link: z.string().nullable().optional(),
     addr_info: z.array(AddrInfo).default([]),
@@ -51,6 +52,8 @@ export interface LinkInfo {
   /** IPv4 addresses in CIDR form. */
   addrs: string[];
   vxlan?: VxlanAttrs;
+  /** Interface alias (IFLA_IFALIAS): a VM port's out-of-band binding, see port-binding.ts. */
+  alias?: string;
   /** Bridge-port learning flag (undefined when not a bridge port). */
   portLearning?: boolean;
 }
@@ -69,6 +72,7 @@ export function parseLinks(json: unknown): LinkInfo[] {
       up: l.flags.includes('UP'),
       mtu: l.mtu,
       mac: l.address,
+      ...(l.ifalias ? { alias: l.ifalias } : {}),
       addrs: l.addr_info.filter((a) => a.family === 'inet' && a.local).map((a) => `${a.local}/${a.prefixlen ?? 32}`),
     };
     if (kind === 'vxlan') {
