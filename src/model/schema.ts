@@ -13,6 +13,9 @@ export const KUBEVIRT_API = 'kubevirt.io/v1';
 /** Fixed-IP request on a VMI: `network.vxmesh.io/ip-address` (single vxmesh NIC) or `network.vxmesh.io/ip-address.<iface>`. */
 export const FIXED_IP_ANNOTATION = `${VXMESH_GROUP}/ip-address`;
 
+/** VxlanConfig spec.networksPerNamespace when unset (and for cluster networks without a VxlanConfig). */
+export const DEFAULT_NETWORKS_PER_NAMESPACE = 16;
+
 const dns1123 = z
   .string()
   .min(1)
@@ -73,6 +76,11 @@ export const vxlanConfigSchema = z.object({
         })
         .optional(),
     }),
+    /**
+     * Fair share: at most this many VxlanNetworks per namespace on this cluster network (the smallest value
+     * wins when several VxlanConfigs serve one cluster network). Networks beyond it, newest first, are rejected.
+     */
+    networksPerNamespace: z.number().int().min(1).max(4096).default(DEFAULT_NETWORKS_PER_NAMESPACE),
     /** VTEP UDP port; 4789 is IANA's. 8472 belongs to flannel. */
     port: z.number().int().min(1).max(65535).default(4789),
     /** How a node's VTEP address is found: the first IPv4 on the uplink, or an explicit per-node map. */
@@ -110,6 +118,11 @@ export const vxlanNetworkSchema = z.object({
       .default({}),
     /** DHCP lease time in seconds. */
     leaseTime: z.number().int().min(120).max(31536000).default(3600),
+    /**
+     * Other namespaces whose VMs may attach to this network (by namespace name); the network's own namespace
+     * always may. Default: none.
+     */
+    allowedNamespaces: z.array(dns1123).max(256).default([]),
   }),
 });
 

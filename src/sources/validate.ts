@@ -1,9 +1,10 @@
 /**
  * The source boundary: raw documents -> validated, conflict-free Snapshot. Pure.
- * Each object is checked by its kind's zod schema, then against the others (VNI unique per cluster network,
- * gateway inside the CIDR, MACs and fixed IPs unique per network, references that resolve). An object that
- * fails is left out as a whole and its last good version keeps being served, so bad input never takes a
- * working network down.
+ * Each object is checked by its kind's zod schema, then against the others (VNI unique across the cluster,
+ * gateway inside the CIDR, MACs and fixed IPs unique per network, references that resolve and that the
+ * namespace may use; see conflicts.ts). An object that fails is left out as a whole and its last good
+ * version keeps being served; on a conflict the object that changed is the one rejected, so bad input never
+ * takes a working network down.
  */
 import YAML from 'yaml';
 import type { ZodError } from 'zod';
@@ -57,7 +58,12 @@ const snapshotField: Record<Exclude<Kind, 'Lab'>, keyof Snapshot> = {
   Namespace: 'namespaces',
 };
 
-export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map()): BuildResult {
+export interface BuildOptions {
+  /** Rank of each object id (`<kind>/<key>`) in the order the source first saw it; see conflicts.ts. */
+  firstSeen?: ReadonlyMap<string, number>;
+}
+
+export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map(), opts: BuildOptions = {}): BuildResult {
   const errors: InvalidSpecError[] = [];
   const candidates = new Map<string, unknown>();
   const nads = new Set<string>();
@@ -85,7 +91,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map()): 
     }
   }
   // Cross-object checks; a conflicting object falls back to its last good version (if that one fits).
-  const { accepted, errors: conflictErrors } = checkConflicts(candidates, lastGood, nads);
+  const { accepted, errors: conflictErrors } = checkConflicts(candidates, lastGood, { nads, ...(opts.firstSeen ? { firstSeen: opts.firstSeen } : {}) });
   errors.push(...conflictErrors);
 
   const snapshot = emptySnapshot();

@@ -32,11 +32,11 @@ describe('validation at the source boundary', () => {
   it.each([
     ['VNI out of range', net('x', 'tenant-c', 0, '10.20.0.0/24'), 'VxlanNetwork tenant-c/x: spec.vni'],
     ['VNI above 24 bits', net('x', 'tenant-c', 16777216, '10.20.0.0/24'), 'VxlanNetwork tenant-c/x: spec.vni'],
-    ['duplicate VNI', net('green', 'tenant-c', 100, '10.30.0.0/24'), 'VxlanNetwork tenant-c/green: spec.vni 100 is already used by VxlanNetwork tenant-a/blue in cluster network overlay'],
+    ['duplicate VNI', net('green', 'tenant-c', 100, '10.30.0.0/24'), 'VxlanNetwork tenant-c/green: spec.vni 100 is already in use (VNIs are unique across the cluster'],
     ['gateway outside the CIDR', net('x', 'tenant-c', 300, '10.30.0.0/24', ', gateway: 10.31.0.1'), 'VxlanNetwork tenant-c/x: spec.gateway 10.31.0.1 is not inside spec.cidr 10.30.0.0/24'],
     ['CIDR with host bits', net('x', 'tenant-c', 300, '10.30.0.7/24'), 'VxlanNetwork tenant-c/x: spec.cidr 10.30.0.7/24 has host bits set'],
     ['unknown cluster network', net('x', 'tenant-c', 300, '10.30.0.0/24').replace('clusterNetwork: overlay', 'clusterNetwork: nowhere'), 'VxlanNetwork tenant-c/x: spec.clusterNetwork nowhere: no such ClusterNetwork'],
-    ['duplicate MAC', vmi('a3', 'tenant-a/blue', '02:00:00:0a:00:01'), 'VirtualMachineInstance tenant-a/a3: spec.domain.devices.interfaces[nic1].macAddress 02:00:00:0a:00:01 is already used by tenant-a/a1'],
+    ['duplicate MAC', vmi('a3', 'tenant-a/blue', '02:00:00:0a:00:01'), 'VirtualMachineInstance tenant-a/a3: spec.domain.devices.interfaces[nic1].macAddress 02:00:00:0a:00:01 is already in use by tenant-a/a1 nic1 in VxlanNetwork tenant-a/blue'],
     ['unknown network', vmi('a3', 'tenant-a/purple', '02:00:00:0a:00:33'), 'VirtualMachineInstance tenant-a/a3: spec.networks[0].multus.networkName tenant-a/purple: no such VxlanNetwork'],
     ['fixed IP outside the CIDR', vmi('a3', 'blue', '02:00:00:0a:00:33', ', annotations: { network.vxmesh.io/ip-address: 10.99.0.5 }'), 'VirtualMachineInstance tenant-a/a3: metadata.annotations["network.vxmesh.io/ip-address"] 10.99.0.5 is not inside 10.10.0.0/24'],
     ['bad MAC', vmi('a3', 'blue', '02:00:zz:0a:00:33'), 'VirtualMachineInstance tenant-a/a3: spec.domain.devices.interfaces[0].macAddress must be a MAC address'],
@@ -67,7 +67,7 @@ spec: { clusterNetwork: mgmt, uplink: { nics: [eth0] } }`));
     const docs = fixtureDocs('two-tenants.yaml') as any[];
     docs.find((d) => d.metadata?.name === 'red').spec.vni = 100; // now clashes with blue
     const r = buildSnapshot(docs, good.lastGood);
-    expect(r.errors[0]?.message).toContain('VxlanNetwork tenant-b/red: spec.vni 100 is already used');
+    expect(r.errors[0]?.message).toContain('VxlanNetwork tenant-b/red: spec.vni 100 is already in use');
     expect(r.snapshot.vxlanNetworks.find((n) => n.metadata.name === 'red')?.spec.vni).toBe(200);
   });
 
