@@ -41,7 +41,7 @@ export function statusChanged(net: KObject, next: unknown): boolean {
   return JSON.stringify(net.status ?? {}) !== JSON.stringify(next);
 }
 
-/** A core/v1 Warning Event about a VxlanNetwork; the name is derived from (uid, reason, message), so a repeat is a 409, not a duplicate. */
+/** A core/v1 Warning Event about a VxlanNetwork (or a VMI); the name is derived from (uid, reason, message), so a repeat is a 409, not a duplicate. */
 export function warningEvent(net: KObject, reason: string, message: string, reporter: string, now: Date): KObject {
   const hash = createHash('sha256').update(`${net.metadata.uid}|${reason}|${message}`).digest('hex').slice(0, 12);
   const ts = now.toISOString().replace(/\.\d+Z$/, 'Z');

@@ -63,6 +63,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
   let recheck: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastGood: LastGood = new Map();
+  const reported = new Set<string>();
   const stats: { passes: number; lastPass?: PassResult['counts']; lastError?: string } = { passes: 0 };
 
   const trigger = (delay = opts.debounceMs ?? 20) => {
@@ -88,7 +89,7 @@ export async function runController(opts: ControllerOptions): Promise<Controller
         dirty = false;
         try {
           const t0 = Date.now();
-          const r = await reconcilePass({ client, caches, log, identity, lastGood, claimGraceMs: opts.claimGraceMs ?? 30_000, concurrency: opts.concurrency ?? 16 });
+          const r = await reconcilePass({ client, caches, log, identity, lastGood, reported, claimGraceMs: opts.claimGraceMs ?? 30_000, concurrency: opts.concurrency ?? 16 });
           lastGood = r.lastGood;
           stats.passes++;
           stats.lastPass = r.counts;

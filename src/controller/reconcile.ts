@@ -21,6 +21,8 @@ export interface PassContext {
   lastGood: LastGood;
   claimGraceMs: number;
   concurrency: number;
+  /** Messages of VMI problems already reported as Events (kept across passes, so each is sent once). */
+  reported?: Set<string>;
 }
 
 export interface Written {
@@ -173,7 +175,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   for (const net of networks) {
     const key = `${net.metadata.namespace}/${net.metadata.name}`;
     const specError = built.errors.find((e) => e.object.kind === 'VxlanNetwork' && `${e.object.namespace}/${e.object.name}` === key)?.message;
-    const exhausted = plan.errors.find((e) => `${e.object.namespace}/${e.object.name}` === key)?.message;
+    const exhausted = plan.errors.find((e) => e.object.kind === 'VxlanNetwork' && `${e.object.namespace}/${e.object.name}` === key)?.message;
     const allocated = caches.allocations.list().filter((a) => a.spec?.network === key).length;
     const status = networkStatus(net, { specError, exhausted, nadReady: nadReady.has(key), allocated }, now.toISOString().replace(/\.\d+Z$/, 'Z'));
     if (!statusChanged(net, status)) continue;
@@ -196,6 +198,24 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
       }
     }
   }
+  // A rejected VMI (a conflicting edit, a refused reference, MAC or fixed IP): a Warning Event on it,
+  // naming its field, in its own namespace. Messages never name another namespace's objects.
+  const vmiErrors = [...built.errors, ...plan.errors].filter((e) => e.object.kind === 'VirtualMachineInstance');
+  for (const e of vmiErrors) {
+    if (ctx.reported?.has(e.message)) continue;
+    const raw = vmis.find((v) => v.metadata.namespace === e.object.namespace && v.metadata.name === e.object.name);
+    if (!raw) continue;
+    log.warn({ vm: `${e.object.namespace}/${e.object.name}`, field: e.field, err: e.message }, 'virtual machine instance rejected');
+    try {
+      await client.create(RESOURCES.events, warningEvent(raw, 'InvalidSpec', e.message, ctx.identity, now));
+      counts.events++;
+      ctx.reported?.add(e.message);
+    } catch (err) {
+      if (apiErrorCode(err) === 409) ctx.reported?.add(e.message);
+      else log.warn({ vm: `${e.object.namespace}/${e.object.name}`, err: errorMessage(err) }, 'event write failed');
+    }
+  }
+  if (ctx.reported) for (const m of [...ctx.reported]) if (!vmiErrors.some((e) => e.message === m)) ctx.reported.delete(m);
   return { lastGood: built.lastGood, written, retry, counts, ...(plan.recheckInMs !== undefined ? { recheckInMs: plan.recheckInMs } : {}) };
 }
 

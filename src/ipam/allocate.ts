@@ -1,8 +1,9 @@
 /**
  * IPAM: an address belongs to a VM NIC (namespace/name + interface), not to a node or a pod, so it
  * survives live migration and restarts. Given a snapshot, returns the complete desired set of
- * VxlanIPAllocations: existing ones kept as they are, fixed-IP requests honoured, new NICs given the
- * lowest free address, NICs of deleted VMs released. Pure: the controller (or the lab) persists the result.
+ * VxlanIPAllocations: existing ones kept as they are, fixed-IP requests honoured when the address is
+ * free (never by renumbering its holder), new NICs given the lowest free address, NICs of deleted VMs
+ * released. Pure: the controller (or the lab) persists the result.
  */
 import { InvalidSpecError } from '../errors.js';
 import { VXMESH_API, keyOf, type Snapshot, type VxlanIPAllocation, type VxlanNetwork } from '../model/schema.js';
@@ -38,21 +39,36 @@ export function allocate(snapshot: Snapshot): AllocateResult {
     const pool = poolOf(net);
     const used = new Set<number>();
     const result = new Map<VmiNic, string>();
-    // 1. Fixed IPs first: the user asked for them.
+    // 1. Keep what each NIC already holds (unless the address is no longer valid, or the NIC asks for
+    //    another fixed IP): an address in use is never taken away to satisfy someone else's request.
     for (const nic of nics) {
-      if (!nic.fixedIp) continue;
-      result.set(nic, nic.fixedIp);
-      used.add(ipToInt(nic.fixedIp));
-    }
-    // 2. Keep what each NIC already holds (unless the address is no longer valid or now taken).
-    for (const nic of nics) {
-      if (result.has(nic)) continue;
       const a = existing.get(`${nic.namespace}/${nic.name}/${nic.iface}`);
-      if (!a || a.spec.network !== netKey) continue;
+      if (!a || a.spec.network !== netKey || (nic.fixedIp && nic.fixedIp !== a.spec.ip)) continue;
       const n = ipToInt(a.spec.ip);
       if (pool.usable(n) && !used.has(n)) {
         result.set(nic, a.spec.ip);
         used.add(n);
+      }
+    }
+    // 2. Fixed IPs, when free and part of the pool (validation refuses the others first; this is the
+    //    last line). A refused request keeps the NIC's current address, if it has one.
+    for (const nic of nics) {
+      if (!nic.fixedIp || result.has(nic)) continue;
+      const n = ipToInt(nic.fixedIp);
+      if (pool.usable(n) && !used.has(n)) {
+        result.set(nic, nic.fixedIp);
+        used.add(n);
+        continue;
+      }
+      errors.push(new InvalidSpecError({ kind: 'VirtualMachineInstance', namespace: nic.namespace, name: nic.name }, nic.fixedIpField ?? 'metadata.annotations',
+        `${nic.fixedIp} ${used.has(n) ? 'is already allocated' : 'is not a free address'} in VxlanNetwork ${netKey}`));
+      const a = existing.get(`${nic.namespace}/${nic.name}/${nic.iface}`);
+      const keep = a && a.spec.network === netKey ? ipToInt(a.spec.ip) : undefined;
+      if (keep !== undefined && pool.usable(keep) && !used.has(keep)) {
+        result.set(nic, a!.spec.ip);
+        used.add(keep);
+      } else {
+        result.set(nic, ''); // no address rather than a surprise one
       }
     }
     // 3. New NICs: lowest free address, in a stable order (oldest key first).
@@ -68,7 +84,7 @@ export function allocate(snapshot: Snapshot): AllocateResult {
       result.set(nic, intToIp(cursor));
       used.add(cursor);
     }
-    for (const [nic, ip] of result) out.push(allocationObject(nic, netKey, ip));
+    for (const [nic, ip] of result) if (ip) out.push(allocationObject(nic, netKey, ip));
   }
   out.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   return { allocations: out, errors };

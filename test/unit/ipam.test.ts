@@ -65,4 +65,29 @@ describe('IPAM', () => {
     expect(ipOf(allocations, 'a1')).toBe('10.10.0.4');
     expect(allocations.map((a) => a.spec.ip)).not.toContain('10.10.0.1');
   });
+
+  it('never renumbers an address holder to satisfy a fixed-IP request for its address (the request is refused)', () => {
+    const s = base();
+    s.allocations = allocate(s).allocations; // a1 holds 10.10.0.2
+    s.vmis.push(vmi('a9', 'tenant-a', 'tenant-a/blue', '02:00:00:0a:00:09', 'node1', { 'network.vxmesh.io/ip-address': '10.10.0.2' }));
+    const { allocations, errors } = allocate(s);
+    expect(ipOf(allocations, 'a1')).toBe('10.10.0.2');
+    expect(ipOf(allocations, 'a9')).toBeUndefined();
+    expect(errors.map((e) => e.message)).toEqual(['VirtualMachineInstance tenant-a/a9: metadata.annotations["network.vxmesh.io/ip-address"] 10.10.0.2 is already allocated in VxlanNetwork tenant-a/blue']);
+  });
+
+  it('moves a NIC to a free fixed IP it asks for, and keeps its address when the fixed IP it asks for is taken or excluded', () => {
+    const s = base();
+    s.allocations = allocate(s).allocations; // a1 .2, a2 .3
+    s.vxlanNetworks[0]!.spec.excludeIPs = ['10.10.0.99'];
+    const a1 = s.vmis.find((v) => v.metadata.name === 'a1')!;
+    a1.metadata.annotations = { 'network.vxmesh.io/ip-address': '10.10.0.40' };
+    expect(ipOf(allocate(s).allocations, 'a1')).toBe('10.10.0.40');
+    for (const ip of ['10.10.0.3', '10.10.0.99', '10.10.0.1']) {
+      a1.metadata.annotations = { 'network.vxmesh.io/ip-address': ip };
+      const r = allocate(s);
+      expect([ipOf(r.allocations, 'a1'), ipOf(r.allocations, 'a2')]).toEqual(['10.10.0.2', '10.10.0.3']);
+      expect(r.errors).toHaveLength(1);
+    }
+  });
 });
