@@ -2,8 +2,9 @@
  * CustomResourceDefinitions of vxmesh's kinds, generated from the zod schemas the code validates with
  * (`deploy/crds/*.yaml` are written from here by build/gen-crds.mjs, and a test keeps them in sync).
  * CEL rules (x-kubernetes-validations) repeat the checks a user most often gets wrong so the API server
- * rejects them up front; cross-object checks (VNI unique per cluster network, references) stay in the
- * controller, which reports them as conditions and Events.
+ * rejects them up front, and transition rules (oldSelf) make a network's VNI, cluster network and CIDR
+ * immutable; cross-object checks (VNI unique across the cluster, references) stay in the controller,
+ * which reports them as conditions and Events.
  */
 import type { ZodTypeAny } from 'zod';
 import { ipClaimSchema } from '../controller/claims.js';
@@ -30,6 +31,12 @@ export const CEL = {
   configNotMgmt: { rule: "self.clusterNetwork != 'mgmt'", message: 'mgmt is built in and takes no VxlanConfig' },
   staticVteps: { rule: "!has(self.vtep) || !has(self.vtep.addressFrom) || self.vtep.addressFrom != 'static' || (has(self.vtep.addresses) && size(self.vtep.addresses) > 0)", message: 'vtep.addressFrom static needs vtep.addresses' },
   ipImmutable: { rule: 'self == oldSelf', message: 'a claim is immutable; delete it and create another' },
+  // Transition rules: a running network's VNI, cluster network and subnet never move under its VMs
+  // (bridges, routers and maps are keyed by VNI; every address and lease lies in the CIDR). Changing
+  // one means a new network: create it, move the VMs, delete the old one.
+  vniImmutable: { rule: 'self.vni == oldSelf.vni', message: 'spec.vni is immutable: create a new VxlanNetwork and move the VMs' },
+  clusterNetworkImmutable: { rule: 'self.clusterNetwork == oldSelf.clusterNetwork', message: 'spec.clusterNetwork is immutable: create a new VxlanNetwork and move the VMs' },
+  cidrImmutable: { rule: 'self.cidr == oldSelf.cidr', message: 'spec.cidr is immutable (it would renumber running VMs): create a new VxlanNetwork and move the VMs' },
 };
 
 const condition: JsonSchema = {
@@ -58,7 +65,7 @@ export const CRD_SPECS: CrdSpec[] = [
   {
     kind: 'VxlanNetwork', plural: 'vxlannetworks', singular: 'vxlannetwork', shortNames: ['vxn'], scope: 'Namespaced', statusSubresource: true,
     schema: vxlanNetworkSchema, description: 'A VxLAN overlay network for VMs: VNI, subnet, distributed gateway and NAT. The controller creates its NetworkAttachmentDefinition.',
-    validations: { spec: [CEL.vniRange, CEL.networkNotMgmt] },
+    validations: { spec: [CEL.vniRange, CEL.networkNotMgmt, CEL.vniImmutable, CEL.clusterNetworkImmutable, CEL.cidrImmutable] },
     status: {
       type: 'object',
       properties: {

@@ -6,7 +6,7 @@ import { renderCrdFiles } from '../../src/model/crd-yaml.js';
 import { crdFiles } from '../../src/model/crds.js';
 import type { JsonSchema } from '../../src/model/openapi.js';
 import { parseDocuments } from '../../src/sources/validate.js';
-import { checkSchema } from './openapi-check.js';
+import { checkSchema, evalAdmission } from './openapi-check.js';
 import { NODE_TOOLS } from '../../src/agent/preflight.js';
 
 const DEPLOY = new URL('../../deploy/', import.meta.url).pathname;
@@ -76,6 +76,35 @@ describe('deploy/ manifests', () => {
     const nets = docs.find((d) => d.kind === 'CustomResourceDefinition' && d.spec.names.kind === 'VxlanNetwork')!.spec.versions[0];
     expect(nets.additionalPrinterColumns.map((c: Doc) => c.name)).toEqual(expect.arrayContaining(['VNI', 'CIDR', 'Cluster Network']));
     expect(nets.subresources).toEqual({ status: {} });
+  });
+
+  it('refuses an update of a VxlanNetwork\'s VNI, cluster network or CIDR (CEL transition rules), and accepts other edits', () => {
+    const net = crdSchema('VxlanNetwork');
+    const old = { apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', metadata: { name: 'blue' }, spec: { clusterNetwork: 'overlay', vni: 100, cidr: '10.10.0.0/24' } };
+    const edit = (spec: Doc) => checkSchema(net, { ...old, spec: { ...old.spec, ...spec } }, '', old);
+    expect(edit({ vni: 200 })).toEqual(['.spec: spec.vni is immutable: create a new VxlanNetwork and move the VMs']);
+    expect(edit({ clusterNetwork: 'other' })).toEqual(['.spec: spec.clusterNetwork is immutable: create a new VxlanNetwork and move the VMs']);
+    expect(edit({ cidr: '10.11.0.0/24' })).toEqual(['.spec: spec.cidr is immutable (it would renumber running VMs): create a new VxlanNetwork and move the VMs']);
+    // Positive controls: other fields change freely, and a create (no old object) takes any VNI.
+    expect(edit({ natOutgoing: false, mtu: 1400, allowedNamespaces: ['tenant-b'], excludeIPs: ['10.10.0.9'] })).toEqual([]);
+    expect(checkSchema(net, { ...old, spec: { ...old.spec, vni: 200 } })).toEqual([]);
+  });
+
+  it('admits an agent\'s VxlanStatus only for its own node: name, status.node (and so the VTEP) checked', () => {
+    const vap = find('ValidatingAdmissionPolicy', 'vxmesh-agent-own-status');
+    const agent = (node?: string) => ({ userInfo: { username: 'system:serviceaccount:vxmesh-system:vxmesh-agent', extra: node ? { 'authentication.kubernetes.io/node-name': [node] } : {} } });
+    const status = (name: string, node?: string) => ({ metadata: { name }, ...(node ? { status: { clusterNetwork: 'overlay', node, vtepIP: '198.18.0.66', ready: true } } : {}) });
+    const denied = (object: unknown, request: unknown) => (vap.spec.validations as Doc[]).filter((v) => !evalAdmission(v.expression, { object, request })).map((v) => v.message);
+    expect(evalAdmission(vap.spec.matchConditions[0].expression, { object: {}, request: agent('node1') })).toBe(true);
+    // Positive controls: its own status, before and after the status is written.
+    expect(denied(status('overlay.node1'), agent('node1'))).toEqual([]);
+    expect(denied(status('overlay.node1', 'node1'), agent('node1'))).toEqual([]);
+    // Another node's object, or its own object claiming another node (and VTEP).
+    expect(denied(status('overlay.node2', 'node2'), agent('node1'))).toEqual(['an agent may only write the VxlanStatus of its own node', 'an agent may only publish status.node (and so a VTEP) of its own node']);
+    expect(denied(status('overlay.node1', 'node2'), agent('node1'))).toEqual(['an agent may only publish status.node (and so a VTEP) of its own node', 'a VxlanStatus must be named <status.clusterNetwork>.<status.node>']);
+    // Without the token's node claim, the name must still match status.node (readers check the same).
+    expect(denied(status('overlay.node1', 'node2'), agent())).toEqual(['a VxlanStatus must be named <status.clusterNetwork>.<status.node>']);
+    expect(denied(status('overlay.node2', 'node2'), agent())).toEqual([]);
   });
 
   it('gives the agent read access and write access to VxlanStatus only', () => {

@@ -5,7 +5,8 @@
  */
 import type { JsonSchema } from '../../src/model/openapi.js';
 
-export function checkSchema(schema: JsonSchema, value: unknown, path = ''): string[] {
+/** `old`: the object before an update; transition rules (oldSelf) are evaluated only then, as the API server does. */
+export function checkSchema(schema: JsonSchema, value: unknown, path = '', old?: unknown): string[] {
   const errs: string[] = [];
   const at = path || '<root>';
   if (value === undefined) return errs;
@@ -16,12 +17,15 @@ export function checkSchema(schema: JsonSchema, value: unknown, path = ''): stri
       for (const r of schema.required ?? []) if (obj[r] === undefined) errs.push(`${path}.${r}: required`);
       for (const [k, v] of Object.entries(obj)) {
         const sub = schema.properties?.[k] ?? schema.additionalProperties;
-        if (sub) errs.push(...checkSchema(sub, v, `${path}.${k}`));
+        const oldV = old && typeof old === 'object' ? (old as Record<string, unknown>)[k] : undefined;
+        if (sub) errs.push(...checkSchema(sub, v, `${path}.${k}`, oldV));
         else if (!schema['x-kubernetes-preserve-unknown-fields'] && schema.properties) errs.push(`${path}.${k}: unknown field`);
       }
       for (const rule of schema['x-kubernetes-validations'] ?? []) {
-        if (rule.rule.includes('oldSelf')) continue;
-        if (!evalCel(rule.rule, withDefaults(schema, obj))) errs.push(`${at}: ${rule.message}`);
+        const transition = rule.rule.includes('oldSelf');
+        if (transition && old === undefined) continue;
+        const oldSelf = transition ? withDefaults(schema, old as Record<string, unknown>) : undefined;
+        if (!evalCel(rule.rule, withDefaults(schema, obj), oldSelf)) errs.push(`${at}: ${rule.message}`);
       }
       return errs;
     }
@@ -60,8 +64,19 @@ function withDefaults(schema: JsonSchema, obj: Record<string, unknown>): Record<
   return out;
 }
 
-export function evalCel(rule: string, self: unknown): boolean {
+export function evalCel(rule: string, self: unknown, oldSelf?: unknown): boolean {
   if (!/^[\w\s.'!=<>&|()+\-]*$/.test(rule)) throw new Error(`CEL rule outside the evaluated subset: ${rule}`);
-  const fn = new Function('self', 'has', 'size', `return (${rule});`) as (s: unknown, h: (v: unknown) => boolean, z: (v: unknown) => number) => boolean;
-  return fn(self, (v) => v !== undefined, (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : Object.keys(v as object).length));
+  if (rule === 'self == oldSelf') return JSON.stringify(self) === JSON.stringify(oldSelf); // CEL compares values, JS references
+  const fn = new Function('self', 'oldSelf', 'has', 'size', `return (${rule});`) as (s: unknown, o: unknown, h: (v: unknown) => boolean, z: (v: unknown) => number) => boolean;
+  return fn(self, oldSelf, (v) => v !== undefined, (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : Object.keys(v as object).length));
+}
+
+/**
+ * Evaluates a ValidatingAdmissionPolicy expression against `object` and `request`: the CEL vxmesh's policy
+ * uses is also JavaScript (has(), `'k' in map`, endsWith, ==, +, &&, ||, indexing).
+ */
+export function evalAdmission(expression: string, vars: { object: unknown; request: unknown }): boolean {
+  if (!/^[\w\s.'!=&|()+\-\[\]/:]*$/.test(expression)) throw new Error(`CEL expression outside the evaluated subset: ${expression}`);
+  const fn = new Function('object', 'request', 'has', `return (${expression});`) as (o: unknown, r: unknown, h: (v: unknown) => boolean) => boolean;
+  return fn(vars.object, vars.request, (v) => v !== undefined);
 }
