@@ -50,7 +50,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
   if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig') });
-  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log });
+  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, node });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
   const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;
   const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };

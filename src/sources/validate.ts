@@ -81,7 +81,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map(), o
     const schema = schemasByKind[kind as Kind];
     const parsed = schema.safeParse(doc);
     const ref = rawRef(kind, doc);
-    const id = `${kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+    const id = docId(doc)!;
     if (parsed.success) {
       if (candidates.has(id)) errors.push(new InvalidSpecError(ref, 'metadata.name', 'is defined twice; the first definition is used'));
       else candidates.set(id, parsed.data);
@@ -103,6 +103,14 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map(), o
     list.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   }
   return { snapshot, errors, lastGood: new Map(accepted), ignored };
+}
+
+/** The id (`<kind>/<namespace>/<name>`) buildSnapshot keys a document by, or undefined for kinds it ignores. */
+export function docId(doc: unknown): string | undefined {
+  const kind = isObj(doc) ? doc.kind : undefined;
+  if (typeof kind !== 'string' || !(kind in snapshotField)) return undefined;
+  const ref = rawRef(kind, doc);
+  return `${kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 }
 
 function zodToSpecError(ref: ObjectRef, err: ZodError): InvalidSpecError {

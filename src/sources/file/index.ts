@@ -13,6 +13,7 @@ import { emptySnapshot } from '../../model/schema.js';
 import type { Source, SourceState } from '../../agent/source.js';
 import { dirSignature, listYamlFiles, stateDirOf, writeFileAtomic } from './files.js';
 import { loadStateDir, newLoadMemory } from './load.js';
+import { memoryFileOf, memoryJson, readMemory, writeMemoryFile } from './memory.js';
 
 export { writeFileAtomic, stateDirOf, listYamlFiles } from './files.js';
 export { loadStateDir, newLoadMemory } from './load.js';
@@ -23,6 +24,11 @@ export interface FileSourceOptions {
   log: Logger;
   pollMs?: number;
   debounceMs?: number;
+  /**
+   * This agent's node: when set, the first-seen order and last good versions are kept across restarts in
+   * `<state dir>/.vxmesh/<node>.json` (see memory.ts).
+   */
+  node?: string;
 }
 
 /** Where a node publishes its status for one cluster network. */
@@ -39,6 +45,8 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   let dir = '';
   let lastSig = '';
   let lastJson = '';
+  let memoryFile: string | undefined;
+  let memoryWritten = '';
   let onChange: () => void = () => {};
   const watchers: FSWatcher[] = [];
   let poll: NodeJS.Timeout | undefined;
@@ -57,6 +65,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
     }
     lastSig = sig;
     const r = await loadStateDir(dir, memory);
+    await remember();
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
     if (json === lastJson) {
       state.checkedAt = checkedAt;
@@ -70,6 +79,18 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
     }
     log.debug({ files: r.files.length, generation: state.generation }, 'snapshot read');
     onChange();
+  }
+
+  async function remember(): Promise<void> {
+    if (!memoryFile) return;
+    const json = memoryJson(memory.firstSeen, memory.lastGood);
+    if (json === memoryWritten) return;
+    try {
+      await writeMemoryFile(memoryFile, json);
+      memoryWritten = json;
+    } catch (err) {
+      log.warn({ err: (err as Error).message, file: memoryFile }, 'cannot keep first-seen order and last good versions across restarts');
+    }
   }
 
   /** Serialises reads; a trigger during a read causes one more read afterwards. */
@@ -103,6 +124,16 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
       onChange = cb;
       dir = await stateDirOf(opts.path);
       await mkdir(path.join(dir, 'status'), { recursive: true });
+      if (opts.node) {
+        memoryFile = memoryFileOf(dir, opts.node);
+        const kept = await readMemory(dir, opts.node);
+        if (kept) {
+          memory.firstSeen = kept.firstSeen;
+          memory.lastGood = kept.lastGood;
+          if (kept.from === memoryFile) memoryWritten = memoryJson(kept.firstSeen, kept.lastGood);
+          log.info({ file: kept.from, objects: kept.lastGood.size, dropped: kept.dropped }, 'first-seen order and last good versions restored');
+        }
+      }
       await reload();
       for (const d of [dir, path.join(dir, 'status')]) {
         try {

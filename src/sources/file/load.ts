@@ -7,13 +7,16 @@ import { readFile } from 'node:fs/promises';
 import type { VxmeshError } from '../../errors.js';
 import { SourceError } from '../../errors.js';
 import type { Snapshot } from '../../model/schema.js';
-import { buildSnapshot, parseDocuments, type LastGood } from '../validate.js';
+import { buildSnapshot, docId, parseDocuments, type LastGood } from '../validate.js';
 import { listYamlFiles } from './files.js';
+import { newFirstSeen, noteFirstSeen, type FirstSeen } from './memory.js';
 
 export interface LoadMemory {
   /** Last documents of each file that parsed cleanly. */
   docsByFile: Map<string, unknown[]>;
   lastGood: LastGood;
+  /** The order in which objects were first seen (files in name order, documents in file order). */
+  firstSeen: FirstSeen;
 }
 
 export interface LoadResult {
@@ -23,7 +26,7 @@ export interface LoadResult {
 }
 
 export function newLoadMemory(): LoadMemory {
-  return { docsByFile: new Map(), lastGood: new Map() };
+  return { docsByFile: new Map(), lastGood: new Map(), firstSeen: newFirstSeen() };
 }
 
 export async function loadStateDir(dir: string, memory: LoadMemory): Promise<LoadResult> {
@@ -56,7 +59,8 @@ export async function loadStateDir(dir: string, memory: LoadMemory): Promise<Loa
     docs.push(...parsed.docs);
   }
   for (const f of [...memory.docsByFile.keys()]) if (!seen.has(f)) memory.docsByFile.delete(f);
-  const built = buildSnapshot(docs, memory.lastGood);
+  noteFirstSeen(memory.firstSeen, docs.map(docId).filter((id): id is string => id !== undefined));
+  const built = buildSnapshot(docs, memory.lastGood, { firstSeen: memory.firstSeen.rank });
   memory.lastGood = built.lastGood;
   errors.push(...built.errors);
   return { snapshot: built.snapshot, errors, files };
