@@ -9,7 +9,7 @@ import { SourceError } from '../../errors.js';
 import type { Snapshot } from '../../model/schema.js';
 import { buildSnapshot, docId, parseDocuments, type LastGood } from '../validate.js';
 import { listYamlFiles } from './files.js';
-import { newFirstSeen, noteFirstSeen, type FirstSeen } from './memory.js';
+import { newFirstSeen, noteFirstSeen, type FirstSeen } from '../first-seen.js';
 
 export interface LoadMemory {
   /** Last documents of each file that parsed cleanly. */

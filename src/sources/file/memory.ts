@@ -14,36 +14,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { schemasByKind, type Kind } from '../../model/schema.js';
 import type { LastGood } from '../validate.js';
+import type { FirstSeen } from '../first-seen.js';
 import { writeFileAtomic } from './files.js';
 
-export interface FirstSeen {
-  rank: Map<string, number>;
-  next: number;
-}
-
-export function newFirstSeen(): FirstSeen {
-  return { rank: new Map(), next: 1 };
-}
-
-/**
- * Gives ids not seen before the next ranks (in the order given) and forgets ids no longer present (a
- * deleted and recreated object is new). Returns whether anything changed.
- */
-export function noteFirstSeen(seen: FirstSeen, ids: string[]): boolean {
-  let changed = false;
-  const present = new Set(ids);
-  for (const id of ids) {
-    if (seen.rank.has(id)) continue;
-    seen.rank.set(id, seen.next++);
-    changed = true;
-  }
-  for (const id of [...seen.rank.keys()]) {
-    if (present.has(id)) continue;
-    seen.rank.delete(id);
-    changed = true;
-  }
-  return changed;
-}
+export { newFirstSeen, noteFirstSeen, type FirstSeen } from '../first-seen.js';
 
 export function memoryFileOf(stateDir: string, node: string): string {
   return path.join(stateDir, '.vxmesh', `${node}.json`);

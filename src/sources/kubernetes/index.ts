@@ -20,7 +20,8 @@ import { emptySnapshot, type Snapshot, type VxlanStatus } from '../../model/sche
 import { KubeClient, loadKubeConfig, type KubeClientOptions } from '../../k8s/client.js';
 import { createInformer, type Informer } from '../../k8s/informer.js';
 import { RESOURCES, type ResourceRef } from '../../k8s/resources.js';
-import { buildSnapshot, type LastGood } from '../validate.js';
+import { buildSnapshot, docId, type LastGood } from '../validate.js';
+import { newFirstSeen, noteFirstSeen } from '../first-seen.js';
 import { writeStatus } from './status.js';
 
 export interface KubernetesSourceOptions extends KubeClientOptions {
@@ -58,6 +59,7 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
   const debounceMs = opts.debounceMs ?? 20;
   let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0 };
   let lastGood: LastGood = new Map();
+  const firstSeen = newFirstSeen();
   let lastJson = '';
   let onChange: () => void = () => {};
   let timer: NodeJS.Timeout | undefined;
@@ -77,7 +79,8 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
   function rebuild(): void {
     // A VxlanStatus is created before its status is written (status subresource): skip it until then.
     const docs = informers.flatMap((i) => i.list()).filter((d) => d.kind !== 'VxlanStatus' || d.status !== undefined);
-    const r = buildSnapshot(docs, lastGood);
+    noteFirstSeen(firstSeen, docs.map(docId).filter((id): id is string => id !== undefined));
+    const r = buildSnapshot(docs, lastGood, { firstSeen: firstSeen.rank });
     lastGood = r.lastGood;
     // What the dataplane depends on: not resourceVersions (a controller's status write bumps them) nor an
     // agent's status heartbeat (lastReconcile), which would otherwise wake every agent up again.
