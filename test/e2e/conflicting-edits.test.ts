@@ -1,0 +1,158 @@
+/**
+ * A conflicting edit rejects the edit, not the bystander — against running agents (file source, both
+ * dataplane modes). Each edit is written straight into the lab's state (as a user editing the cluster
+ * would; `lab apply` would refuse it before any agent reads it) while two 10 ms ping streams run: one to
+ * the untouched object's VM, one to the edited object's VM. Both must lose nothing: the untouched object
+ * keeps its place and the edited one keeps serving its last good version.
+ */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/util/exec.js';
+import { find, parsePing, sleep, TestLab, waitFor, type Doc } from '../helpers/lab.js';
+
+const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean);
+
+interface Stream { from: string; to: string; answers: string }
+interface EditCase {
+  what: string;
+  edit: (docs: Doc[]) => void;
+  /** The agents' log line that names the edited object and field. */
+  message: RegExp;
+  untouched: Stream;
+  edited: Stream;
+  /** Matches a rejection of the untouched object: must never appear. */
+  bystander: RegExp;
+}
+
+/** The messages of the objects an agent's log says it rejected. */
+const rejected = (log: string): string[] => log.split('\n').filter((l) => l.includes('invalid input ignored')).map((l) => String(JSON.parse(l).err));
+const alloc = (docs: Doc[], vm: string) => docs.find((d) => d.kind === 'VxlanIPAllocation' && d.spec.vm === vm)!;
+const mac = (docs: Doc[], vm: string) => find(docs, 'VirtualMachineInstance', vm).spec.domain.devices.interfaces[0];
+
+const CASES: EditCase[] = [
+  {
+    what: "a network edited to another tenant's VNI (the edited network first in the file)",
+    edit: (d) => (find(d, 'VxlanNetwork', 'blue').spec.vni = 200),
+    message: /VxlanNetwork tenant-a\/blue: spec\.vni 200 is already in use .*the last good version stays in force/,
+    untouched: { from: 'vm-b1', to: '10.10.0.3', answers: 'vm-b2' },
+    edited: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
+    bystander: /^VxlanNetwork tenant-b\/red:/,
+  },
+  {
+    what: "a network edited to another tenant's VNI (the edited network second in the file)",
+    edit: (d) => (find(d, 'VxlanNetwork', 'red').spec.vni = 100),
+    message: /VxlanNetwork tenant-b\/red: spec\.vni 100 is already in use .*the last good version stays in force/,
+    untouched: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
+    edited: { from: 'vm-b1', to: '10.10.0.3', answers: 'vm-b2' },
+    bystander: /^VxlanNetwork tenant-a\/blue:/,
+  },
+  {
+    what: "a VM edited to another VM's MAC (the edited VM second)",
+    edit: (d) => (mac(d, 'vm-a2').macAddress = '02:00:0a:00:01:01'),
+    message: /VirtualMachineInstance tenant-a\/vm-a2: spec\.domain\.devices\.interfaces\[nic1\]\.macAddress 02:00:0a:00:01:01 is already in use by tenant-a\/vm-a1 nic1/,
+    untouched: { from: 'vm-a3', to: '10.10.0.2', answers: 'vm-a1' },
+    edited: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
+    bystander: /^\w+ tenant-a\/vm-a1[.:]/,
+  },
+  {
+    what: "a VM edited to another VM's MAC (the edited VM first)",
+    edit: (d) => (mac(d, 'vm-a1').macAddress = '02:00:0a:00:01:02'),
+    message: /VirtualMachineInstance tenant-a\/vm-a1: spec\.domain\.devices\.interfaces\[nic1\]\.macAddress 02:00:0a:00:01:02 is already in use by tenant-a\/vm-a2 nic1/,
+    untouched: { from: 'vm-a3', to: '10.10.0.3', answers: 'vm-a2' },
+    edited: { from: 'vm-a2', to: '10.10.0.2', answers: 'vm-a1' },
+    bystander: /^\w+ tenant-a\/vm-a2[.:]/,
+  },
+  {
+    what: "a VM edited to a fixed IP another VM's allocation holds",
+    edit: (d) => (find(d, 'VirtualMachineInstance', 'vm-a2').metadata.annotations = { 'network.vxmesh.io/ip-address': '10.10.0.2' }),
+    message: /VirtualMachineInstance tenant-a\/vm-a2: metadata\.annotations\["network\.vxmesh\.io\/ip-address"\] 10\.10\.0\.2 is already allocated to tenant-a\/vm-a1 nic1/,
+    untouched: { from: 'vm-a3', to: '10.10.0.2', answers: 'vm-a1' },
+    edited: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
+    bystander: /^\w+ tenant-a\/vm-a1[.:]/,
+  },
+  {
+    what: "an allocation edited to another VM's address",
+    edit: (d) => (alloc(d, 'vm-a2').spec.ip = '10.10.0.2'),
+    message: /VxlanIPAllocation tenant-a\/vm-a2\.nic1: spec\.ip 10\.10\.0\.2 is already allocated to tenant-a\/vm-a1 nic1/,
+    untouched: { from: 'vm-a3', to: '10.10.0.2', answers: 'vm-a1' },
+    edited: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
+    bystander: /^\w+ tenant-a\/vm-a1[.:]/,
+  },
+];
+
+describe.each(MODES)('conflicting edits against running agents in %s mode', (mode) => {
+  let lab: TestLab;
+  let stateFile = '';
+  let original = '';
+  const logOf = (i: number) => `/run/vxmesh/${lab.name}/logs/${lab.node(i)}.log`;
+  const logs = () => [1, 2, 3].map((i) => readFileSync(logOf(i), 'utf8'));
+  /** Writes the state file atomically, as an editor or a GitOps tool would. */
+  const writeState = (text: string) => run(['sh', '-c', `cat > ${stateFile}.tmp && mv ${stateFile}.tmp ${stateFile}`], { input: text });
+  const edited = (edit: (docs: Doc[]) => void) => {
+    const docs = YAML.parseAllDocuments(original).map((d) => d.toJS() as Doc).filter(Boolean);
+    edit(docs);
+    return docs.map((d) => YAML.stringify(d)).join('---\n');
+  };
+  const stream = (s: Stream) => lab.exec(s.from, ['ping', '-i', '0.01', '-c', '400', '-q', s.to], { timeoutMs: 30_000 });
+
+  beforeAll(async () => {
+    lab = new TestLab(mode);
+    await lab.up();
+    stateFile = `/run/vxmesh/${lab.name}/state/cluster.yaml`;
+    original = readFileSync(stateFile, 'utf8');
+  });
+
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it.each(CASES)('$what: the untouched VM loses no ping, the edited one keeps its last good version', async (c) => {
+    // Positive controls first: both streams' targets answer, from the VMs the streams start at.
+    expect(await lab.whoAnswers(c.untouched.from, c.untouched.to)).toBe(c.untouched.answers);
+    expect(await lab.whoAnswers(c.edited.from, c.edited.to)).toBe(c.edited.answers);
+    const before = logs().map((l) => l.length);
+    const untouched = stream(c.untouched);
+    const editedStream = stream(c.edited);
+    try {
+      await sleep(500);
+      await writeState(edited(c.edit));
+      await waitFor('every agent to reject the edit', async () => logs().every((l, i) => c.message.test(l.slice(before[i]))), 3000, 50);
+      await sleep(2200); // a resync with the edit in place
+      const [u, e] = [parsePing((await untouched).stdout), parsePing((await editedStream).stdout)];
+      console.log(`[${mode}] ${c.what}: untouched ${u.lost}/${u.transmitted} lost, edited ${e.lost}/${e.transmitted} lost`);
+      expect(u.transmitted).toBe(400);
+      expect(u.lost).toBe(0);
+      expect(e.lost).toBe(0);
+      expect(await lab.whoAnswers(c.untouched.from, c.untouched.to)).toBe(c.untouched.answers);
+      expect(await lab.whoAnswers(c.edited.from, c.edited.to)).toBe(c.edited.answers);
+      // The bystander is never the one named.
+      const rejections = logs().flatMap((l, i) => rejected(l.slice(before[i])));
+      expect(rejections.length).toBeGreaterThanOrEqual(3);
+      expect(rejections.filter((m) => c.bystander.test(m))).toEqual([]);
+    } finally {
+      await untouched.catch(() => undefined);
+      await editedStream.catch(() => undefined);
+      await writeState(original);
+      await sleep(300);
+    }
+  });
+
+  it('still rejects the edit, not the bystander, after an agent restart with the edit in place', async () => {
+    await writeState(edited(CASES[0]!.edit));
+    try {
+      await waitFor('node1 to reject the edit', async () => CASES[0]!.message.test(logs()[0]!), 3000, 50);
+      const before = logs()[0]!.length;
+      const r = await lab.cli(['lab', 'restart', lab.node(1), '--lab', lab.name]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      await waitFor('the restarted agent to reject the edit', async () => CASES[0]!.message.test(logs()[0]!.slice(before)), 8000, 100);
+      expect(logs()[0]!.slice(before)).toMatch(/first-seen order and last good versions restored/);
+      expect(logs()[0]!.slice(before)).not.toMatch(/VxlanNetwork tenant-b\/red: spec\.vni/);
+      // vm-b1 (node1, red) and vm-a1 (node1, blue) both reach their own network's VM on another node.
+      expect(await lab.whoAnswers('vm-b1', '10.10.0.3')).toBe('vm-b2');
+      expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');
+    } finally {
+      await writeState(original);
+    }
+  });
+});
