@@ -117,7 +117,7 @@ describe.each(MODES)('conflicting edits against running agents in %s mode', (mod
     try {
       await sleep(500);
       await writeState(edited(c.edit));
-      await waitFor('every agent to reject the edit', async () => logs().every((l, i) => c.message.test(l.slice(before[i]))), 3000, 50);
+      await waitFor('every agent to reject the edit', async () => logs().every((l, i) => rejected(l.slice(before[i])).some((m) => c.message.test(m))), 3000, 50);
       await sleep(2200); // a resync with the edit in place
       const [u, e] = [parsePing((await untouched).stdout), parsePing((await editedStream).stdout)];
       console.log(`[${mode}] ${c.what}: untouched ${u.lost}/${u.transmitted} lost, edited ${e.lost}/${e.transmitted} lost`);
@@ -141,11 +141,11 @@ describe.each(MODES)('conflicting edits against running agents in %s mode', (mod
   it('still rejects the edit, not the bystander, after an agent restart with the edit in place', async () => {
     await writeState(edited(CASES[0]!.edit));
     try {
-      await waitFor('node1 to reject the edit', async () => CASES[0]!.message.test(logs()[0]!), 3000, 50);
+      await waitFor('node1 to reject the edit', async () => rejected(logs()[0]!).some((m) => CASES[0]!.message.test(m)), 3000, 50);
       const before = logs()[0]!.length;
       const r = await lab.cli(['lab', 'restart', lab.node(1), '--lab', lab.name]);
       expect(r.exitCode, r.stderr).toBe(0);
-      await waitFor('the restarted agent to reject the edit', async () => CASES[0]!.message.test(logs()[0]!.slice(before)), 8000, 100);
+      await waitFor('the restarted agent to reject the edit', async () => rejected(logs()[0]!.slice(before)).some((m) => CASES[0]!.message.test(m)), 8000, 100);
       expect(logs()[0]!.slice(before)).toMatch(/first-seen order and last good versions restored/);
       expect(logs()[0]!.slice(before)).not.toMatch(/VxlanNetwork tenant-b\/red: spec\.vni/);
       // vm-b1 (node1, red) and vm-a1 (node1, blue) both reach their own network's VM on another node.
