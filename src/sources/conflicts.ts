@@ -38,7 +38,9 @@ export function checkConflicts(
   const byKind = new Map<string, Array<[string, Obj]>>();
   for (const [id, o] of candidates) {
     const kind = (o as Obj).kind;
-    byKind.set(kind, [...(byKind.get(kind) ?? []), [id, o as Obj]]);
+    const list = byKind.get(kind) ?? [];
+    list.push([id, o as Obj]);
+    byKind.set(kind, list);
   }
   const kinds = [...byKind.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const take = (id: string, o: Obj) => {
@@ -48,7 +50,8 @@ export function checkConflicts(
 
   for (const kind of kinds) {
     const items = byKind.get(kind)!.sort(older);
-    const last = (id: string) => lastGood.get(id) as Obj | undefined;
+    // Kinds without conflicts among their objects need no precedence: all are decided as unchanged.
+    const last = ORDER.includes(kind) ? (id: string) => lastGood.get(id) as Obj | undefined : (_id: string) => undefined;
     const unchanged = items.filter(([id, o]) => last(id) && sameVersion(last(id)!, o));
     const changed = items.filter(([id, o]) => last(id) && !sameVersion(last(id)!, o));
     const fresh = items.filter(([id]) => !last(id));
@@ -100,21 +103,23 @@ function olderFirst(firstSeen: ReadonlyMap<string, number>) {
   };
 }
 
-const VOLATILE = new Set(['resourceVersion', 'managedFields', 'lastReconcile']);
 const canonical = new WeakMap<object, string>();
 
-/** Equal content (key order and resourceVersion aside). */
-export function sameVersion(a: unknown, b: unknown): boolean {
+/**
+ * Equal content, resourceVersion aside (a status write bumps it). Objects come out of the same zod
+ * schemas, so their keys are in the same order and plain JSON compares them; each object's JSON is
+ * computed once (a candidate of this pass is the last good version of the next).
+ */
+export function sameVersion(a: Obj, b: Obj): boolean {
   return a === b || canonicalJson(a) === canonicalJson(b);
 }
 
-function canonicalJson(o: unknown): string {
-  if (typeof o === 'object' && o !== null && canonical.has(o)) return canonical.get(o)!;
-  const sortKeys = (_k: string, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => !VOLATILE.has(k)).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-    : v);
-  const json = JSON.stringify(o, sortKeys);
-  if (typeof o === 'object' && o !== null) canonical.set(o, json);
+function canonicalJson(o: Obj): string {
+  let json = canonical.get(o);
+  if (json === undefined) {
+    json = JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+    canonical.set(o, json);
+  }
   return json;
 }
 
