@@ -124,6 +124,31 @@ describe('controller', () => {
     await until('one claim per allocation', async () => (await client.list(RESOURCES.claims)).items.length === 200, 10_000);
   });
 
+  it('refuses a fixed IP another VM holds without touching the holder, and reports rejected VMIs by Events in their own namespace', async () => {
+    await setup();
+    const c = await controller();
+    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
+    const held = await until('allocation of vm1', () => ipOf('tenant-a', 'vm1'));
+    const before = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
+    await createObject(client, vmi('thief', 'tenant-a', 'blue', mac(2), 'node1', { annotations: { 'network.vxmesh.io/ip-address': held } }));
+    await createObject(client, vmi('intruder', 'tenant-b', 'tenant-a/blue', mac(3), 'node1'));
+    // Positive control: a free fixed IP is granted.
+    await createObject(client, vmi('fair', 'tenant-a', 'blue', mac(4), 'node1', { annotations: { 'network.vxmesh.io/ip-address': '10.10.0.77' } }));
+    expect(await until('fair allocated', () => ipOf('tenant-a', 'fair'))).toBe('10.10.0.77');
+    const eventsIn = async (ns: string) => ((await (await fetch(`${api.url}/api/v1/namespaces/${ns}/events`)).json()) as any).items as any[];
+    const theft = await until('event on thief', async () => (await eventsIn('tenant-a')).find((e) => e.involvedObject.name === 'thief'));
+    expect(theft).toMatchObject({ type: 'Warning', reason: 'InvalidSpec', involvedObject: { kind: 'VirtualMachineInstance', namespace: 'tenant-a' } });
+    expect(theft.message).toBe(`VirtualMachineInstance tenant-a/thief: metadata.annotations["network.vxmesh.io/ip-address"] ${held} is already allocated to tenant-a/vm1 nic1 in VxlanNetwork tenant-a/blue`);
+    const intrusion = await until('event on intruder', async () => (await eventsIn('tenant-b')).find((e) => e.involvedObject.name === 'intruder'));
+    expect(intrusion.message).toBe('VirtualMachineInstance tenant-b/intruder: spec.networks[0].multus.networkName tenant-a/blue: no VxlanNetwork this namespace may use');
+    await c.idle();
+    const after = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
+    expect(after!.metadata.resourceVersion).toBe(before!.metadata.resourceVersion);
+    expect(await ipOf('tenant-a', 'thief')).toBeUndefined();
+    expect(await ipOf('tenant-b', 'intruder')).toBeUndefined();
+    expect((await eventsIn('tenant-a')).filter((e) => e.involvedObject.name === 'thief')).toHaveLength(1); // reported once
+  });
+
   it('marks an invalid VxlanNetwork with a condition and an Event and changes nothing else', async () => {
     await setup();
     const c = await controller();
@@ -146,7 +171,7 @@ describe('controller', () => {
       return n?.status?.conditions?.find((x: any) => x.type === 'InvalidSpec' && x.status === 'True') ? n : undefined;
     });
     const invalid = green.status.conditions.find((x: any) => x.type === 'InvalidSpec');
-    expect(invalid.message).toContain('spec.vni 100 is already used by VxlanNetwork tenant-a/blue');
+    expect(invalid.message).toContain('spec.vni 100 is already used by VxlanNetwork tenant-a/blue (VNIs are unique across the cluster');
     expect(green.status.conditions.find((x: any) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     const events = await until('event', async () => {
       const r = await fetch(`${api.url}/api/v1/namespaces/tenant-a/events`);

@@ -46,7 +46,7 @@ describe('kubernetes source', () => {
     const red = (await client.get(RESOURCES.vxlanNetworks, 'red', 'tenant-b'))!;
     await client.replace(RESOURCES.vxlanNetworks, { ...red, spec: { ...red.spec, vni: 100 } });
     await until('error reported', () => s.current().errors.length > 0);
-    expect(s.current().errors[0]!.message).toContain('VxlanNetwork tenant-b/red: spec.vni 100 is already used');
+    expect(s.current().errors[0]!.message).toContain('VxlanNetwork tenant-b/red: spec.vni 100 is already in use (VNIs are unique across the cluster');
     expect(s.current().snapshot.vxlanNetworks.find((n) => n.metadata.name === 'red')!.spec.vni).toBe(200);
   });
 
