@@ -8,7 +8,7 @@ import type { ModeRequest } from '../dataplane/dataplane.js';
 import { sourceArgs } from '../lab/agents.js';
 import { convergeLab, createLab, currentAllocations, type LabSource } from '../lab/converge.js';
 import { labDown } from '../lab/down.js';
-import { readLabInput, type LabInput } from '../lab/input.js';
+import { labNameOf, lastGoodOf, readLabInput, type LabInput } from '../lab/input.js';
 import { formatMatrix, mismatches, runMatrix } from '../lab/matrix.js';
 import { execTarget, migrateVm, restartAgent, restartController } from '../lab/ops.js';
 import { labPaths, listLabs, readLabState, resolveLab, writeLabState, type LabState } from '../lab/state.js';
@@ -62,11 +62,14 @@ async function readInput(file: string): Promise<{ input?: LabInput; running?: La
     return { errors: [{ message: `${file}: cannot read: ${(err as Error).message}` }] };
   }
   const first = readLabInput(text, file);
-  if (!first.input) return { errors: first.errors };
-  const running = await readLabState(first.input.lab.metadata.name);
+  // Even an invalid file is read again against a running lab's objects, so that a conflict names the edit.
+  const name = first.input?.lab.metadata.name ?? labNameOf(text, file);
+  if (!name) return { errors: first.errors };
+  const running = await readLabState(name).catch(() => undefined);
   if (!running) return first;
   const placement = new Map(running.vms.map((v) => [`${v.namespace}/${v.name}`, v.node]));
-  const again = readLabInput(text, file, { allocations: await currentAllocations(running), placement });
+  const current = await readFile(labPaths(running.lab).cluster, 'utf8').catch(() => ''); // none with --source kubernetes
+  const again = readLabInput(text, file, { allocations: await currentAllocations(running), placement, lastGood: lastGoodOf(current) });
   if (again.input) {
     const want = again.input.lab.spec.nodes.map((n) => n.name).join(',');
     const have = running.nodes.map((n) => n.name).join(',');

@@ -8,7 +8,7 @@ import { InvalidSpecError, SourceError, type VxmeshError } from '../errors.js';
 import { allocate } from '../ipam/allocate.js';
 import { VXMESH_API, keyOf, labSchema, type Lab, type Snapshot, type VxlanIPAllocation } from '../model/schema.js';
 import { vmiNics } from '../model/vmi.js';
-import { buildSnapshot, parseDocuments } from '../sources/validate.js';
+import { buildSnapshot, parseDocuments, type LastGood } from '../sources/validate.js';
 import { firstHost, parseCidr } from '../util/ipv4.js';
 
 export interface PlannedNic {
@@ -48,6 +48,20 @@ export interface ReadOptions {
   allocations?: VxlanIPAllocation[];
   /** Where running VMs are (vm key -> node): they stay there (use `lab migrate` to move one). */
   placement?: Map<string, string>;
+  /** The running lab's accepted objects: on a conflict the edited object is the one reported. */
+  lastGood?: LastGood;
+}
+
+/** The name of the Lab object of a lab file, if it has one (whatever else is wrong with the file). */
+export function labNameOf(text: string, origin: string): string | undefined {
+  const lab = parseDocuments(text, origin).docs.find((d) => isObj(d) && d.kind === 'Lab' && isObj(d.metadata));
+  const name = isObj(lab) ? lab.metadata.name : undefined;
+  return typeof name === 'string' && /^[a-z0-9]{1,8}$/.test(name) ? name : undefined;
+}
+
+/** The accepted versions of the objects of a lab state file (empty text: none). */
+export function lastGoodOf(stateText: string): LastGood {
+  return stateText ? buildSnapshot(parseDocuments(stateText, 'state').docs).lastGood : new Map();
 }
 
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,7 +95,7 @@ export function readLabInput(text: string, origin: string, opts: ReadOptions = {
   for (const n of lab.spec.nodes) {
     if (!declaredNodes.has(n.name)) docs.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name, labels: n.labels } });
   }
-  const built = buildSnapshot([...docs, ...(opts.allocations ?? [])]);
+  const built = buildSnapshot([...docs, ...(opts.allocations ?? [])], opts.lastGood);
   errors.push(...built.errors);
   const snapshot = built.snapshot;
   const alloc = allocate(snapshot);
