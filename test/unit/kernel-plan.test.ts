@@ -3,12 +3,24 @@ import { planKernel } from '../../src/dataplane/kernel/plan.js';
 import { vtepFilterTable } from '../../src/dataplane/kernel/vtep-filter.js';
 import { describeChange, Phase } from '../../src/dataplane/netlink/change.js';
 import { emptyNode } from '../../src/dataplane/netlink/observe.js';
-import { net, intent, link, convergedGateway, asObserved } from '../helpers/kernel-fixtures.js';
+import { net, intent, link, localVm, convergedGateway, asObserved } from '../helpers/kernel-fixtures.js';
+import type { EndpointIntent } from '../../src/intent/types.js';
 
+/** A remote VM of VNI 100 on the node with VTEP `vtep`. */
+const remoteVm = (last: number, vtep: string): EndpointIntent => ({
+  vm: `t/r${last}`, iface: 'nic1', mac: `02:00:00:00:01:${last}`, ip: `10.10.0.${last}`, node: vtep, vtep, local: false,
+});
+
+/** n1 with VNI 100: a local VM and one remote VM on each peer, so the flood list names both. */
 function converged() {
-  const n = net(100);
+  const n = net(100, { endpoints: [localVm(100), remoteVm(12, '198.18.0.12'), remoteVm(13, '198.18.0.13')] });
   const it = intent([n]);
   const obs = convergedGateway(n);
+  for (const r of [remoteVm(12, '198.18.0.12'), remoteVm(13, '198.18.0.13')]) {
+    obs.node.fdb.push({ mac: r.mac, dev: 'vxl100', dst: r.vtep, self: true, state: 'permanent' });
+    obs.node.fdb.push({ mac: r.mac, dev: 'vxl100', self: false, master: 'vxb100', state: 'static' });
+    obs.node.neigh.push({ ip: r.ip, dev: 'vxl100', mac: r.mac, permanent: true });
+  }
   obs.node.links.push(link('vxl100', {
     kind: 'vxlan', mtu: 1450, master: 'vxb100', portLearning: false,
     vxlan: { id: 100, local: '198.18.0.11', port: 4789, dev: 'vxmu0', learning: false, proxy: true, external: false },
@@ -27,7 +39,7 @@ describe('planKernel', () => {
   });
 
   it('puts the VTEP filter in place before any device, bridges before vxlan ports, FDB before neighbours', () => {
-    const p = planKernel({ node: emptyNode(), routers: [] }, intent([net(100)]));
+    const p = planKernel({ node: emptyNode(), routers: [] }, converged().it);
     const idx = (pred: (s: string) => boolean) => p.changes.map(describeChange).findIndex(pred);
     const filter = idx((s) => s.startsWith('nft table inet vxmesh_vtep'));
     const bridge = idx((s) => s === 'ip link add vxb100 mtu 1450 type bridge');
@@ -46,13 +58,16 @@ describe('planKernel', () => {
     expect(t.chains[0]!.rules[0]!.text).toBe('iifname "vxmu0" udp dport 4789 ip saddr != @vteps_overlay counter drop');
   });
 
-  it('updates only the set when a peer joins', () => {
+  it('updates only the sets when a peer joins (VTEP filter and both gateway guards), and floods to it once it holds the VNI', () => {
     const { it: i, obs } = converged();
     i.clusterNetworks[0]!.peers.push('198.18.0.14');
-    expect(planKernel(obs, i).changes.map(describeChange)).toEqual([
+    expect(planKernel(obs, i).changes.map(describeChange).sort()).toEqual([
+      'nft add element inet vxmesh guard_vteps { 198.18.0.14 }',
       'nft add element inet vxmesh_vtep vteps_overlay { 198.18.0.14 }',
-      'bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.14 self permanent',
-    ]);
+      '[vxmr-n1-100] nft add element inet vxmesh guard_vteps { 198.18.0.14 }',
+    ].sort());
+    i.clusterNetworks[0]!.networks[0]!.endpoints.push(remoteVm(14, '198.18.0.14'));
+    expect(planKernel(obs, i).changes.map(describeChange)).toContain('bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.14 self permanent');
   });
 
   it('starts FDB and neighbours from scratch for a recreated vxlan device', () => {

@@ -4,7 +4,7 @@
  */
 import type { NodeIntent } from '../../intent/types.js';
 import type { GatewayObserved } from '../gateway/plan.js';
-import { planGateways } from '../gateway/plan.js';
+import { planGateways, routerObserveErrors } from '../gateway/plan.js';
 import { planBridges } from '../gateway/bridges.js';
 import { findTable, planTable } from '../netlink/nft.js';
 import { Phase, orderChanges, type Change } from '../netlink/change.js';
@@ -19,7 +19,7 @@ export interface KernelPlan {
 }
 
 export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan {
-  const errors: KernelPlan['errors'] = [];
+  const errors: KernelPlan['errors'] = [...routerObserveErrors(obs, intent)];
   const changes: Change[] = [];
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
