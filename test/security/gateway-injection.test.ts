@@ -22,12 +22,16 @@ const NODE_SERVICE_PORT = 7070;
 const EXT_UDP_PORT = 9999;
 const EXT = '198.18.0.254';
 
-/** Python that sends one UDP datagram to dst:dport whose payload is VXLAN(vni)/Ether/IPv4/ICMP echo (id). */
-function injector(dst: string, dport: number, vni: number, icmpId: number, count = 3): string {
-  return `
-import socket, time
+/** Python building `frame`: VXLAN(vni)/Ether(to vm-b2)/IPv4/ICMP echo (id), the bytes of one UDP payload. */
+const frame = (vni: number, icmpId: number) => `
 from scapy.all import VXLAN, Ether, IP, ICMP, Raw
 frame = VXLAN(vni=${vni}, flags=0x08) / Ether(src='02:00:de:ad:be:ef', dst='${B2_MAC}') / IP(src='10.10.0.2', dst='${B2_IP}') / ICMP(type=8, id=${icmpId}, seq=1) / Raw(b'vxm-inject')
+`;
+
+/** Python that sends the frame as UDP to dst:dport, `count` times. */
+function injector(dst: string, dport: number, vni: number, icmpId: number, count = 3): string {
+  return `${frame(vni, icmpId)}
+import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(${count}):
     s.sendto(bytes(frame), ('${dst}', ${dport}))
@@ -140,6 +144,27 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
     expect(await routerGuardDrops(lab, 1, 100)).toBeGreaterThanOrEqual(before + 3);
   });
 
+  it('holds with either layer alone: the router guard emptied, the node guard drops it; both emptied (the old dataplane), it reaches vm-b2', async () => {
+    // The frame is prepared once so that emptying the sets and sending are milliseconds apart: the agent
+    // puts the elements back on its next pass.
+    const file = `/tmp/vxm-${lab.name}-frame.bin`;
+    await run([PY, '-c', `${frame(200, 4500)}\nopen('${file}', 'wb').write(bytes(frame))\n`]);
+    const router = `vxmr-${lab.node(1)}-100`;
+    const flush = (ns: string) => ['guard_vteps', 'guard_node', 'guard_ports'].map((set) => `ip netns exec ${ns} nft flush set inet vxmesh ${set}`).join(' && ');
+    const send = `ip netns exec ${lab.netns('vm-a1')} socat -u FILE:${file} UDP:198.18.0.13:4789`;
+    try {
+      const nodeBefore = await nodeGuardDrops(lab, 1);
+      const routerOnly = await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${send}`]));
+      expect(routerOnly).toBe(0);
+      expect(await nodeGuardDrops(lab, 1)).toBe(nodeBefore + 1);
+      await waitFor('the agent restoring the router guard', async () => (await routerGuardDrops(lab, 1, 100, true)) > 0, 15_000, 200);
+      const both = await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${flush(lab.netns(lab.node(1)))} && ${send}`]));
+      expect(both).toBe(1);
+    } finally {
+      await run(['rm', '-f', file]);
+    }
+  });
+
   it('drops it towards every member VTEP and port, also aimed at node1 (the VM\'s own node) and node2', async () => {
     for (const dst of ['198.18.0.11', '198.18.0.12']) {
       const n = await echoesAtB2(lab, 4400, () => lab.exec('vm-a1', [PY, '-c', injector(dst, 4789, 200, 4400)]));
@@ -188,10 +213,20 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
   });
 });
 
-/** Packets the gateway guard dropped in the router of `vni` on node `n` (sum of its guard counters). */
-async function routerGuardDrops(lab: TestLab, n: number, vni: number): Promise<number> {
-  const r = await run(['nft', '-j', 'list', 'table', 'inet', 'vxmesh'], { netns: `vxmr-${lab.node(n)}-${vni}` });
+/** Packets the gateway guard dropped in the router of `vni` on node `n` (sum of its guard counters); with `elements`, how many VTEPs its set holds. */
+async function routerGuardDrops(lab: TestLab, n: number, vni: number, elements = false): Promise<number> {
+  return guardCount(`vxmr-${lab.node(n)}-${vni}`, elements);
+}
+
+/** Packets the node's gateway guard (inet vxmesh forward) dropped on node `n`. */
+async function nodeGuardDrops(lab: TestLab, n: number): Promise<number> {
+  return guardCount(lab.netns(lab.node(n)));
+}
+
+async function guardCount(netns: string, elements = false): Promise<number> {
+  const r = await run(['nft', '-j', 'list', 'table', 'inet', 'vxmesh'], { netns });
   const items = (JSON.parse(r.stdout) as { nftables: Array<Record<string, any>> }).nftables;
+  if (elements) return ((items.find((i) => i.set?.name === 'guard_vteps')?.set.elem ?? []) as unknown[]).length;
   let sum = 0;
   for (const it of items) {
     const rule = it.rule as { comment?: string; expr?: Array<Record<string, any>> } | undefined;
