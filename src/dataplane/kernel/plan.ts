@@ -12,6 +12,7 @@ import { planVxlans } from './vxlan.js';
 import { planFdb } from './fdb.js';
 import { vtepFilterTable, VTEP_TABLE } from './vtep-filter.js';
 import { planPolicyTable, POLICY_TABLE } from './policy.js';
+import { floodLimitTable, FLOOD_TABLE } from './flood-limit.js';
 
 export interface KernelPlan {
   changes: Change[];
@@ -24,6 +25,7 @@ export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
   changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent));
+  changes.push(...planTable(findTable(obs.node.tables, 'bridge', FLOOD_TABLE), floodLimitTable(intent)));
   changes.push(...planBridges(obs.node.links, intent));
   try {
     changes.push(...planGateways(obs, intent));
