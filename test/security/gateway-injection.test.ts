@@ -12,25 +12,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, TestLab, waitFor } from '../helpers/lab.js';
+import { sleep, TestLab, waitFor, type Doc } from '../helpers/lab.js';
 import { run } from '../../src/util/exec.js';
 
 const PY = '/usr/bin/python3';
 const B2_MAC = '02:00:0b:00:01:02';
+const C3_MAC = '02:00:0c:00:01:03';
 const B2_IP = '10.10.0.3';
 const NODE_SERVICE_PORT = 7070;
 const EXT_UDP_PORT = 9999;
 const EXT = '198.18.0.254';
 
 /** Python building `frame`: VXLAN(vni)/Ether(to vm-b2)/IPv4/ICMP echo (id), the bytes of one UDP payload. */
-const frame = (vni: number, icmpId: number) => `
+const frame = (vni: number, icmpId: number, to = { mac: B2_MAC, ip: B2_IP }) => `
 from scapy.all import VXLAN, Ether, IP, ICMP, Raw
-frame = VXLAN(vni=${vni}, flags=0x08) / Ether(src='02:00:de:ad:be:ef', dst='${B2_MAC}') / IP(src='10.10.0.2', dst='${B2_IP}') / ICMP(type=8, id=${icmpId}, seq=1) / Raw(b'vxm-inject')
+frame = VXLAN(vni=${vni}, flags=0x08) / Ether(src='02:00:de:ad:be:ef', dst='${to.mac}') / IP(src='10.10.0.2', dst='${to.ip}') / ICMP(type=8, id=${icmpId}, seq=1) / Raw(b'vxm-inject')
 `;
 
 /** Python that sends the frame as UDP to dst:dport, `count` times. */
-function injector(dst: string, dport: number, vni: number, icmpId: number, count = 3): string {
-  return `${frame(vni, icmpId)}
+function injector(dst: string, dport: number, vni: number, icmpId: number, count = 3, to?: { mac: string; ip: string }): string {
+  return `${frame(vni, icmpId, to)}
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(${count}):
@@ -72,12 +73,31 @@ async function capture(lab: TestLab, target: string, iface: string, filter: stri
   } finally {
     await stop(p);
   }
-  return out.split('\n').filter((l) => l.trim()).length;
+  // one line per packet starts with its timestamp (tcpdump prints a decoded VxLAN payload on a line of its own)
+  return out.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d+ /.test(l)).length;
 }
 
-/** ICMP echo requests with this id arriving at vm-b2's NIC while `action` runs. */
-const echoesAtB2 = (lab: TestLab, id: number, action: () => Promise<unknown>) =>
-  capture(lab, 'vm-b2', 'eth0', `icmp[icmptype] = 8 and icmp[4:2] = ${id}`, action);
+/** tcpdump filter: VxLAN packets of `vni` to `host` (the VNI is the top 24 bits of the UDP payload's second word). */
+const vxlanTo = (host: string, vni: number) => `dst host ${host} and udp dst port 4789 and (udp[12:4] >> 8) = ${vni}`;
+
+/** ICMP echo requests with this id arriving at vm-b2's (or `vm`'s) NIC while `action` runs. */
+const echoesAtB2 = (lab: TestLab, id: number, action: () => Promise<unknown>, vm = 'vm-b2') =>
+  capture(lab, vm, 'eth0', `icmp[icmptype] = 8 and icmp[4:2] = ${id}`, action);
+
+/** Python: UDP broadcasts into the VM's subnet as fast as it can for `seconds`; prints how many it sent. */
+const STORM = (bcast: string, seconds: number) => `
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+n, t0 = 0, time.time()
+while time.time() - t0 < ${seconds}:
+    for _ in range(100):
+        try:
+            s.sendto(b'vxm-storm', ('${bcast}', 5998)); n += 1
+        except OSError:
+            time.sleep(0.001)
+print(n)
+`;
 
 async function udpAnswer(lab: TestLab, from: string, ip: string, port: number): Promise<string> {
   const r = await lab.exec(from, ['socat', '-T', '2', 'STDIO', `UDP:${ip}:${port}`], { input: 'ping\n', timeoutMs: 10_000 });
@@ -105,6 +125,30 @@ for _ in range(5):
     time.sleep(0.05)
 `;
 
+/**
+ * The demo lab plus a second cluster network "edge" on node2 and node3 only (same uplink and port as
+ * "overlay"), with tenant-c/green (VNI 300) and vm-c3 on node3: node1 is a member VTEP of overlay, not of edge.
+ */
+function withEdgeNetwork(lab: TestLab): Doc[] {
+  const docs = structuredClone(lab.docs);
+  const l = docs.find((d) => d.kind === 'Lab')!;
+  for (const n of l.spec.nodes as Array<{ name: string; labels?: Record<string, string> }>) {
+    if (n.name !== lab.node(1)) n.labels = { ...n.labels, 'vxmesh.io/edge': 'yes' };
+  }
+  const overlay = docs.find((d) => d.kind === 'VxlanConfig')!;
+  docs.push(
+    { apiVersion: 'network.harvesterhci.io/v1beta1', kind: 'ClusterNetwork', metadata: { name: 'edge' } },
+    { ...structuredClone(overlay), metadata: { name: 'zz-edge' } /* sorts after overlay-all: the lab tracks the first config's cluster network */, spec: { ...structuredClone(overlay.spec), clusterNetwork: 'edge', nodeSelector: { matchLabels: { 'vxmesh.io/edge': 'yes' } } } },
+    { apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', metadata: { name: 'green', namespace: 'tenant-c' }, spec: { clusterNetwork: 'edge', vni: 300, cidr: '10.30.0.0/24', natOutgoing: true } },
+    {
+      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'vm-c3', namespace: 'tenant-c' },
+      spec: { domain: { devices: { interfaces: [{ name: 'nic1', bridge: {}, macAddress: C3_MAC }] } }, networks: [{ name: 'nic1', multus: { networkName: 'tenant-c/green' } }] },
+      status: { nodeName: lab.node(3) },
+    },
+  );
+  return docs;
+}
+
 const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean);
 
 describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
@@ -113,7 +157,7 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
 
   beforeAll(async () => {
     lab = new TestLab(mode);
-    await lab.up();
+    await lab.up(withEdgeNetwork(lab));
     // the nodes' own services, a UDP server on the external host, and one on a VTEP port there
     for (const n of [1, 2]) servers.push(background(lab, lab.node(n), ['socat', `TCP-LISTEN:${NODE_SERVICE_PORT},fork,reuseaddr`, 'SYSTEM:echo node-service']));
     servers.push(background(lab, 'ext', [PY, '-c', UDP_SERVER, String(EXT_UDP_PORT), 'ext-udp']));
@@ -165,6 +209,14 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
     }
   });
 
+  it('lets a member VTEP inject only into its own cluster network\'s VNIs: node1 (overlay) into VNI 300 (edge) fails, node2 (edge) succeeds', async () => {
+    const c3 = { mac: C3_MAC, ip: '10.30.0.2' };
+    const fromEdge = await echoesAtB2(lab, 4600, () => lab.exec(lab.node(2), [PY, '-c', injector('198.18.0.13', 4789, 300, 4600, 3, c3)]), 'vm-c3');
+    expect(fromEdge).toBeGreaterThan(0);
+    const fromOverlay = await echoesAtB2(lab, 4601, () => lab.exec(lab.node(1), [PY, '-c', injector('198.18.0.13', 4789, 300, 4601, 3, c3)]), 'vm-c3');
+    expect(fromOverlay).toBe(0);
+  });
+
   it('drops it towards every member VTEP and port, also aimed at node1 (the VM\'s own node) and node2', async () => {
     for (const dst of ['198.18.0.11', '198.18.0.12']) {
       const n = await echoesAtB2(lab, 4400, () => lab.exec('vm-a1', [PY, '-c', injector(dst, 4789, 200, 4400)]));
@@ -192,17 +244,36 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
   });
 
   it('replicates a VNI 100 broadcast to node2 (vm-a2 runs there) and not to node3 (no VM of VNI 100)', async () => {
-    // VxLAN packets of VNI 100 (the VNI is the top 24 bits of the UDP payload's second word). A UDP
-    // broadcast, not ARP: kernel mode's proxying vxlan device answers or drops ARP instead of flooding it.
-    const filter = 'udp dst port 4789 and (udp[12:4] >> 8) = 100';
+    // A UDP broadcast, not ARP: kernel mode's proxying vxlan device answers or drops ARP instead of flooding it.
     const broadcast = async () => expect((await lab.exec('vm-a1', [PY, '-c', BROADCAST])).exitCode).toBe(0);
-    const atNode2 = await capture(lab, lab.node(2), 'vxmu0', filter, broadcast);
-    const atNode3 = await capture(lab, lab.node(3), 'vxmu0', filter, broadcast);
+    const atNode2 = await capture(lab, lab.node(2), 'vxmu0', vxlanTo('198.18.0.12', 100), broadcast);
+    const atNode3 = await capture(lab, lab.node(3), 'vxmu0', vxlanTo('198.18.0.13', 100), broadcast);
     expect(atNode2).toBeGreaterThanOrEqual(5);
     expect(atNode3).toBe(0);
   });
 
-  it('runs routers only where the network has a VM: none for VNI 100 on node3, none for VNI 200 on node2', async () => {
+  it("holds a tenant's broadcast storm to the VNI's replication budget while another tenant's broadcasts still get through", async () => {
+    const SECONDS = 2;
+    const vni100 = vxlanTo('198.18.0.12', 100);
+    const vni200 = vxlanTo('198.18.0.13', 200);
+    let sent = 0;
+    let otherTenant = 0;
+    const replicated = await capture(lab, lab.node(2), 'vxmu0', vni100, async () => {
+      const storm = lab.exec('vm-a1', [PY, '-c', STORM('10.10.0.255', SECONDS)], { timeoutMs: 30_000 });
+      await sleep(500);
+      otherTenant = await capture(lab, lab.node(3), 'vxmu0', vni200, async () => {
+        expect((await lab.exec('vm-b1', [PY, '-c', BROADCAST])).exitCode).toBe(0);
+      });
+      sent = Number((await storm).stdout.trim());
+    });
+    // budget: 200 at once + 1000/s over the storm (and a little capture slack)
+    expect(sent).toBeGreaterThan(3 * (200 + 1000 * SECONDS));
+    expect(replicated).toBeGreaterThan(200);
+    expect(replicated).toBeLessThanOrEqual(200 + 1000 * (SECONDS + 1));
+    expect(otherTenant).toBeGreaterThanOrEqual(5);
+  });
+
+  it('runs routers only where the network has a VM: none for VNI 100 on node3, none for VNI 200 on node2', () => {
     const ns = readdirSync('/run/netns');
     expect(ns).toContain(`vxmr-${lab.node(1)}-100`);
     expect(ns).toContain(`vxmr-${lab.node(1)}-200`);
