@@ -24,6 +24,11 @@
 #define VXM_MAX_POL_GROUPS 65536
 #define VXM_MAX_CT 262144        /* flow table for replies (LRU) */
 #define VXM_POL_MAX_RANGES 16    /* port ranges per address region */
+/* Head-end replication budget per VNI (vxm_bcast, tunnel.h): broadcast/multicast frames per second a VNI
+ * may replicate to its peers, and the burst above that rate. Mirrors: abi.ts BCAST_RATE_PPS/BCAST_BURST,
+ * the kernel-mode nft limit (dataplane/kernel/flood-limit.ts). */
+#define VXM_BCAST_RATE_PPS 1000
+#define VXM_BCAST_BURST 200
 
 /* vxm_ports value flags */
 enum vxm_port_flags {
@@ -65,7 +70,8 @@ enum vxm_verdict {
 	VXM_V_PASS_KERNEL = 6,        /* handed to the kernel bridge path */
 	VXM_V_FLOODED = 7,            /* broadcast/multicast replicated to the VNI's peers */
 	VXM_V_DROP_POLICY = 8,        /* a MultiNetworkPolicy denied it (per group: vxm_pol_stats) */
-	VXM_V__MAX = 9,
+	VXM_V_DROP_BCAST_RATE = 9,    /* broadcast/multicast over the VNI's replication budget: not replicated */
+	VXM_V__MAX = 10,
 };
 
 /* Reasons helpers return (negated); only entry points turn them into TC verdicts. Never reused. */
@@ -223,6 +229,12 @@ struct vxm_ct_key {
 	__u8 pad[3];
 };
 _Static_assert(sizeof(struct vxm_ct_key) == 20, "vxm_ct_key size");
+
+/* vxm_bcast: vni (__u32 key) -> the VNI's replication budget as a GCRA "theoretical arrival time" */
+struct vxm_bcast {
+	__u64 tat; /* bpf_ktime_get_ns of the next conforming frame; at most BURST intervals ahead of now */
+};
+_Static_assert(sizeof(struct vxm_bcast) == 8, "vxm_bcast size");
 
 struct vxm_ct_entry {
 	__u64 last_seen; /* bpf_ktime_get_ns */

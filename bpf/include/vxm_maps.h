@@ -66,6 +66,15 @@ struct {
 	__type(value, struct vxm_flood);
 } vxm_flood SEC(".maps");
 
+/* vxm_bcast: vni -> replication budget (a per-VNI token bucket, GCRA form). LRU: a VNI that left is aged out.
+ * Writer and reader: tunnel.h vxm_replicate (vxm_from_vm). The agent never writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VXM_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct vxm_bcast);
+} vxm_bcast SEC(".maps");
+
 /* vxm_config[0]: {vxe ifindex, object hash}.
  * Writer: agent. Reader: vxm_from_vm. */
 struct {

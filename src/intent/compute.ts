@@ -23,8 +23,10 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
   const clusterNetworks: ClusterNetworkIntent[] = [];
   let nextPolicyGroup = 1; // policy group ids are node-wide (one BPF map, one nft table)
   const cns = [...new Set(snapshot.vxlanConfigs.map((c) => c.spec.clusterNetwork))].sort();
+  const underlayVteps = new Set<string>();
   for (const cn of cns) {
     const members = memberVteps(snapshot, cn, node, local);
+    for (const ip of members.values()) underlayVteps.add(ip);
     const config = configFor(snapshot, cn, node);
     const localVtep = members.get(node);
     if (!config || !localVtep) continue;
@@ -67,7 +69,11 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
       networks,
     });
   }
-  return { node, clusterNetworks };
+  const underlay = {
+    vteps: [...underlayVteps].sort((a, b) => ipToInt(a) - ipToInt(b)),
+    ports: [...new Set(snapshot.vxlanConfigs.map((c) => c.spec.port))].sort((a, b) => a - b),
+  };
+  return { node, clusterNetworks, underlay };
 }
 
 function labelsOf(snapshot: Snapshot, node: string): Record<string, string> | undefined {

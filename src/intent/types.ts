@@ -9,6 +9,12 @@ export interface NodeIntent {
   node: string;
   /** The cluster networks this node is a VTEP of (a VxlanConfig selects it and it has a VTEP address). */
   clusterNetworks: ClusterNetworkIntent[];
+  /**
+   * Every VTEP address and UDP port of every cluster network the snapshot names, this node a member or
+   * not: what no overlay packet may be routed to through a gateway (dataplane/gateway/guard.ts). Absent
+   * in hand-built intents: the member cluster networks' peers, local VTEPs and ports are used alone.
+   */
+  underlay?: { vteps: string[]; ports: number[] };
 }
 
 export interface ClusterNetworkIntent {

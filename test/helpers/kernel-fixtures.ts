@@ -1,16 +1,23 @@
 /** Plain-object intents and observations for the kernel/gateway plan unit tests. */
-import type { NodeIntent, NetworkIntent } from '../../src/intent/types.js';
+import type { EndpointIntent, NodeIntent, NetworkIntent } from '../../src/intent/types.js';
 import type { GatewayObserved, RouterObserved } from '../../src/dataplane/gateway/plan.js';
 import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
 import { emptyNode } from '../../src/dataplane/netlink/observe.js';
 import { gatewayMac } from '../../src/dataplane/names.js';
 import { routerTable, nodeGatewayTable } from '../../src/dataplane/gateway/nft-rules.js';
 import { ruleComment, type NftTableSpec, type ObservedTable } from '../../src/dataplane/netlink/nft.js';
+import { gatewayGuard } from '../../src/dataplane/gateway/guard.js';
 
+/** A VM of the network running on this node (n1, VTEP 198.18.0.11): the node then routes the network. */
+export const localVm = (vni: number): EndpointIntent => ({
+  vm: `t/vm${vni}`, iface: 'nic1', mac: '02:00:00:00:00:01', ip: '10.10.0.9', node: 'n1', vtep: '198.18.0.11', local: true,
+});
+
+/** A network with one local VM (`endpoints` overrides it). */
 export function net(vni: number, over: Partial<NetworkIntent> = {}): NetworkIntent {
   return {
     key: `t/n${vni}`, vni, cidr: '10.10.0.0/24', prefixLen: 24, gateway: '10.10.0.1', gatewayMac: gatewayMac(vni),
-    natOutgoing: true, mtu: 1450, endpoints: [], ...over,
+    natOutgoing: true, mtu: 1450, endpoints: [localVm(vni)], ...over,
   };
 }
 
@@ -35,7 +42,7 @@ export function asObserved(t: NftTableSpec): ObservedTable {
 }
 
 /** A node that already holds a converged gateway for one network at transit slot `slot`. */
-export function convergedGateway(n: NetworkIntent, slot = 0): GatewayObserved {
+export function convergedGateway(n: NetworkIntent, slot = 0, peers?: string[]): GatewayObserved {
   const base = 1 + slot * 4;
   const nodeIp = `169.254.64.${base}`;
   const router: RouterObserved = {
@@ -46,7 +53,7 @@ export function convergedGateway(n: NetworkIntent, slot = 0): GatewayObserved {
       link('up0', { addrs: [`169.254.64.${base + 1}/30`] }),
     ],
     routes: [{ dst: 'default', via: nodeIp, dev: 'up0' }],
-    tables: [asObserved(routerTable(n.natOutgoing))],
+    tables: [],
   };
   const node = emptyNode();
   node.ipForward = '1';
@@ -57,6 +64,8 @@ export function convergedGateway(n: NetworkIntent, slot = 0): GatewayObserved {
     link(`vxo${n.vni}`, { kind: 'veth', addrs: [`${nodeIp}/30`] }),
   );
   node.fdb.push({ mac: n.gatewayMac, dev: `vxg${n.vni}`, self: false, master: `vxb${n.vni}`, state: 'static' });
-  node.tables.push(asObserved(nodeGatewayTable(['vxmu0'])));
+  const guard = gatewayGuard(intent([n], peers), node.links);
+  router.tables.push(asObserved(routerTable(n.natOutgoing, guard)));
+  node.tables.push(asObserved(nodeGatewayTable(['vxmu0'], guard)));
   return { node, routers: [router] };
 }

@@ -30,6 +30,13 @@ describe('abi.ts mirrors vxm_abi.h', () => {
     }
   });
 
+  it('has the replication budget of the header (kernel mode applies the same numbers)', async () => {
+    const fs = await import('node:fs');
+    const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');
+    expect(Number(/#define VXM_BCAST_RATE_PPS (\d+)/.exec(src)?.[1])).toBe(abi.BCAST_RATE_PPS);
+    expect(Number(/#define VXM_BCAST_BURST (\d+)/.exec(src)?.[1])).toBe(abi.BCAST_BURST);
+  });
+
   it('has the flag values of the header (plain constants: clang leaves these enums out of BTF)', async () => {
     const fs = await import('node:fs');
     const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');

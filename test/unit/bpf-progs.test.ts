@@ -118,6 +118,23 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
     expect(count('flooded')).toBe(before.flooded);
   });
 
+  it('replicates a VNI\'s broadcasts within its budget only: over it counted as dropped-broadcast-rate, still delivered on the node', async () => {
+    const frame = eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '10.0.0.255'));
+    await new Promise((r) => setTimeout(r, 250)); // a full budget (BURST frames)
+    const before = count('dropped-broadcast-rate');
+    for (let i = 0; i < 50; i++) expect(bpf.testRun(vmFd, frame).retval).toBe(TC_ACT_OK);
+    expect(count('dropped-broadcast-rate')).toBe(before); // a normal burst is untouched
+    for (let i = 0; i < 600; i++) expect(bpf.testRun(vmFd, frame).retval).toBe(TC_ACT_OK);
+    const dropped = count('dropped-broadcast-rate') - before;
+    // 650 frames in well under a second against 200 + 1000/s: most of the storm is not replicated
+    expect(dropped).toBeGreaterThan(200);
+    expect(dropped).toBeLessThan(650 - 200 + 1);
+    await new Promise((r) => setTimeout(r, 250));
+    const after = count('dropped-broadcast-rate');
+    for (let i = 0; i < 50; i++) bpf.testRun(vmFd, frame);
+    expect(count('dropped-broadcast-rate')).toBe(after); // the budget refills
+  });
+
   it('drops and counts a frame with a spoofed source MAC', () => {
     const before = count('dropped-spoof');
     const r = bpf.testRun(vmFd, eth(B.mac, '02:66:66:66:66:66', 0x0800, ipv4(A.ip, B.ip)));

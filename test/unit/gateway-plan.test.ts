@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { planGateways } from '../../src/dataplane/gateway/plan.js';
+import { planGateways, routerObserveErrors } from '../../src/dataplane/gateway/plan.js';
+import { planKernel } from '../../src/dataplane/kernel/plan.js';
 import { planBridges } from '../../src/dataplane/gateway/bridges.js';
 import { orderChanges, describeChange, Phase } from '../../src/dataplane/netlink/change.js';
 import { emptyNode } from '../../src/dataplane/netlink/observe.js';
@@ -78,6 +79,82 @@ describe('planGateways', () => {
     const cs = orderChanges(planGateways(obs, intent([])));
     expect(cs.map(describeChange)).toEqual(['nft delete table inet vxmesh', 'netns del vxmr-n1-100']);
     expect(cs.at(-1)!.phase).toBe(Phase.netnsDel);
+  });
+});
+
+describe('the gateway guard (no overlay packet to a VTEP or the node through a router)', () => {
+  it('drops, in the router towards up0 and in the node from the router legs, packets to member VTEPs, the node, VTEP ports and the transit range', () => {
+    const n = net(100);
+    const i = { ...intent([n]), underlay: { vteps: ['198.19.0.7'], ports: [4790] } };
+    const obs = { node: emptyNode(), routers: [] };
+    obs.node.links.push(link('vxmu0', { addrs: ['198.18.0.11/24'] }), link('eth9', { addrs: ['192.0.2.5/24'] }), link('vxo7', { addrs: ['169.254.64.29/30'] }));
+    const got = lines(planGateways(obs, i));
+    const routerNft = got.find((l) => l.startsWith('[vxmr-n1-100] nft'))!;
+    const nodeNft = got.find((l) => l.startsWith('nft'))!;
+    for (const t of [routerNft, nodeNft]) {
+      expect(t).toContain('set guard_vteps { type ipv4_addr; elements = { 198.18.0.11, 198.18.0.12, 198.18.0.13, 198.19.0.7 } }');
+      expect(t).toContain('set guard_node { type ipv4_addr; elements = { 192.0.2.5, 198.18.0.11 } }');
+      expect(t).toContain('set guard_ports { type inet_service; elements = { 4789, 4790 } }');
+    }
+    for (const [t, m] of [[routerNft, 'oifname "up0"'], [nodeNft, 'iifname "vxo*"']] as const) {
+      expect(t).toContain(`${m} ip daddr @guard_vteps counter drop`);
+      expect(t).toContain(`${m} ip daddr @guard_node counter drop`);
+      expect(t).toContain(`${m} udp dport @guard_vtep_ports counter drop`.replace('guard_vtep_ports', 'guard_ports'));
+      expect(t).toContain(`${m} ip daddr 169.254.64.0/18 counter drop`);
+    }
+    // before the masquerade could ever apply: the guard is in the filter forward chain, ahead of accept rules
+    expect(routerNft.indexOf('guard_vteps counter drop')).toBeGreaterThan(routerNft.indexOf('chain forward'));
+  });
+
+  it('updates the guard sets in place when a peer joins or leaves: no table rebuild', () => {
+    const n = net(100);
+    const obs = convergedGateway(n);
+    expect(lines(planGateways(obs, intent([n], ['198.18.0.12', '198.18.0.14'])))).toEqual([
+      '[vxmr-n1-100] nft add element inet vxmesh guard_vteps { 198.18.0.14 }',
+      '[vxmr-n1-100] nft delete element inet vxmesh guard_vteps { 198.18.0.13 }',
+      'nft add element inet vxmesh guard_vteps { 198.18.0.14 }',
+      'nft delete element inet vxmesh guard_vteps { 198.18.0.13 }',
+    ]);
+  });
+});
+
+describe('routers only where the network has a VM', () => {
+  it('builds no router (nor node table) for a network without a local or arriving VM, and removes one whose last VM left', () => {
+    const remote = { vm: 't/r', iface: 'nic1', mac: '02:00:00:00:00:02', ip: '10.10.0.3', node: 'n2', vtep: '198.18.0.12', local: false };
+    expect(planGateways({ node: emptyNode(), routers: [] }, intent([net(100, { endpoints: [remote] })]))).toEqual([]);
+    const obs = convergedGateway(net(100));
+    expect(lines(planGateways(obs, intent([net(100, { endpoints: [remote] })])))).toEqual(['nft delete table inet vxmesh', 'netns del vxmr-n1-100']);
+  });
+
+  it('builds the router on a migration target before the switchover (the VM is still remote, arriving)', () => {
+    const arriving = {
+      vm: 't/m', iface: 'nic1', mac: '02:00:00:00:00:03', ip: '10.10.0.4', node: 'n2', vtep: '198.18.0.12', local: false,
+      migratingTo: { node: 'n1', vtep: '198.18.0.11' }, arriving: true as const,
+    };
+    expect(lines(planGateways({ node: emptyNode(), routers: [] }, intent([net(100, { endpoints: [arriving] })])))[0]).toBe('netns add vxmr-n1-100');
+  });
+});
+
+describe('an unreadable router namespace (issue 19)', () => {
+  it('is an error of the pass naming the network, and nothing of it is deleted or recreated', () => {
+    const n = net(100);
+    const obs = convergedGateway(n);
+    obs.routers[0] = { ns: 'vxmr-n1-100', vni: 100, links: [], routes: [], tables: [], error: 'nsenter: permission denied' };
+    expect(planGateways(obs, intent([n]))).toEqual([]);
+    expect(routerObserveErrors(obs, intent([n]))).toEqual([
+      { vni: 100, network: 't/n100', message: 'router namespace vxmr-n1-100 unreadable, left as it is: nsenter: permission denied' },
+    ]);
+    // not even when its network left the intent: the next readable pass deletes it
+    expect(lines(planGateways(obs, intent([])))).toEqual(['nft delete table inet vxmesh']);
+  });
+
+  it('fails the kernel plan of that network only (an error, no change to the router or its legs)', () => {
+    const n = net(100);
+    const obs = convergedGateway(n);
+    obs.routers[0] = { ...obs.routers[0]!, links: [], routes: [], tables: [], error: 'boom' };
+    const p = planKernel(obs, intent([n]));
+    expect(p.errors.map((e) => e.network)).toEqual(['t/n100']);
+    expect(p.changes.map(describeChange).filter((l) => /vx[go]100|vxmr-n1-100/.test(l))).toEqual([]);
   });
 });
 

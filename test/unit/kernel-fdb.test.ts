@@ -16,18 +16,18 @@ const cn = intent([n]).clusterNetworks[0]!;
 const self = (mac: string, dst: string): FdbEntry => ({ mac, dev: 'vxl100', dst, self: true, state: 'permanent' });
 const pin = (mac: string): FdbEntry => ({ mac, dev: 'vxl100', self: false, master: 'vxb100', state: 'static' });
 const nb = (ip: string, mac: string): NeighEntry => ({ ip, dev: 'vxl100', mac, permanent: true });
+// Flooding goes to 198.18.0.12 only: 198.18.0.13 is a member without a VM of VNI 100.
 const converged: FdbEntry[] = [
-  self('00:00:00:00:00:00', '198.18.0.12'), self('00:00:00:00:00:00', '198.18.0.13'),
+  self('00:00:00:00:00:00', '198.18.0.12'),
   self('52:54:00:00:00:12', '198.18.0.12'), pin('52:54:00:00:00:12'),
   { mac: 'aa:bb:cc:dd:ee:ff', dev: 'vxl100', self: false, master: 'vxb100', state: 'permanent' }, // the port's own address
 ];
 const lines = (fdb: FdbEntry[], neigh: NeighEntry[], c = cn, x = n) => orderChanges(planFdb(c, x, fdb, neigh)).map(describeChange);
 
 describe('planFdb', () => {
-  it('adds a flood entry per peer, remote VM MACs with their VTEP and a bridge pin, and neighbours', () => {
+  it('adds a flood entry per peer holding the VNI (none for a member without its VMs), remote VM MACs with their VTEP and a bridge pin, and neighbours', () => {
     expect(lines([], [])).toEqual([
       'bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.12 self permanent',
-      'bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.13 self permanent',
       'bridge fdb replace 52:54:00:00:00:12 dev vxl100 dst 198.18.0.12 self permanent',
       'bridge fdb replace 52:54:00:00:00:12 dev vxl100 master static',
       'ip neigh replace 10.10.0.12 lladdr 52:54:00:00:00:12 dev vxl100 nud permanent',
@@ -41,27 +41,39 @@ describe('planFdb', () => {
   it('moves a migrated VM\'s MAC to its new VTEP in place', () => {
     const moved = net(100, { endpoints: [ep('10.10.0.12', '52:54:00:00:00:12', '198.18.0.13')] });
     expect(lines(converged, [nb('10.10.0.12', '52:54:00:00:00:12')], cn, moved)).toEqual([
+      'bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.13 self permanent',
       'bridge fdb replace 52:54:00:00:00:12 dev vxl100 dst 198.18.0.13 self permanent',
+      'bridge fdb del 00:00:00:00:00:00 dev vxl100 dst 198.18.0.12 self',
     ]);
   });
 
   it('removes the tunnel entry and the pin of a VM that became local, after the additions', () => {
     const local = net(100, { endpoints: [ep('10.10.0.12', '52:54:00:00:00:12', '198.18.0.11'), ep('10.10.0.13', '52:54:00:00:00:13', '198.18.0.13')] });
     expect(lines(converged, [nb('10.10.0.12', '52:54:00:00:00:12')], cn, local)).toEqual([
+      'bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.13 self permanent',
       'bridge fdb replace 52:54:00:00:00:13 dev vxl100 dst 198.18.0.13 self permanent',
       'bridge fdb replace 52:54:00:00:00:13 dev vxl100 master static',
       'ip neigh replace 10.10.0.13 lladdr 52:54:00:00:00:13 dev vxl100 nud permanent',
+      'bridge fdb del 00:00:00:00:00:00 dev vxl100 dst 198.18.0.12 self',
       'bridge fdb del 52:54:00:00:00:12 dev vxl100 self',
       'bridge fdb del 52:54:00:00:00:12 dev vxl100 master',
       'ip neigh del 10.10.0.12 dev vxl100',
     ]);
   });
 
-  it('drops the flood entry of a peer that left', () => {
-    const fewer = intent([n], ['198.18.0.12']).clusterNetworks[0]!;
-    expect(lines(converged, [nb('10.10.0.12', '52:54:00:00:00:12')], fewer)).toEqual([
+  it('drops the flood entry of a peer that left or no longer holds the VNI', () => {
+    const stale = [...converged, self('00:00:00:00:00:00', '198.18.0.13')];
+    expect(lines(stale, [nb('10.10.0.12', '52:54:00:00:00:12')])).toEqual([
       'bridge fdb del 00:00:00:00:00:00 dev vxl100 dst 198.18.0.13 self',
     ]);
+    const fewer = intent([n], ['198.18.0.13']).clusterNetworks[0]!;
+    expect(lines(converged, [nb('10.10.0.12', '52:54:00:00:00:12')], fewer)).toContain('bridge fdb del 00:00:00:00:00:00 dev vxl100 dst 198.18.0.12 self');
+  });
+
+  it('floods to a migration target before the VM arrives there, and to the source from the target', () => {
+    const migrating = { ...ep('10.10.0.12', '52:54:00:00:00:12', '198.18.0.12'), migratingTo: { node: '198.18.0.13', vtep: '198.18.0.13' } };
+    const got = lines(converged, [nb('10.10.0.12', '52:54:00:00:00:12')], cn, net(100, { endpoints: [migrating] }));
+    expect(got).toEqual(['bridge fdb append 00:00:00:00:00:00 dev vxl100 dst 198.18.0.13 self permanent']);
   });
 
   it('repairs a neighbour with the wrong MAC or state', () => {
@@ -81,6 +93,6 @@ describe('staticEntryCounts (vxmesh_entries_programmed in kernel mode)', () => {
     const added = planFdb(cn, n, [], []);
     const counts = staticEntryCounts(intent([n]));
     expect(counts).toEqual({ fdb: added.filter((c) => c.tool === 'bridge').length, neigh: added.filter((c) => c.tool === 'ip').length });
-    expect(counts).toEqual({ fdb: 4, neigh: 1 });
+    expect(counts).toEqual({ fdb: 3, neigh: 1 });
   });
 });

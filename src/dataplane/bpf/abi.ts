@@ -9,6 +9,7 @@ import { fnv1a } from '../../util/hash.js';
 import { codecOf, type Codec } from './codec.js';
 
 export const VXM_MAX_PEERS = 64;
+export { BCAST_RATE_PPS, BCAST_BURST } from './abi-constants.js';
 
 export const PORT_VM = 1;
 export const PORT_GATEWAY = 2;
@@ -22,7 +23,7 @@ export const EP_MOVING = 8;
 /** enum vxm_verdict, by index. */
 export const VERDICTS = [
   'forwarded-local', 'forwarded-tunnel', 'arp-answered', 'dropped-unknown-vtep',
-  'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded', 'dropped-policy',
+  'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded', 'dropped-policy', 'dropped-broadcast-rate',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -67,6 +68,7 @@ export const LAYOUTS = {
     sport: 'uint16_t', dport: 'uint16_t', proto: 'uint8_t', pad: koffi.array('uint8_t', 3, 'Array'),
   }),
   vxm_ct_entry: koffi.struct('vxm_ct_entry', { last_seen: 'uint64_t' }),
+  vxm_bcast: koffi.struct('vxm_bcast', { tat: 'uint64_t' }),
   vxm_pol_stat_key: koffi.struct('vxm_pol_stat_key', { group: 'uint32_t', verdict: 'uint32_t' }),
 } as const;
 export type LayoutName = keyof typeof LAYOUTS;

@@ -68,11 +68,7 @@ export class BpfDataplane implements Dataplane {
     // 2. The shared bridges and gateways, vxe, DHCP servers.
     const gw = await reconcileGateways(intent, { node: this.opts.node, netns, log });
     changes += gw.applied;
-    const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
-    for (const f of gw.failures) {
-      const vni = f.change.vni;
-      errors.push({ vni, network: vni !== undefined ? keyOf.get(vni) : undefined, message: `${describeChange(f.change)}: ${f.message}` });
-    }
+    errors.push(...gw.errors);
     let deviceChanges = gw.applied;
     for (const step of planDevices(await listLinks({ netns }), intent)) deviceChanges += await this.step(step.argv, step.reason, errors);
     changes += deviceChanges - gw.applied;

@@ -11,6 +11,7 @@ import {
 import { CFG_POLICY } from './abi.js';
 import { policyTables } from './policy.js';
 import { endpointValue, placeEndpoints } from './endpoints.js';
+import { floodVteps } from '../../intent/flood.js';
 
 /** Maps the agent writes (vxm_stats is written by the programs only). */
 export const MANAGED_MAPS = [
@@ -69,13 +70,14 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
     for (const ip of [...cn.peers, cn.localVtep]) {
       s.vxm_vteps.set(hex(encode('vxm_vtep_key', { cluster_id: cid, ip: ipHost(ip) })), '01');
     }
-    const peers = cn.peers.filter((p) => p !== cn.localVtep);
-    if (peers.length > VXM_MAX_PEERS) {
-      errors.push({ message: `cluster network ${cn.name}: ${peers.length} peers exceed ${VXM_MAX_PEERS}; broadcast reaches the first ${VXM_MAX_PEERS} only` });
-    }
-    const flood = peers.slice(0, VXM_MAX_PEERS).map(ipHost);
     for (const net of cn.networks) {
       const vni = net.vni;
+      // head-end replication only to the peers holding the VNI (intent/flood.ts)
+      const holders = floodVteps(cn, net);
+      if (holders.length > VXM_MAX_PEERS) {
+        errors.push({ network: net.key, vni, message: `${holders.length} peers hold the VNI, more than ${VXM_MAX_PEERS}; broadcast reaches the first ${VXM_MAX_PEERS} only` });
+      }
+      const flood = holders.slice(0, VXM_MAX_PEERS).map(ipHost);
       const key = hex(u32(vni));
       const moving = net.endpoints.some((ep) => ep.migratingTo && !ep.arriving);
       s.vxm_networks.set(key, hex(encode('vxm_network', {

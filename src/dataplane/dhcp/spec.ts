@@ -14,7 +14,7 @@
 import path from 'node:path';
 import type { NodeIntent } from '../../intent/types.js';
 import { names } from '../names.js';
-import { localNetworks } from '../gateway/networks.js';
+import { routedNetworks } from '../gateway/networks.js';
 import { intToIp, parseCidr } from '../../util/ipv4.js';
 
 /** Default root of the per-server directories (`<root>/<node>-<vni>/`: hosts, leases, pid, log). */
@@ -57,10 +57,10 @@ export function hostsFile(bindings: DhcpBinding[]): string {
   return bindings.map((b) => `${b.mac},${b.ip}\n`).join('');
 }
 
-/** One server per local network with DHCP on (every network of the intent exists on every member node). */
+/** One server per routed network (a VM of it here or arriving: gateway/networks.ts) with DHCP on. */
 export function desiredServers(intent: NodeIntent, runDir = DHCP_RUN_DIR): DhcpServerSpec[] {
   const out: DhcpServerSpec[] = [];
-  for (const n of localNetworks(intent)) {
+  for (const n of routedNetworks(intent)) {
     if (!n.dhcp) continue;
     const dir = path.join(runDir, serverDirName(intent.node, n.vni));
     const f = dhcpFiles(dir);

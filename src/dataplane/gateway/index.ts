@@ -10,17 +10,18 @@ import { Phase, describeChange, type Change } from '../netlink/change.js';
 import { names, isOwnedDevice } from '../names.js';
 import { observeNode } from '../netlink/observe.js';
 import { planBridges } from './bridges.js';
-import { planGateways } from './plan.js';
+import { planGateways, routerObserveErrors } from './plan.js';
 import { observeGateways, listRouterNamespaces } from './observe.js';
 import { GATEWAY_TABLE } from './nft-rules.js';
 import { cleanupDhcp } from '../dhcp/index.js';
 
 export { planBridges } from './bridges.js';
-export { planGateways, observedTransits, type GatewayObserved, type RouterObserved } from './plan.js';
+export { planGateways, observedTransits, routerObserveErrors, type GatewayObserved, type RouterObserved } from './plan.js';
 export { observeGateways, observeRouter, listRouterNamespaces } from './observe.js';
 export { nodeGatewayTable, routerTable, GATEWAY_TABLE } from './nft-rules.js';
 export { TRANSIT_CIDR, transit, transitIndexOf, allocateTransits } from './transit.js';
-export { localNetworks, vniOf, type LocalNetwork } from './networks.js';
+export { localNetworks, routedNetworks, vniOf, type LocalNetwork } from './networks.js';
+export { gatewayGuard, guardSets, guardRules, GUARD_SETS, type GatewayGuard } from './guard.js';
 
 export interface GatewayOptions {
   node: string;
@@ -41,13 +42,13 @@ export function failuresToErrors(failures: ChangeFailure[], intent: NodeIntent):
 
 /**
  * Observe, plan (bridges + gateways), apply. `applied` counts applied changes (0 when converged);
- * `errors` has one entry per failed change, with its network.
+ * `errors` has one entry per failed change and per unreadable router namespace, with its network.
  */
 export async function reconcileGateways(intent: NodeIntent, opts: GatewayOptions): Promise<ApplyResult & { planned: Change[]; errors: NetworkError[] }> {
   const obs = await observeGateways(opts);
   const planned = [...planBridges(obs.node.links, intent), ...planGateways(obs, intent)];
   const res = await applyChanges(planned, { netns: opts.netns, log: opts.log });
-  return { ...res, planned, errors: failuresToErrors(res.failures, intent) };
+  return { ...res, planned, errors: [...routerObserveErrors(obs, intent), ...failuresToErrors(res.failures, intent)] };
 }
 
 /**

@@ -34,9 +34,11 @@ export async function observeGateways(opts: { node: string; netns?: string }, no
   const routers: RouterObserved[] = [];
   // A few at a time: each costs four short processes.
   for (let i = 0; i < found.length; i += 4) {
-    // A router that cannot be read (e.g. deleted meanwhile) is planned as empty; its changes then fail
-    // or succeed per network instead of failing the whole node.
-    const batch = found.slice(i, i + 4).map((r) => observeRouter(r.ns, r.vni).catch(() => ({ ns: r.ns, vni: r.vni, links: [], routes: [], tables: [] })));
+    // A router that cannot be read is an error of this pass for its network alone (plan.ts
+    // routerObserveErrors): never read as empty, so nothing of it is deleted or recreated.
+    const batch = found.slice(i, i + 4).map((r) => observeRouter(r.ns, r.vni).catch((err: unknown): RouterObserved => ({
+      ns: r.ns, vni: r.vni, links: [], routes: [], tables: [], error: (err as Error).message ?? String(err),
+    })));
     routers.push(...(await Promise.all(batch)));
   }
   return { node: node ?? (await observeNode({ netns: opts.netns })), routers };

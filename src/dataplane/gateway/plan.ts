@@ -12,9 +12,10 @@ import { findTable, planTable, type ObservedTable } from '../netlink/nft.js';
 import { Phase, type Change } from '../netlink/change.js';
 import { IP_FORWARD } from '../netlink/sysctl.js';
 import { names } from '../names.js';
-import { localNetworks, vniOf, type LocalNetwork } from './networks.js';
+import { routedNetworks, vniOf, type LocalNetwork } from './networks.js';
 import { allocateTransits, transit, transitIndexOf, type Transit } from './transit.js';
 import { nodeGatewayTable, routerTable, GATEWAY_TABLE } from './nft-rules.js';
+import { gatewayGuard, type GatewayGuard } from './guard.js';
 
 export interface RouterObserved {
   ns: string;
@@ -23,6 +24,8 @@ export interface RouterObserved {
   routes: RouteEntry[];
   ipForward?: string;
   tables: ObservedTable[];
+  /** Set when the namespace exists but could not be read: the plan leaves it (and its legs) alone. */
+  error?: string;
 }
 
 export interface GatewayObserved {
@@ -48,16 +51,30 @@ export function observedTransits(obs: GatewayObserved): Map<number, number> {
 }
 
 export function planGateways(obs: GatewayObserved, intent: NodeIntent): Change[] {
-  const nets = localNetworks(intent);
+  const nets = routedNetworks(intent);
   const slots = allocateTransits(nets.map((n) => n.vni), observedTransits(obs));
+  const guard = gatewayGuard(intent, obs.node.links);
+  const unreadable = new Set(obs.routers.filter((r) => r.error !== undefined).map((r) => r.vni));
   const out: Change[] = [];
-  for (const n of nets) out.push(...planRouter(obs, intent.node, n, transit(slots.get(n.vni)!)));
-  out.push(...planNodeShared(obs, nets));
-  out.push(...planStale(obs, new Set(nets.map((n) => n.vni))));
+  for (const n of nets) {
+    // An unreadable router is an error of this pass (routerObserveErrors), never planned as empty.
+    if (unreadable.has(n.vni)) continue;
+    out.push(...planRouter(obs, intent.node, n, transit(slots.get(n.vni)!), guard));
+  }
+  out.push(...planNodeShared(obs, nets, guard));
+  out.push(...planStale(obs, new Set(nets.map((n) => n.vni)), unreadable));
   return out;
 }
 
-function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Transit): Change[] {
+/** One error per router namespace this pass could not read (its network, when the intent has it). */
+export function routerObserveErrors(obs: GatewayObserved, intent: NodeIntent): Array<{ network?: string; vni: number; message: string }> {
+  const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+  return obs.routers.flatMap((r) => (r.error === undefined ? [] : [{
+    vni: r.vni, network: keyOf.get(r.vni), message: `router namespace ${r.ns} unreadable, left as it is: ${r.error}`,
+  }]));
+}
+
+function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Transit, guard: GatewayGuard): Change[] {
   const out: Change[] = [];
   const vni = n.vni;
   const ns = names.routerNetns(node, vni);
@@ -112,7 +129,7 @@ function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Tran
     out.push(rCh(['route', 'replace', 'default', 'via', t.nodeIp, 'dev', names.routerUplink], 'default route differs'));
   }
   if (r?.ipForward !== '1') out.push({ tool: 'sysctl', args: [IP_FORWARD, '1'], ns, vni, phase: Phase.sysctl, reason: 'ip_forward off' });
-  out.push(...planTable(r ? findTable(r.tables, 'inet', GATEWAY_TABLE) : undefined, routerTable(n.natOutgoing), { ns, vni }));
+  out.push(...planTable(r ? findTable(r.tables, 'inet', GATEWAY_TABLE) : undefined, routerTable(n.natOutgoing, guard), { ns, vni }));
 
   // Pin the gateway MAC to the local gateway leg so frames for it never flood to the overlay.
   const vxg = names.gatewayPort(vni);
@@ -128,22 +145,22 @@ function addrChanges(have: string[], want: string, dev: string, ch: (args: strin
   return out;
 }
 
-function planNodeShared(obs: GatewayObserved, nets: LocalNetwork[]): Change[] {
+function planNodeShared(obs: GatewayObserved, nets: LocalNetwork[], guard: GatewayGuard): Change[] {
   const out: Change[] = [];
   if (nets.length > 0 && obs.node.ipForward !== '1') {
     out.push({ tool: 'sysctl', args: [IP_FORWARD, '1'], phase: Phase.sysctl, reason: 'ip_forward off' });
   }
   const uplinks = [...new Set(nets.map((n) => n.uplink))].sort();
-  const desired = nets.length > 0 ? nodeGatewayTable(uplinks) : undefined;
+  const desired = nets.length > 0 ? nodeGatewayTable(uplinks, guard) : undefined;
   out.push(...planTable(findTable(obs.node.tables, 'inet', GATEWAY_TABLE), desired));
   return out;
 }
 
-function planStale(obs: GatewayObserved, wanted: Set<number>): Change[] {
+function planStale(obs: GatewayObserved, wanted: Set<number>, unreadable: Set<number>): Change[] {
   const out: Change[] = [];
   const routerVnis = new Set(obs.routers.map((r) => r.vni));
   for (const r of obs.routers) {
-    if (!wanted.has(r.vni)) out.push({ tool: 'netns', args: ['del', r.ns], vni: r.vni, phase: Phase.netnsDel, reason: 'network left the intent' });
+    if (!wanted.has(r.vni) && !unreadable.has(r.vni)) out.push({ tool: 'netns', args: ['del', r.ns], vni: r.vni, phase: Phase.netnsDel, reason: 'network left the intent' });
   }
   for (const l of obs.node.links) {
     const vni = vniOf(l.name, 'vxg') ?? vniOf(l.name, 'vxo');

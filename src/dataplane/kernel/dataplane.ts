@@ -16,6 +16,7 @@ import { staticEntryCounts } from './fdb.js';
 import { inspectData, inspectText } from './inspect.js';
 import { VTEP_TABLE } from './vtep-filter.js';
 import { POLICY_TABLE } from './policy.js';
+import { FLOOD_TABLE } from './flood-limit.js';
 import { policyCounterText, readPolicyCounters } from './policy-inspect.js';
 
 export class KernelDataplane implements Dataplane {
@@ -78,8 +79,10 @@ export class KernelDataplane implements Dataplane {
     if (node.tables.some((t) => t.family === 'inet' && t.name === VTEP_TABLE)) {
       changes.push({ tool: 'nft', args: [`delete table inet ${VTEP_TABLE}`], phase: Phase.nft });
     }
-    if (node.tables.some((t) => t.family === 'bridge' && t.name === POLICY_TABLE)) {
-      changes.push({ tool: 'nft', args: [`delete table bridge ${POLICY_TABLE}`], phase: Phase.nft });
+    for (const table of [POLICY_TABLE, FLOOD_TABLE]) {
+      if (node.tables.some((t) => t.family === 'bridge' && t.name === table)) {
+        changes.push({ tool: 'nft', args: [`delete table bridge ${table}`], phase: Phase.nft });
+      }
     }
     const res = await applyChanges(changes, { netns: this.opts.netns, log: this.log });
     this.throwOnFailure(res.failures, 'retire');

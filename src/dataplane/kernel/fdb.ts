@@ -1,6 +1,6 @@
 /**
- * Static FDB and neighbours on `vxl<vni>` (kernel mode). Per peer VTEP one all-zero entry (flooding:
- * broadcast/unknown go head-end replicated to every peer); per remote VM its MAC -> its VTEP (`self`)
+ * Static FDB and neighbours on `vxl<vni>` (kernel mode). Per peer VTEP that holds the VNI one all-zero
+ * entry (flooding: broadcast/unknown go head-end replicated to those peers only, intent/flood.ts); per remote VM its MAC -> its VTEP (`self`)
  * plus the same MAC as `master static` so the bridge forwards it to the vxlan port instead of flooding
  * local VM ports; a permanent neighbour IP -> MAC that the vxlan device (proxy) answers ARP from.
  * Additions and moves first, stale entries after. Pure.
@@ -11,6 +11,7 @@ import { ZERO_MAC } from '../netlink/fdb.js';
 import type { NeighEntry } from '../netlink/neigh.js';
 import { Phase, type Change } from '../netlink/change.js';
 import { names } from '../names.js';
+import { floodVteps } from '../../intent/flood.js';
 
 export function planFdb(cn: ClusterNetworkIntent, n: NetworkIntent, observed: FdbEntry[], neigh: NeighEntry[]): Change[] {
   const dev = names.vxlan(n.vni);
@@ -22,7 +23,7 @@ export function planFdb(cn: ClusterNetworkIntent, n: NetworkIntent, observed: Fd
   const remote = remoteEndpoints(cn, n);
 
   const floodHave = new Set(mine.filter((e) => e.self && e.mac === ZERO_MAC && e.dst).map((e) => e.dst!));
-  const peers = [...new Set(cn.peers)];
+  const peers = floodVteps(cn, n);
   for (const p of peers) if (!floodHave.has(p)) out.push(b(Phase.fdb, ['fdb', 'append', ZERO_MAC, 'dev', dev, 'dst', p, 'self', 'permanent'], 'flood entry missing'));
 
   const selfHave = new Map<string, string[]>();
@@ -64,15 +65,14 @@ function remoteEndpoints(cn: ClusterNetworkIntent, n: NetworkIntent): EndpointIn
   return n.endpoints.filter((e) => !e.local && e.vtep !== cn.localVtep);
 }
 
-/** How many static entries planFdb keeps once converged: per peer one flood entry, per remote MAC two, per remote IP one neighbour. */
+/** How many static entries planFdb keeps once converged: per peer holding the VNI one flood entry, per remote MAC two, per remote IP one neighbour. */
 export function staticEntryCounts(intent: NodeIntent): { fdb: number; neigh: number } {
   let fdb = 0;
   let neigh = 0;
   for (const cn of intent.clusterNetworks) {
-    const peers = new Set(cn.peers).size;
     for (const n of cn.networks) {
       const remote = remoteEndpoints(cn, n);
-      fdb += peers + 2 * new Set(remote.map((e) => e.mac.toLowerCase())).size;
+      fdb += floodVteps(cn, n).length + 2 * new Set(remote.map((e) => e.mac.toLowerCase())).size;
       neigh += new Set(remote.map((e) => e.ip)).size;
     }
   }

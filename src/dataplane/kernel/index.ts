@@ -12,3 +12,4 @@ export { inspectData, inspectText } from './inspect.js';
 export function createKernelDataplane(opts: DataplaneOptions): Dataplane {
   return new KernelDataplane(opts);
 }
+export { floodLimitTable, FLOOD_TABLE } from './flood-limit.js';

@@ -4,7 +4,7 @@
  */
 import type { NodeIntent } from '../../intent/types.js';
 import type { GatewayObserved } from '../gateway/plan.js';
-import { planGateways } from '../gateway/plan.js';
+import { planGateways, routerObserveErrors } from '../gateway/plan.js';
 import { planBridges } from '../gateway/bridges.js';
 import { findTable, planTable } from '../netlink/nft.js';
 import { Phase, orderChanges, type Change } from '../netlink/change.js';
@@ -12,6 +12,7 @@ import { planVxlans } from './vxlan.js';
 import { planFdb } from './fdb.js';
 import { vtepFilterTable, VTEP_TABLE } from './vtep-filter.js';
 import { planPolicyTable, POLICY_TABLE } from './policy.js';
+import { floodLimitTable, FLOOD_TABLE } from './flood-limit.js';
 
 export interface KernelPlan {
   changes: Change[];
@@ -19,11 +20,12 @@ export interface KernelPlan {
 }
 
 export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan {
-  const errors: KernelPlan['errors'] = [];
+  const errors: KernelPlan['errors'] = [...routerObserveErrors(obs, intent)];
   const changes: Change[] = [];
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
   changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent));
+  changes.push(...planTable(findTable(obs.node.tables, 'bridge', FLOOD_TABLE), floodLimitTable(intent)));
   changes.push(...planBridges(obs.node.links, intent));
   try {
     changes.push(...planGateways(obs, intent));

@@ -33,7 +33,8 @@ export function chain(type: NftChainSpec['type'], hook: NftChainSpec['hook'], pr
 
 export interface NftSetSpec {
   name: string;
-  type: 'ipv4_addr';
+  /** `inet_service`: ports, elements as decimal strings (as `nft -j` lists them, stringified). */
+  type: 'ipv4_addr' | 'inet_service';
   elements: string[];
 }
 export interface NftTableSpec {
