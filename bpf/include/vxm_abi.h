@@ -134,7 +134,7 @@ struct vxm_network {
 	__u32 bridge_ifindex;
 	__u32 cluster_id; /* FNV-1a of the ClusterNetwork name */
 	__u32 flags;      /* enum vxm_network_flags */
-	__u32 pad2;
+	__be32 bcast_ip;  /* network order: the CIDR's directed broadcast (policy.h: unicast inside L2 broadcast) */
 };
 _Static_assert(sizeof(struct vxm_network) == 28, "vxm_network size");
 

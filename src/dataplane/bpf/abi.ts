@@ -47,7 +47,7 @@ export const LAYOUTS = {
   vxm_arp_entry: koffi.struct('vxm_arp_entry', { mac: mac6, pad: pad2 }),
   vxm_network: koffi.struct('vxm_network', {
     gateway_ip: koffi.array('uint8_t', 4, 'Array'), gateway_mac: mac6, pad: pad2,
-    bridge_ifindex: 'uint32_t', cluster_id: 'uint32_t', flags: 'uint32_t', pad2: 'uint32_t',
+    bridge_ifindex: 'uint32_t', cluster_id: 'uint32_t', flags: 'uint32_t', bcast_ip: koffi.array('uint8_t', 4, 'Array'),
   }),
   vxm_vtep_key: koffi.struct('vxm_vtep_key', { cluster_id: 'uint32_t', ip: 'uint32_t' }),
   vxm_flood: koffi.struct('vxm_flood', { count: 'uint32_t', ips: koffi.array('uint32_t', VXM_MAX_PEERS, 'Array') }),
