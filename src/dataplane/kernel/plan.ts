@@ -11,7 +11,8 @@ import { Phase, orderChanges, type Change } from '../netlink/change.js';
 import { planVxlans } from './vxlan.js';
 import { planFdb } from './fdb.js';
 import { vtepFilterTable, VTEP_TABLE } from './vtep-filter.js';
-import { planPolicyTable, POLICY_TABLE } from './policy.js';
+import { POLICY_TABLE } from './policy.js';
+import { planPolicyTable } from './policy-plan.js';
 
 export interface KernelPlan {
   changes: Change[];
@@ -23,7 +24,7 @@ export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan
   const changes: Change[] = [];
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
-  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent));
+  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent, obs.node.links));
   changes.push(...planBridges(obs.node.links, intent));
   try {
     changes.push(...planGateways(obs, intent));
