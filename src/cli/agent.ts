@@ -5,6 +5,7 @@ import { componentLogger } from '../log.js';
 import { cleanupNode, runOnce, serveAgentHealth, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
 import { createKubernetesSource } from '../sources/kubernetes/index.js';
+import { createPolicyStore, policyStoreFile } from '../sources/policy-store.js';
 import type { Source } from '../agent/source.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 
@@ -12,6 +13,8 @@ export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|k
 
 Runs the vxmesh agent of one node: a level-triggered reconcile loop that reads cluster objects from the
 source, computes this node's intent and programs the dataplane, publishing the node's VTEP and status.
+The last good version of every MultiNetworkPolicy is kept in $VXMESH_STATE_DIR/<node>/policies.json
+(default /var/lib/vxmesh) and read on start.
 Logs are pino JSON on stderr. SIGTERM/SIGINT exit without touching the dataplane.
 
 Options:
@@ -49,8 +52,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
-  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig') });
-  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log });
+  const policyStore = createPolicyStore(policyStoreFile(node), log);
+  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore });
+  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, policyStore });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
   const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;
   const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };

@@ -34,10 +34,12 @@ export function matchesSelector(sel: Selector | undefined, labels: Record<string
   return true;
 }
 
-/** The network keys a policy applies to. */
+/** The network keys a policy applies to; `*` (an invalid policy's stand-in, sources/policy-fallback.ts): every network. */
 export function policyNetworks(p: MultiNetworkPolicy): string[] {
   const ns = p.metadata.namespace ?? 'default';
-  return (p.metadata.annotations?.[POLICY_FOR_ANNOTATION] ?? '')
+  const v = p.metadata.annotations?.[POLICY_FOR_ANNOTATION] ?? '';
+  if (v.trim() === '*') return ['*'];
+  return v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
@@ -123,7 +125,10 @@ function rulesOf(ctx: Ctx, p: MultiNetworkPolicy, dir: PolicyDirection, endpoint
  * Group ids start at `firstId`; the caller numbers networks one after another.
  */
 export function networkPolicy(snapshot: Snapshot, network: { key: string; vni: number; endpoints: EndpointIntent[] }, firstId: number): NetworkPolicyIntent | undefined {
-  const policies = snapshot.policies.filter((p) => policyNetworks(p).includes(network.key));
+  const policies = snapshot.policies.filter((p) => {
+    const nets = policyNetworks(p);
+    return nets.includes(network.key) || nets.includes('*');
+  });
   if (policies.length === 0) return undefined;
   const ctx = context(snapshot);
   const peers = candidates(ctx, network.endpoints);

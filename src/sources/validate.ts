@@ -3,13 +3,14 @@
  * Each object is checked by its kind's zod schema, then against the others (VNI unique per cluster network,
  * gateway inside the CIDR, MACs and fixed IPs unique per network, references that resolve). An object that
  * fails is left out as a whole and its last good version keeps being served, so bad input never takes a
- * working network down.
+ * working network down; an invalid MultiNetworkPolicy without one fails closed (policy-fallback.ts).
  */
 import YAML from 'yaml';
 import type { ZodError } from 'zod';
 import { InvalidSpecError, SourceError, type ObjectRef, type VxmeshError } from '../errors.js';
 import { emptySnapshot, keyOf, schemasByKind, type Kind, type Snapshot } from '../model/schema.js';
 import { checkConflicts } from './conflicts.js';
+import { failClosedPolicy, isFailClosed } from './policy-fallback.js';
 
 /** Last valid version of every object, by `<kind>/<key>`. */
 export type LastGood = Map<string, unknown>;
@@ -82,6 +83,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map()): 
     } else {
       errors.push(zodToSpecError(ref, parsed.error));
       if (lastGood.has(id)) candidates.set(id, lastGood.get(id));
+      else if (kind === 'MultiNetworkPolicy' && !candidates.has(id)) candidates.set(id, failClosedPolicy(doc, ref)); // policy-fallback.ts
     }
   }
   // Cross-object checks; a conflicting object falls back to its last good version (if that one fits).
@@ -96,7 +98,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map()): 
   for (const list of Object.values(snapshot) as Array<Array<{ metadata: { namespace?: string; name: string } }>>) {
     list.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   }
-  return { snapshot, errors, lastGood: new Map(accepted), ignored };
+  return { snapshot, errors, lastGood: new Map([...accepted].filter(([, o]) => !isFailClosed(o))), ignored };
 }
 
 function zodToSpecError(ref: ObjectRef, err: ZodError): InvalidSpecError {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../../src/sources/validate.js';
+import { parseStore, storeText } from '../../src/sources/policy-store.js';
 import { computeIntent } from '../../src/intent/compute.js';
 import { groupRegions } from '../../src/intent/regions.js';
 import { cidrRange, rangeToPrefixes, subtractRanges } from '../../src/intent/ranges.js';
@@ -64,6 +65,44 @@ describe('MultiNetworkPolicy validation', () => {
     expect(second.errors).toHaveLength(1);
     expect(second.snapshot.policies).toHaveLength(1);
     expect(second.snapshot.policies[0]!.spec.ingress![0]!.ports![0]!.port).toBe(80);
+  });
+});
+
+describe('an invalid policy fails closed', () => {
+  const blueOf = (docs: unknown[]) => computeIntent(buildSnapshot(docs).snapshot, 'node1').clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-a/blue')!;
+  const base = () => world().filter((d) => d.kind !== 'MultiNetworkPolicy');
+  const denyAll = (blue: ReturnType<typeof blueOf>) => blue.policy!.endpoints.map((e) => [e.vm, blue.policy!.groups.find((g) => g.id === e.ingress)?.rules.length, blue.policy!.groups.find((g) => g.id === e.egress)?.rules.length]);
+
+  it('denies all to the VMs its selector selects, in its directions, when it has no last good version', () => {
+    const bad = policy('bad', { podSelector: { matchLabels: { role: 'web' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ port: 90, endPort: 10 }] }] });
+    const b = buildSnapshot([...base(), bad]);
+    expect(b.errors.map((e) => e.message)).toEqual(['MultiNetworkPolicy tenant-a/bad: spec.ingress[0].ports[0].endPort 10 is less than port 90']);
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, undefined]]);
+    expect(b.lastGood.has('MultiNetworkPolicy/tenant-a/bad')).toBe(false); // the stand-in is never a last good version
+  });
+
+  it('closes every VM of its namespace on the named networks when its selector does not parse, both directions when policyTypes does not', () => {
+    const bad = policy('bad', { podSelector: { matchLabels: 'web' }, policyTypes: ['Sideways'] });
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, 0], ['tenant-a/vm-a2', 0, 0], ['tenant-a/vm-a3', 0, 0]]);
+    const red = computeIntent(buildSnapshot([...base(), bad]).snapshot, 'node1').clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-b/red')!;
+    expect(red.policy).toBeUndefined(); // another namespace's VMs are never selected
+  });
+
+  it('applies on every network of its namespace\'s VMs when policy-for does not parse', () => {
+    const bad = { ...policy('bad', { podSelector: { matchLabels: { role: 'web' } } }), metadata: { name: 'bad', namespace: 'tenant-a', annotations: { 'k8s.v1.cni.cncf.io/policy-for': 'Blue!' } } };
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, undefined]]);
+  });
+
+  it('keeps enforcing the last good version when there is one, also after a restart (stored and loaded)', () => {
+    const good = policy('p', { podSelector: { matchLabels: { role: 'web' } }, ingress: [{ ports: [{ port: 80 }] }] });
+    const first = buildSnapshot([...base(), good]);
+    const stored = parseStore(storeText(first.lastGood));
+    expect(stored.problems).toEqual([]);
+    expect([...stored.lastGood.keys()]).toEqual(['MultiNetworkPolicy/tenant-a/p']);
+    const bad = policy('p', { podSelector: { matchLabels: { role: 'web' } }, ingress: [{ ports: [{ port: 90, endPort: 10 }] }] });
+    const after = buildSnapshot([...base(), bad], stored.lastGood);
+    expect(after.snapshot.policies[0]!.spec.ingress![0]!.ports![0]!.port).toBe(80);
+    expect(parseStore('{"version":1,"policies":{"MultiNetworkPolicy/x/y":{"kind":"nope"}}}').problems).toEqual(['MultiNetworkPolicy/x/y: not a valid MultiNetworkPolicy']);
   });
 });
 

@@ -13,6 +13,7 @@ import { emptySnapshot } from '../../model/schema.js';
 import type { Source, SourceState } from '../../agent/source.js';
 import { dirSignature, listYamlFiles, stateDirOf, writeFileAtomic } from './files.js';
 import { loadStateDir, newLoadMemory } from './load.js';
+import type { PolicyStore } from '../policy-store.js';
 
 export { writeFileAtomic, stateDirOf, listYamlFiles } from './files.js';
 export { loadStateDir, newLoadMemory } from './load.js';
@@ -23,6 +24,8 @@ export interface FileSourceOptions {
   log: Logger;
   pollMs?: number;
   debounceMs?: number;
+  /** Keeps the last good policies across restarts (sources/policy-store.ts); the agent passes one. */
+  policyStore?: PolicyStore;
 }
 
 /** Where a node publishes its status for one cluster network. */
@@ -35,6 +38,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   const pollMs = opts.pollMs ?? 1000;
   const debounceMs = opts.debounceMs ?? 30;
   const memory = newLoadMemory();
+  if (opts.policyStore) memory.lastGood = opts.policyStore.load();
   let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0, checkedAt: 0 };
   let dir = '';
   let lastSig = '';
@@ -57,6 +61,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
     }
     lastSig = sig;
     const r = await loadStateDir(dir, memory);
+    opts.policyStore?.save(memory.lastGood);
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
     if (json === lastJson) {
       state.checkedAt = checkedAt;
