@@ -9,7 +9,7 @@
  * agent having seen the VM's port yet. A frame touching no selected endpoint costs one array lookup
  * (vxm_config flag) when no policy applies on the node, two hash lookups otherwise.
  *
- * Replies: our own LRU flow table vxm_ct, not the kernel's conntrack. TC at this point runs before any
+ * Replies: our own flow table vxm_ct (one LRU share per network, vxm_maps.h), not the kernel's conntrack. TC at this point runs before any
  * netfilter hook and bpf_skb_ct_lookup is a kfunc for XDP/TC that needs nf_conntrack to have seen the
  * flow, which frames redirected VM-to-VM or into the tunnel never make it do; and on overlay networks
  * with overlapping CIDRs the tuple must include the VNI. Each allowed packet touching a selected
@@ -216,6 +216,7 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	__u32 g_src = 0, g_dst = 0;
 	struct vxm_ct_key ck = {};
 	struct vxm_ct_entry *ce, fresh;
+	void *ct;
 	struct vxm_flow f = {};
 	__u64 now;
 
@@ -238,9 +239,10 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	if (vxm_dhcp_exempt(vni, p, &f))
 		return 0;
 	now = bpf_ktime_get_ns();
+	ct = bpf_map_lookup_elem(&vxm_ct, &vni); /* the network's share; none yet: no replies, nothing recorded */
 	if (g_src || g_dst) {
 		vxm_ct_key_of(&ck, vni, &f, 1);
-		ce = bpf_map_lookup_elem(&vxm_ct, &ck);
+		ce = ct ? bpf_map_lookup_elem(ct, &ck) : NULL;
 		if (ce && now - ce->last_seen < VXM_CT_TIMEOUT_NS && !(f.proto == IPPROTO_ICMP && f.icmp_type == VXM_ICMP_ECHO)) {
 			vxm_pol_count(g_dst ? g_dst : g_src, VXM_PV_REPLY, skb->len);
 			return 0;
@@ -260,14 +262,14 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	}
 	/* Allowed and touching a selected endpoint: remember the flow so its replies pass. ICMP echo
 	 * replies and errors are never originals. */
-	if (f.proto == IPPROTO_ICMP && f.icmp_type != VXM_ICMP_ECHO)
+	if ((f.proto == IPPROTO_ICMP && f.icmp_type != VXM_ICMP_ECHO) || !ct)
 		return 0;
 	vxm_ct_key_of(&ck, vni, &f, 0);
-	ce = bpf_map_lookup_elem(&vxm_ct, &ck);
+	ce = bpf_map_lookup_elem(ct, &ck);
 	if (ce && now - ce->last_seen < VXM_CT_REFRESH_NS)
 		return 0;
 	fresh.last_seen = now;
-	bpf_map_update_elem(&vxm_ct, &ck, &fresh, BPF_ANY);
+	bpf_map_update_elem(ct, &ck, &fresh, BPF_ANY);
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 #define VXM_MAX_POL_EPS 131072   /* policy-selected endpoints of this node's networks (all nodes) */
 #define VXM_MAX_POL_RULES 262144 /* LPM entries: {group, address prefix} -> allowed ports */
 #define VXM_MAX_POL_GROUPS 65536
-#define VXM_MAX_CT 262144        /* flow table for replies (LRU) */
+#define VXM_CT_SHARE 16384       /* flow table for replies: entries per network (inner LRU of vxm_ct) */
 #define VXM_POL_MAX_RANGES 16    /* port ranges per address region */
 
 /* vxm_ports value flags */

@@ -9,6 +9,8 @@ import { fnv1a } from '../../util/hash.js';
 import { codecOf, type Codec } from './codec.js';
 
 export const VXM_MAX_PEERS = 64;
+/** Flow-table entries per network (vxm_abi.h VXM_CT_SHARE; the inner maps of vxm_ct). */
+export const VXM_CT_SHARE = 16384;
 
 export const PORT_VM = 1;
 export const PORT_GATEWAY = 2;
