@@ -3,7 +3,7 @@ import { planKernel } from '../../src/dataplane/kernel/plan.js';
 import { vtepFilterTable } from '../../src/dataplane/kernel/vtep-filter.js';
 import { describeChange, Phase } from '../../src/dataplane/netlink/change.js';
 import { emptyNode } from '../../src/dataplane/netlink/observe.js';
-import { net, intent, link, convergedGateway, asObserved } from '../helpers/kernel-fixtures.js';
+import { net, intent, link, convergedGateway, convergedPolicy, asObserved } from '../helpers/kernel-fixtures.js';
 
 function converged() {
   const n = net(100);
@@ -14,7 +14,7 @@ function converged() {
     vxlan: { id: 100, local: '198.18.0.11', port: 4789, dev: 'vxmu0', learning: false, proxy: true, external: false },
   }));
   for (const p of ['198.18.0.12', '198.18.0.13']) obs.node.fdb.push({ mac: '00:00:00:00:00:00', dev: 'vxl100', dst: p, self: true, state: 'permanent' });
-  obs.node.tables.push(asObserved(vtepFilterTable(it)!));
+  obs.node.tables.push(asObserved(vtepFilterTable(it)!), convergedPolicy(it, obs.node.links));
   return { it, obs };
 }
 
@@ -66,6 +66,7 @@ describe('planKernel', () => {
   it('removes everything of a network that left, the router namespace last; the filter goes with the cluster network', () => {
     const { obs } = converged();
     expect(planKernel(obs, intent([])).changes.map(describeChange)).toEqual([
+      'nft delete table bridge vxmesh_policy', // no network left: no guard, no policy
       'nft delete table inet vxmesh',
       'ip link del vxb100',
       'ip link del vxl100',

@@ -9,8 +9,9 @@ import { groupRegions } from '../../src/intent/regions.js';
 import { cidrRange, rangeToPrefixes, subtractRanges } from '../../src/intent/ranges.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
 import { policyTableSpec } from '../../src/dataplane/kernel/policy.js';
-import { planPolicyTable, policyTableDrift, renderPolicyTable, ruleComment } from '../../src/dataplane/kernel/policy-plan.js';
-import { parseRuleset, type ObservedTable } from '../../src/dataplane/netlink/nft.js';
+import { planPolicyTable, policyTableDrift, renderPolicyTable } from '../../src/dataplane/kernel/policy-plan.js';
+import { parseRuleset } from '../../src/dataplane/netlink/nft.js';
+import { asObservedPolicy } from '../helpers/kernel-fixtures.js';
 import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
 import { policyTables } from '../../src/dataplane/bpf/policy.js';
 import { decode } from '../../src/dataplane/bpf/abi.js';
@@ -170,16 +171,7 @@ describe('kernel mode: the bridge vxmesh_policy table', () => {
   const link = (name: string, master: string): LinkInfo => ({ name, ifindex: 1, master, up: true, mtu: 1500, addrs: [] });
   const links = [link('vxmva1', 'vxb100'), link('vxg100', 'vxb100'), link('vxl100', 'vxb100'), link('vxmvb1', 'vxb200'), link('vxg200', 'vxb200')];
   const text = (docs = world()) => renderPolicyTable(policyTableSpec(intentOf(docs), links)!).join('\n');
-  /** The table as `nft -j list` would show it after applying the spec (the rules' comments, canonical elements). */
-  const asObserved = (docs = world()): ObservedTable => {
-    const spec = policyTableSpec(intentOf(docs), links)!;
-    return {
-      family: 'bridge', name: 'vxmesh_policy',
-      sets: [...spec.flowSets, ...spec.sets.filter((x) => !x.map)].map((x) => ({ name: x.name, type: 'x', elements: [...x.elements] })),
-      maps: spec.sets.filter((x) => x.map).map((x) => ({ name: x.name, elements: [...x.elements] })),
-      chains: spec.chains.map((c) => ({ name: c.name, ...(c.head ? { type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } : {}), rules: c.rules.map(ruleComment) })),
-    };
-  };
+  const asObserved = (docs = world()) => asObservedPolicy(policyTableSpec(intentOf(docs), links)!);
 
   it('dispatches by output port to one chain per network, and by MAC to one chain per group with interval sets', () => {
     const body = text();
