@@ -17,7 +17,8 @@
  * mirror is bpf/include/policy.h + dhcp.h): IPv4 inside an L2 broadcast/multicast frame must be addressed
  * to 255.255.255.255, 224.0.0.0/4 or the network's directed broadcast; a VM may only be a DHCP client —
  * no UDP from port 67, UDP to port 67 only from 68 to the broadcast address or the gateway, as a
- * BOOTREQUEST whose chaddr is the frame's source MAC, which must be an endpoint of the network.
+ * BOOTREQUEST, and one whose chaddr is an endpoint of the network must come from that MAC (a MAC the
+ * network does not know may ask: dnsmasq ignores it, and it can name no one else's lease).
  *
  * Policies. This kernel has no bridge conntrack (CONFIG_NF_CONNTRACK_BRIDGE unset), so replies are
  * recognised by a flow table of our own per network: every allowed packet that involves a guarded VM
@@ -109,8 +110,12 @@ function groupSpec(g: PolicyGroup): { sets: PolicySetSpec[]; chain: PolicyChainS
 function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chain: PolicyChainSpec } {
   const v = n.vni;
   const client = `{ 255.255.255.255, ${n.gateway} }`;
+  const macs = [...new Set(n.endpoints.map((e) => e.mac.toLowerCase()))].sort();
   return {
-    sets: [{ name: `n${v}_chaddr`, decl: 'typeof ether saddr . @th,288,48;', elements: [...new Set(n.endpoints.map((e) => e.mac.toLowerCase()))].sort().map((m) => `${m} . ${macInt(m)}`) }],
+    sets: [
+      { name: `n${v}_known`, decl: 'typeof @th,288,48;', elements: macs.map((m) => String(macInt(m))) },
+      { name: `n${v}_chaddr`, decl: 'typeof ether saddr . @th,288,48;', elements: macs.map((m) => `${m} . ${macInt(m)}`) },
+    ],
     chain: {
       name: `n${v}_guard`,
       rules: [
@@ -119,7 +124,7 @@ function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chain: PolicyChai
         { text: 'udp dport 67 udp sport != 68 counter drop', label: 'guard-dhcp-port' },
         { text: `udp dport 67 ip daddr != ${client} counter drop`, label: 'guard-dhcp-address' },
         { text: 'udp dport 67 @th,64,8 != 1 counter drop', label: 'guard-dhcp-op' },
-        { text: `udp dport 67 ether saddr . @th,288,48 != @n${v}_chaddr counter drop`, label: 'guard-dhcp-chaddr' },
+        { text: `udp dport 67 @th,288,48 @n${v}_known ether saddr . @th,288,48 != @n${v}_chaddr counter drop`, label: 'guard-dhcp-chaddr' },
       ],
     },
   };
