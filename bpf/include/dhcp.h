@@ -8,9 +8,10 @@
  * A VM may only be a DHCP client (vxm_dhcp_guard, VM ports, whether or not policies exist; the kernel
  * dataplane's mirror is src/dataplane/dhcp/filter.ts):
  *  - UDP from port 67 (a server's message: a rogue DHCP server) is dropped;
- *  - UDP to port 67 must be a client message: from port 68, to 255.255.255.255 or the gateway (where the
- *    node's dnsmasq listens), a BOOTREQUEST whose chaddr is the frame's source MAC (anti-spoofing made
- *    that the VM's own), so no VM can DECLINE or RELEASE another VM's lease.
+ *  - UDP to port 67 of the node's dnsmasq (255.255.255.255, the gateway or the directed broadcast) must
+ *    be a client message: from port 68, a BOOTREQUEST whose chaddr is the frame's source MAC
+ *    (anti-spoofing made that the VM's own), so no VM can DECLINE or RELEASE another VM's lease. UDP to
+ *    port 67 of another address is plain UDP, subject to policies like any other.
  * DHCP to a VM (UDP 67 -> 68) therefore comes from the gateway leg only; policy.h lets exactly these two
  * legs through every policy.
  */
@@ -60,8 +61,9 @@ static __always_inline int vxm_is_dhcp(struct vxm_pkt *p)
 	return udp->dest == bpf_htons(VXM_DHCP_SERVER_PORT) || udp->dest == bpf_htons(VXM_DHCP_CLIENT_PORT);
 }
 
-/* A frame a VM port sent: 0, or -VXM_E_POLICY when it is DHCP a VM may not send (header). */
-static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway)
+/* A frame a VM port sent: 0, or -VXM_E_POLICY when it is DHCP a VM may not send (header). `gateway`,
+ * `bcast`: the network's gateway and directed broadcast, where the node's dnsmasq receives. */
+static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway, __be32 bcast)
 {
 	struct iphdr *ip = NULL;
 	struct udphdr *udp = vxm_parse_udp(p, &ip);
@@ -73,9 +75,9 @@ static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway)
 		return -VXM_E_POLICY;
 	if (udp->dest != bpf_htons(VXM_DHCP_SERVER_PORT))
 		return 0;
+	if (ip->daddr != 0xffffffff && ip->daddr != gateway && ip->daddr != bcast)
+		return 0; /* not for the server: plain UDP, policies decide */
 	if (udp->source != bpf_htons(VXM_DHCP_CLIENT_PORT))
-		return -VXM_E_POLICY;
-	if (ip->daddr != 0xffffffff && ip->daddr != gateway)
 		return -VXM_E_POLICY;
 	bootp = (void *)(udp + 1);
 	chaddr = bootp + VXM_DHCP_CHADDR_OFF;

@@ -111,7 +111,7 @@ static __always_inline int vxm_port_guard(__u32 vni, struct vxm_pkt *p)
 		return 0;
 	if (vxm_bcast_unicast(p, net))
 		return -VXM_E_POLICY;
-	return vxm_dhcp_guard(p, net->gateway_ip);
+	return vxm_dhcp_guard(p, net->gateway_ip, net->bcast_ip);
 }
 
 /* The DHCP legs that pass every policy (header). */

@@ -134,8 +134,8 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
       // DHCPDECLINE / DHCPRELEASE naming another VM's MAC
       expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(68, 67, 1, B.mac))))).toBe('drop');
       expect(verdict(eth(GW.mac, A.mac, 0x0800, ipv4(A.ip, GW.ip, dhcp(68, 67, 1, B.mac))))).toBe('drop');
-      // client messages to another address, from another port, or replies
-      expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(68, 67, 1, A.mac))))).toBe('drop');
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '10.0.0.255', dhcp(68, 67, 1, B.mac))))).toBe('drop');
+      // to the server from another port, or a reply
       expect(verdict(eth(GW.mac, A.mac, 0x0800, ipv4(A.ip, GW.ip, dhcp(5555, 67, 1, A.mac))))).toBe('drop');
       expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(68, 67, 2, A.mac))))).toBe('drop');
     });
@@ -143,6 +143,7 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
       expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(67, 68, 2, B.mac))))).toBe('drop');
       expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(67, 68, 2, B.mac))))).toBe('drop');
       expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(5555, 68, 2, B.mac))))).toBe('pass'); // not DHCP: policies decide
+      expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(68, 67, 1, B.mac))))).toBe('pass'); // UDP 67 of a VM, not the server's
     });
   });
 

@@ -186,7 +186,8 @@ describe('kernel mode: the bridge vxmesh_policy table', () => {
     const body = text(world().filter((d) => d.kind !== 'MultiNetworkPolicy'));
     expect(body).toContain('ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 ip daddr != { 255.255.255.255, 224.0.0.0/4, 10.10.0.255 } counter drop');
     expect(body).toContain('udp sport 67 counter drop');
-    expect(body).toContain('udp dport 67 ip daddr != { 255.255.255.255, 10.10.0.1 } counter drop');
+    expect(body).toContain('udp dport 67 ip daddr { 255.255.255.255, 10.10.0.1, 10.10.0.255 } jump n100_dhcp');
+    expect(body).toContain('@th,288,48 @n100_known ether saddr . @th,288,48 != @n100_chaddr counter drop');
     expect(body).toContain('set n100_chaddr { typeof ether saddr . @th,288,48; elements = { 02:00:0a:00:01:01 . 2199191027969, 02:00:0a:00:01:02 . 2199191027970, 02:00:0a:00:01:03 . 2199191027971 }; }');
     expect(body).toContain('iifname != "vxg200" jump n200_guard');
     expect(body).not.toContain('flows');

@@ -16,8 +16,8 @@
  * n<vni>_guard, for frames from any port but the gateway leg (whether or not policies exist; bpf mode's
  * mirror is bpf/include/policy.h + dhcp.h): IPv4 inside an L2 broadcast/multicast frame must be addressed
  * to 255.255.255.255, 224.0.0.0/4 or the network's directed broadcast; a VM may only be a DHCP client —
- * no UDP from port 67, UDP to port 67 only from 68 to the broadcast address or the gateway, as a
- * BOOTREQUEST, and one whose chaddr is an endpoint of the network must come from that MAC (a MAC the
+ * no UDP from port 67; UDP to port 67 of the node's dnsmasq (broadcast, gateway, directed broadcast) only
+ * from 68, as a BOOTREQUEST, and one whose chaddr is an endpoint of the network must come from that MAC (a MAC the
  * network does not know may ask: dnsmasq ignores it, and it can name no one else's lease).
  *
  * Policies. This kernel has no bridge conntrack (CONFIG_NF_CONNTRACK_BRIDGE unset), so replies are
@@ -107,26 +107,30 @@ function groupSpec(g: PolicyGroup): { sets: PolicySetSpec[]; chain: PolicyChainS
 }
 
 /** The VM-port guard of one network (header). */
-function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chain: PolicyChainSpec } {
+function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chains: PolicyChainSpec[] } {
   const v = n.vni;
-  const client = `{ 255.255.255.255, ${n.gateway} }`;
+  const server = `{ 255.255.255.255, ${n.gateway}, ${directedBroadcast(n.cidr)} }`;
   const macs = [...new Set(n.endpoints.map((e) => e.mac.toLowerCase()))].sort();
   return {
     sets: [
       { name: `n${v}_known`, decl: 'typeof @th,288,48;', elements: macs.map((m) => String(macInt(m))) },
       { name: `n${v}_chaddr`, decl: 'typeof ether saddr . @th,288,48;', elements: macs.map((m) => `${m} . ${macInt(m)}`) },
     ],
-    chain: {
+    chains: [{
+      name: `n${v}_dhcp`,
+      rules: [
+        { text: 'udp sport != 68 counter drop', label: 'guard-dhcp-port' },
+        { text: '@th,64,8 != 1 counter drop', label: 'guard-dhcp-op' },
+        { text: `@th,288,48 @n${v}_known ether saddr . @th,288,48 != @n${v}_chaddr counter drop`, label: 'guard-dhcp-chaddr' },
+      ],
+    }, {
       name: `n${v}_guard`,
       rules: [
         { text: 'ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 ip daddr != { 255.255.255.255, 224.0.0.0/4, ' + directedBroadcast(n.cidr) + ' } counter drop', label: 'guard-unicast-in-broadcast' },
         { text: 'udp sport 67 counter drop', label: 'guard-dhcp-server' },
-        { text: 'udp dport 67 udp sport != 68 counter drop', label: 'guard-dhcp-port' },
-        { text: `udp dport 67 ip daddr != ${client} counter drop`, label: 'guard-dhcp-address' },
-        { text: 'udp dport 67 @th,64,8 != 1 counter drop', label: 'guard-dhcp-op' },
-        { text: `udp dport 67 @th,288,48 @n${v}_known ether saddr . @th,288,48 != @n${v}_chaddr counter drop`, label: 'guard-dhcp-chaddr' },
+        { text: `udp dport 67 ip daddr ${server} jump n${v}_dhcp` },
       ],
-    },
+    }],
   };
 }
 
@@ -183,7 +187,7 @@ export function policyTableSpec(intent: NodeIntent, links: LinkInfo[]): PolicyTa
       }
       rules.push(...policyRules(n));
     }
-    chains.push(guard.chain, { name: `n${v}`, rules });
+    chains.push(...guard.chains, { name: `n${v}`, rules });
   }
   spec.sets.push(
     { name: 'ports', decl: 'type ifname : verdict;', elements: ports.sort(), map: true, ifnameKeys: true },
