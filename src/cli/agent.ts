@@ -13,8 +13,8 @@ export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|k
 
 Runs the vxmesh agent of one node: a level-triggered reconcile loop that reads cluster objects from the
 source, computes this node's intent and programs the dataplane, publishing the node's VTEP and status.
-The last good version of every MultiNetworkPolicy is kept in $VXMESH_STATE_DIR/<node>/policies.json
-(default /var/lib/vxmesh) and read on start.
+The last good version of every MultiNetworkPolicy is kept in <state dir>/<node>/policies.json and read
+on start.
 Logs are pino JSON on stderr. SIGTERM/SIGINT exit without touching the dataplane.
 
 Options:
@@ -27,13 +27,14 @@ Options:
   --cleanup            remove everything vxmesh created on this node, then exit
   --kubeconfig PATH    with --source kubernetes (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --health-port N      serve /healthz, /readyz, /metrics (default: $VXMESH_HEALTH_PORT; none when unset)
+  --state-dir PATH     what the agent keeps across restarts (default: $VXMESH_STATE_DIR, /var/lib/vxmesh)
   -h, --help           show this help`;
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
     node: { type: 'string' }, source: { type: 'string' }, mode: { type: 'string' }, once: { type: 'boolean' },
     resync: { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
-    kubeconfig: { type: 'string' }, 'health-port': { type: 'string' },
+    kubeconfig: { type: 'string' }, 'health-port': { type: 'string' }, 'state-dir': { type: 'string' },
   }, AGENT_USAGE);
   if (p.values.help) {
     console.log(AGENT_USAGE);
@@ -52,7 +53,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
-  const policyStore = createPolicyStore(policyStoreFile(node), log);
+  const policyStore = createPolicyStore(policyStoreFile(node, str(p, 'state-dir')), log);
   if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore });
   else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, policyStore });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);

@@ -3,8 +3,8 @@
  * whose source now holds an invalid version would otherwise have nothing to fall back to but the
  * fail-closed stand-in (policy-fallback.ts), which is stricter than what the user had working. The
  * versions live in a file the agent owns on the node, `<state dir>/<node>/policies.json` (state dir:
- * $VXMESH_STATE_DIR, default /var/lib/vxmesh; per node, so the lab's agents sharing one filesystem
- * never mix), written atomically whenever they change and read once on start. Every entry is validated
+ * `agent --state-dir`, else $VXMESH_STATE_DIR, else /var/lib/vxmesh, a hostPath in the DaemonSet; the lab
+ * gives its agents /run/vxmesh/<lab>/agent-state; per node, so agents sharing a filesystem never mix), written atomically whenever they change and read once on start. Every entry is validated
  * again on load; an unreadable file or entry is logged and ignored (the stand-in still closes its VMs).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import type { LastGood } from './validate.js';
 export const STATE_DIR = process.env.VXMESH_STATE_DIR ?? '/var/lib/vxmesh';
 const PREFIX = 'MultiNetworkPolicy/';
 
-export function policyStoreFile(node: string, dir = STATE_DIR): string {
+export function policyStoreFile(node: string, dir: string = STATE_DIR): string {
   return path.join(dir, node, 'policies.json');
 }
 
