@@ -1,4 +1,6 @@
 /** `vxmesh agent`: runs one node's reconcile loop. */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { runUntilSignal } from './signals.js';
 import { componentLogger } from '../log.js';
@@ -47,13 +49,15 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!Number.isFinite(resyncS) || resyncS < 0) throw new UsageError(`--resync must be a number of seconds (got ${str(p, 'resync')})`);
   const bpffs = str(p, 'bpffs');
   const log = componentLogger('agent', { node });
+  const storeFile = policyStoreFile(node, str(p, 'state-dir'));
   if (p.values.cleanup) {
     await cleanupNode({ node, mode, bpffs, log });
+    rmSync(path.dirname(storeFile), { recursive: true, force: true }); // the last good policies
     return 0;
   }
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
-  const policyStore = createPolicyStore(policyStoreFile(node, str(p, 'state-dir')), log);
+  const policyStore = createPolicyStore(storeFile, log);
   if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore });
   else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, policyStore });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
