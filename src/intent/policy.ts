@@ -11,6 +11,8 @@
  *    (cidr minus except) matched against the packet's address, whatever it is; no peers = any address;
  *    no ports = every protocol and port.
  * Endpoints with the same selecting policies share one group (one chain / one LPM id in the dataplanes).
+ * An invalid policy without a last good version arrives as its deny-all stand-in (sources/policy-fallback.ts):
+ * no rules, policy-for possibly `*` (every network); it compiles like any other, so its VMs are closed.
  */
 import { keyOf, POLICY_FOR_ANNOTATION, type MultiNetworkPolicy, type Snapshot } from '../model/schema.js';
 import { ipToInt } from '../util/ipv4.js';

@@ -109,7 +109,8 @@ function groupSpec(g: PolicyGroup): { sets: PolicySetSpec[]; chain: PolicyChainS
 /** The VM-port guard of one network (header). */
 function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chains: PolicyChainSpec[] } {
   const v = n.vni;
-  const server = `{ 255.255.255.255, ${n.gateway}, ${directedBroadcast(n.cidr)} }`;
+  const bcast = directedBroadcast(n.cidr);
+  const server = `{ 255.255.255.255, ${n.gateway}, ${bcast} }`;
   const macs = [...new Set(n.endpoints.map((e) => e.mac.toLowerCase()))].sort();
   return {
     sets: [
@@ -126,7 +127,7 @@ function guardSpec(n: NetworkIntent): { sets: PolicySetSpec[]; chains: PolicyCha
     }, {
       name: `n${v}_guard`,
       rules: [
-        { text: 'ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 ip daddr != { 255.255.255.255, 224.0.0.0/4, ' + directedBroadcast(n.cidr) + ' } counter drop', label: 'guard-unicast-in-broadcast' },
+        { text: `ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 ip daddr != { 255.255.255.255, 224.0.0.0/4, ${bcast} } counter drop`, label: 'guard-unicast-in-broadcast' },
         { text: 'udp sport 67 counter drop', label: 'guard-dhcp-server' },
         { text: `udp dport 67 ip daddr ${server} jump n${v}_dhcp` },
       ],
