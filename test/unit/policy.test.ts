@@ -175,7 +175,7 @@ describe('kernel mode: the bridge vxmesh_policy table', () => {
 
   it('dispatches by output port to one chain per network, and by MAC to one chain per group with interval sets', () => {
     const body = text();
-    expect(body).toContain('map ports { type ifname : verdict; elements = { "vxg100" : goto n100, "vxg200" : goto n200, "vxl100" : goto n100, "vxmva1" : goto n100, "vxmvb1" : goto n200 }; }');
+    expect(body).toContain('map ports { type ifname : verdict; elements = { "vxg100" : goto n100, "vxg200" : goto n200, "vxl100" : goto n100, "vxl200" : goto n200, "vxmva1" : goto n100, "vxmvb1" : goto n200 }; }');
     expect(body).toContain('map n100_to_vm { type ether_addr : verdict; elements = { 02:00:0a:00:01:01 : jump g1 }; }');
     expect(body).toContain('set g1_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; elements = { 10.10.0.12 . tcp . 7, 10.10.0.12 . udp . 5000-5010 }; }');
     expect(body).toContain('set g1_any { type ipv4_addr; flags interval; elements = { 10.10.0.16-10.10.0.127 }; }');
@@ -246,6 +246,17 @@ describe('kernel mode: the bridge vxmesh_policy table', () => {
       ['10.10.0.0-10.10.0.255 . tcp . 80-90', '10.10.0.7 . udp . 53'], ['10.10.2.1-10.10.2.6'], ['02:00:0a:00:01:01 . 2199191027969'], ['10.0.0.1 . 10.0.0.2 . tcp . 1 . 2'],
     ]);
     expect(t!.maps).toEqual([{ name: 'ports', elements: ['vxg100 : goto n100'] }]);
+  });
+
+  it('leaves out, and reports, a network whose values cannot be rendered; the others are programmed', () => {
+    const intent = intentOf(world());
+    const bad = structuredClone(intent);
+    bad.clusterNetworks[0]!.networks[0]!.gateway = '10.10.0.999';
+    const errors: Array<{ vni?: number; message: string }> = [];
+    const spec = policyTableSpec(bad, links, errors)!;
+    expect(errors).toEqual([{ network: 'tenant-a/blue', vni: 100, message: 'policy table: gateway 10.10.0.999 is not an IPv4 address; the network is left out' }]);
+    expect(spec.chains.map((c) => c.name)).toContain('n200');
+    expect(spec.chains.map((c) => c.name)).not.toContain('n100');
   });
 
   it('deletes the table on a node without networks', () => {

@@ -24,7 +24,7 @@ export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan
   const changes: Change[] = [];
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
-  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent, obs.node.links));
+  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent, obs.node.links, errors));
   changes.push(...planBridges(obs.node.links, intent));
   try {
     changes.push(...planGateways(obs, intent));

@@ -74,9 +74,12 @@ export function policyTableDrift(observed: ObservedTable, spec: PolicyTableSpec)
   return undefined;
 }
 
-/** The one transaction turning the observed table into the desired one (nothing when already equal). */
-export function planPolicyTable(observed: ObservedTable | undefined, intent: NodeIntent, links: LinkInfo[]): Change[] {
-  const spec = policyTableSpec(intent, links);
+/**
+ * The one transaction turning the observed table into the desired one (nothing when already equal).
+ * `errors` receives the networks left out (policy.ts); the others are programmed.
+ */
+export function planPolicyTable(observed: ObservedTable | undefined, intent: NodeIntent, links: LinkInfo[], errors?: Array<{ network?: string; vni?: number; message: string }>): Change[] {
+  const spec = policyTableSpec(intent, links, errors);
   // Its own phase, right after the VTEP filter: a separate transaction, before any device or FDB change.
   const mk = (script: string, reason: string): Change => ({ tool: 'nft', args: [script], phase: Phase.filter + 1, reason });
   if (!spec) return observed ? [mk(`delete table ${T}`, 'no network on this node')] : [];

@@ -153,9 +153,27 @@ function policyRules(n: NetworkIntent): PolicyRuleSpec[] {
   ];
 }
 
-/** The whole desired table; undefined when the node has no network. `links`: the node's links (bridge ports). */
-export function policyTableSpec(intent: NodeIntent, links: LinkInfo[]): PolicyTableSpec | undefined {
-  const nets = intent.clusterNetworks.flatMap((cn) => cn.networks);
+const QUAD = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** Why a network cannot be rendered into nft (its values would break the table's one transaction), if so. */
+function unrenderable(n: NetworkIntent): string | undefined {
+  if (!QUAD.test(n.gateway)) return `gateway ${n.gateway} is not an IPv4 address`;
+  const [ip, len] = n.cidr.split('/');
+  if (!QUAD.test(ip ?? '') || !/^\d+$/.test(len ?? '') || Number(len) > 32) return `cidr ${n.cidr} is not an IPv4 CIDR`;
+  return undefined;
+}
+
+/**
+ * The whole desired table; undefined when the node has no network. `links`: the node's links (VM ports
+ * are the observed members of vxb<vni>; vxg<vni> and vxl<vni> are named ahead, so the pass that creates
+ * them needs no second one). A network that cannot be rendered is left out and reported in `errors`.
+ */
+export function policyTableSpec(intent: NodeIntent, links: LinkInfo[], errors: Array<{ network?: string; vni?: number; message: string }> = []): PolicyTableSpec | undefined {
+  const nets = intent.clusterNetworks.flatMap((cn) => cn.networks).filter((n) => {
+    const why = unrenderable(n);
+    if (why) errors.push({ network: n.key, vni: n.vni, message: `policy table: ${why}; the network is left out` });
+    return !why;
+  });
   if (nets.length === 0) return undefined;
   const spec: PolicyTableSpec = { flowSets: [], sets: [], chains: [] };
   const ports: string[] = [];
@@ -163,7 +181,9 @@ export function policyTableSpec(intent: NodeIntent, links: LinkInfo[]): PolicyTa
   const chains: PolicyChainSpec[] = [];
   for (const n of nets) {
     const v = n.vni;
-    for (const l of links) if (l.master === names.bridge(v)) ports.push(`${l.name} : goto n${v}`);
+    const members = new Set([names.gatewayPort(v), names.vxlan(v)]);
+    for (const l of links) if (l.master === names.bridge(v)) members.add(l.name);
+    for (const p of members) ports.push(`${p} : goto n${v}`);
     const guard = guardSpec(n);
     spec.sets.push(...guard.sets);
     const rules: PolicyRuleSpec[] = [{ text: `iifname != "${names.gatewayPort(v)}" jump n${v}_guard` }];
