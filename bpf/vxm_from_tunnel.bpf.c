@@ -9,7 +9,8 @@
  *  1a. Live migration (vxm_from_vm.bpf.c explains it): on a VNI flagged MOVING, a frame whose source MAC
  *     is a MOVING endpoint and whose outer source is that endpoint's next_vtep (the migration target)
  *     repoints the endpoint there: the guest resumed on the target and speaks from it.
- *  1b. Policy (policy.h): the receiver's ingress group, for unicast to a selected endpoint of the
+ *  1b. Policy (policy.h): DHCP (UDP to 67/68) and unicast IPv4 inside L2 broadcast are dropped (a VM's
+ *     DHCP is answered on its own node; the sender's node drops the latter already); then the receiver's ingress group, for unicast to a selected endpoint of the
  *     network wherever the intent says it runs (a VM migrating here is guarded at once); dropped-policy.
  *  2. Unicast to a local endpoint on a known port: bpf_redirect_peer into the VM (forwarded-local).
  *  3. Everything else (broadcast, multicast, the gateway MAC, unknown or not-yet-learned MACs,
@@ -88,6 +89,12 @@ int vxm_from_tunnel(struct __sk_buff *skb)
 	}
 	if (rc == 0)
 		vxm_learn_move(net, key.tunnel_id, key.remote_ipv4, p.eth->h_source);
+	/* DHCP stays on the node its VM runs on (dhcp.h); unicast IPv4 inside L2 broadcast would skip the
+	 * receiver's ingress group (policy.h) */
+	if (rc == 0 && (vxm_is_dhcp(&p) || vxm_bcast_unicast(&p, net))) {
+		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);
+		return TC_ACT_SHOT;
+	}
 	/* the receiver's ingress policy, whichever way the frame reaches it (redirect or bridge) */
 	if ((rc == 0 || rc == -VXM_E_VLAN) && vxm_policy(skb, key.tunnel_id, &p, 0, 1) < 0) {
 		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);

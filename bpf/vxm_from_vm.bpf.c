@@ -16,7 +16,8 @@
  *     endpoint on a known port: bpf_redirect_peer (forwarded-local); anything else (the gateway MAC,
  *     unknown MACs, endpoints whose port is not learned yet): the kernel bridge (passed-to-kernel).
  *
- * Policy (policy.h): before 3 and 4, the sender's egress groups (VM ports) and, for every frame
+ * Policy (policy.h): before 3 and 4, VM ports: vxm_port_guard (no unicast IPv4 inside L2 broadcast,
+ * client DHCP only: dhcp.h), then the sender's egress groups (VM ports) and, for every frame
  * delivered on this node (not into the tunnel), the receiver's ingress group; denied: dropped-policy.
  *
  * Malformed frames (Ethernet/ARP/IPv4 truncated, bad IHL) and VLAN-tagged frames from a VM port are
@@ -156,6 +157,11 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 	__u32 len = skb->len;
 	__u32 vxe;
 
+	/* policy bypasses (policy.h): unicast IPv4 inside L2 broadcast, DHCP other than a client's */
+	if ((flags & VXM_PORT_VM) && vxm_port_guard(vni, p) < 0) {
+		vxm_count(vni, VXM_V_DROP_POLICY, len);
+		return TC_ACT_SHOT;
+	}
 	if (vxm_mac_is_multicast(p->eth->h_dest)) {
 		if (vxm_policy(skb, vni, p, flags & VXM_PORT_VM, 0) < 0) {
 			vxm_count(vni, VXM_V_DROP_POLICY, len);

@@ -9,12 +9,21 @@
  * agent having seen the VM's port yet. A frame touching no selected endpoint costs one array lookup
  * (vxm_config flag) when no policy applies on the node, two hash lookups otherwise.
  *
- * Replies: our own LRU flow table vxm_ct, not the kernel's conntrack. TC at this point runs before any
+ * Replies: our own flow table vxm_ct (one LRU share per network, vxm_maps.h), not the kernel's conntrack. TC at this point runs before any
  * netfilter hook and bpf_skb_ct_lookup is a kfunc for XDP/TC that needs nf_conntrack to have seen the
  * flow, which frames redirected VM-to-VM or into the tunnel never make it do; and on overlay networks
  * with overlapping CIDRs the tuple must include the VNI. Each allowed packet touching a selected
  * endpoint records its tuple (refreshed at most once a second); a packet whose reversed tuple was seen
  * within VXM_CT_TIMEOUT_NS passes as a reply.
+ *
+ * Bypasses closed before any policy lookup (vxm_port_guard, every frame a VM port sends, with or
+ * without policies; vxm_to_port applies it to frames from ports not programmed yet, vxm_from_tunnel to
+ * what a peer sent): an IPv4 frame to an L2 broadcast/multicast address must carry a broadcast or
+ * multicast IPv4 destination (255.255.255.255, 224.0.0.0/4, the network's directed broadcast) -- a
+ * unicast address inside it would be delivered to its owner without that owner's ingress group, which
+ * is looked up by destination MAC; and DHCP from a VM is client DHCP only (dhcp.h). Only the two DHCP
+ * legs dnsmasq needs pass every policy: client (68 -> 67) to the broadcast address or the gateway, and
+ * server (67 -> 68) from the gateway's MAC.
  */
 #ifndef VXM_POLICY_H
 #define VXM_POLICY_H
@@ -23,6 +32,7 @@
 #include <linux/udp.h>
 #include "vxm_maps.h"
 #include "parse.h"
+#include "dhcp.h"
 
 #define VXM_CT_TIMEOUT_NS (120ULL * 1000000000ULL)
 #define VXM_CT_REFRESH_NS (1000000000ULL)
@@ -70,6 +80,56 @@ static __always_inline struct vxm_pol_ep *vxm_pol_ep_of(__u32 vni, const __u8 *m
 
 	vxm_mac_copy(key.mac, mac);
 	return bpf_map_lookup_elem(&vxm_pol_eps, &key);
+}
+
+static __always_inline struct vxm_network *vxm_network_of(__u32 vni)
+{
+	return bpf_map_lookup_elem(&vxm_networks, &vni);
+}
+
+/* 1 when an IPv4 frame to an L2 broadcast/multicast address carries a unicast IPv4 destination. */
+static __always_inline int vxm_bcast_unicast(struct vxm_pkt *p, const struct vxm_network *net)
+{
+	struct iphdr *ip;
+
+	if (p->proto != ETH_P_IP || !vxm_mac_is_multicast(p->eth->h_dest))
+		return 0;
+	ip = vxm_parse_ipv4(p);
+	if (!ip)
+		return 0; /* the caller's parser deals with it */
+	if (ip->daddr == 0xffffffff || (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+		return 0;
+	return !net || ip->daddr != net->bcast_ip;
+}
+
+/* Frames a VM sent (header): 0, or -VXM_E_POLICY. A VNI without network entry has nothing to guard. */
+static __always_inline int vxm_port_guard(__u32 vni, struct vxm_pkt *p)
+{
+	struct vxm_network *net = vxm_network_of(vni);
+
+	if (!net)
+		return 0;
+	if (vxm_bcast_unicast(p, net))
+		return -VXM_E_POLICY;
+	return vxm_dhcp_guard(p, net->gateway_ip, net->bcast_ip);
+}
+
+/* The DHCP legs that pass every policy (header). */
+static __always_inline int vxm_dhcp_exempt(__u32 vni, struct vxm_pkt *p, struct vxm_flow *f)
+{
+	struct vxm_network *net;
+
+	if (f->proto != IPPROTO_UDP)
+		return 0;
+	if (f->sport == bpf_htons(VXM_DHCP_CLIENT_PORT) && f->dport == bpf_htons(VXM_DHCP_SERVER_PORT)) {
+		net = vxm_network_of(vni);
+		return net && (f->daddr == 0xffffffff || f->daddr == net->gateway_ip);
+	}
+	if (f->sport == bpf_htons(VXM_DHCP_SERVER_PORT) && f->dport == bpf_htons(VXM_DHCP_CLIENT_PORT)) {
+		net = vxm_network_of(vni);
+		return net && vxm_mac_eq(p->eth->h_source, net->gateway_mac);
+	}
+	return 0;
 }
 
 /* IPv4 5-tuple (ICMP echo: id as both ports). Returns -VXM_E_MALFORMED when truncated. */
@@ -147,8 +207,8 @@ static __always_inline void vxm_ct_key_of(struct vxm_ct_key *k, __u32 vni, struc
 
 /*
  * 0 = pass, -VXM_E_POLICY = drop. check_src: apply the sender's egress group; check_dst: apply the
- * receiver's ingress group (the frame is delivered on this node). ARP and DHCP always pass; other
- * non-IPv4 frames are dropped in a direction that is selected.
+ * receiver's ingress group (the frame is delivered on this node). ARP and the DHCP legs of
+ * vxm_dhcp_exempt always pass; other non-IPv4 frames are dropped in a direction that is selected.
  */
 static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct vxm_pkt *p, int check_src, int check_dst)
 {
@@ -156,6 +216,7 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	__u32 g_src = 0, g_dst = 0;
 	struct vxm_ct_key ck = {};
 	struct vxm_ct_entry *ce, fresh;
+	void *ct;
 	struct vxm_flow f = {};
 	__u64 now;
 
@@ -175,12 +236,13 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 		vxm_pol_count(g_dst ? g_dst : g_src, VXM_PV_DENY, skb->len);
 		return -VXM_E_POLICY;
 	}
-	if (f.proto == IPPROTO_UDP && ((f.sport == bpf_htons(68) && f.dport == bpf_htons(67)) || (f.sport == bpf_htons(67) && f.dport == bpf_htons(68))))
-		return 0; /* DHCP */
+	if (vxm_dhcp_exempt(vni, p, &f))
+		return 0;
 	now = bpf_ktime_get_ns();
+	ct = bpf_map_lookup_elem(&vxm_ct, &vni); /* the network's share; none yet: no replies, nothing recorded */
 	if (g_src || g_dst) {
 		vxm_ct_key_of(&ck, vni, &f, 1);
-		ce = bpf_map_lookup_elem(&vxm_ct, &ck);
+		ce = ct ? bpf_map_lookup_elem(ct, &ck) : NULL;
 		if (ce && now - ce->last_seen < VXM_CT_TIMEOUT_NS && !(f.proto == IPPROTO_ICMP && f.icmp_type == VXM_ICMP_ECHO)) {
 			vxm_pol_count(g_dst ? g_dst : g_src, VXM_PV_REPLY, skb->len);
 			return 0;
@@ -200,14 +262,14 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	}
 	/* Allowed and touching a selected endpoint: remember the flow so its replies pass. ICMP echo
 	 * replies and errors are never originals. */
-	if (f.proto == IPPROTO_ICMP && f.icmp_type != VXM_ICMP_ECHO)
+	if ((f.proto == IPPROTO_ICMP && f.icmp_type != VXM_ICMP_ECHO) || !ct)
 		return 0;
 	vxm_ct_key_of(&ck, vni, &f, 0);
-	ce = bpf_map_lookup_elem(&vxm_ct, &ck);
+	ce = bpf_map_lookup_elem(ct, &ck);
 	if (ce && now - ce->last_seen < VXM_CT_REFRESH_NS)
 		return 0;
 	fresh.last_seen = now;
-	bpf_map_update_elem(&vxm_ct, &ck, &fresh, BPF_ANY);
+	bpf_map_update_elem(ct, &ck, &fresh, BPF_ANY);
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 #define VXM_MAX_POL_EPS 131072   /* policy-selected endpoints of this node's networks (all nodes) */
 #define VXM_MAX_POL_RULES 262144 /* LPM entries: {group, address prefix} -> allowed ports */
 #define VXM_MAX_POL_GROUPS 65536
-#define VXM_MAX_CT 262144        /* flow table for replies (LRU) */
+#define VXM_CT_SHARE 16384       /* flow table for replies: entries per network (inner LRU of vxm_ct) */
 #define VXM_POL_MAX_RANGES 16    /* port ranges per address region */
 /* Head-end replication budget per VNI (vxm_bcast, tunnel.h): broadcast/multicast frames per second a VNI
  * may replicate to its peers, and the burst above that rate. Mirrors: abi.ts BCAST_RATE_PPS/BCAST_BURST,
@@ -140,7 +140,7 @@ struct vxm_network {
 	__u32 bridge_ifindex;
 	__u32 cluster_id; /* FNV-1a of the ClusterNetwork name */
 	__u32 flags;      /* enum vxm_network_flags */
-	__u32 pad2;
+	__be32 bcast_ip;  /* network order: the CIDR's directed broadcast (policy.h: unicast inside L2 broadcast) */
 };
 _Static_assert(sizeof(struct vxm_network) == 28, "vxm_network size");
 

@@ -121,13 +121,31 @@ struct {
 	__type(value, struct vxm_pol_group);
 } vxm_pol_groups SEC(".maps");
 
-/* vxm_ct: allowed flows (original direction) -> last seen. Writer and reader: policy.h; LRU, so a
- * full table forgets the oldest flows (their replies are then checked as new packets). */
-struct {
+/* vxm_ct: the flow table, one bounded share per network. vni -> an LRU of that network's allowed flows
+ * (original direction) -> last seen, VXM_CT_SHARE entries: a full share forgets that network's oldest
+ * flows (their replies are then checked as new packets) and never another network's.
+ * Writer: agent (outer: one inner map per network with a policy, dataplane/bpf/ct-shares.ts);
+ * policy.h (inner entries). Reader: policy.h, agent (inspect: entries per share). */
+struct vxm_ct_share {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VXM_MAX_CT);
+	__uint(max_entries, VXM_CT_SHARE);
 	__type(key, struct vxm_ct_key);
 	__type(value, struct vxm_ct_entry);
+};
+/* vxm_ct_abi: never read or written. A map declared with the share's key and value types, so that clang
+ * emits them whole into BTF (a map-in-map's inner definition alone yields forward declarations, which
+ * libbpf cannot size) and test/unit/bpf-abi.test.ts can check their mirrors. One entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct vxm_ct_key);
+	__type(value, struct vxm_ct_entry);
+} vxm_ct_abi SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, VXM_MAX_NETWORKS);
+	__type(key, __u32);
+	__array(values, struct vxm_ct_share);
 } vxm_ct SEC(".maps");
 
 /* vxm_pol_stats: {group, verdict} -> per-CPU {packets, bytes}. Writer: policy.h. Reader: agent. */

@@ -7,7 +7,8 @@
  * then per mode the first reconcile (endpoints + policies), a reconcile after one policy changed, and
  * what was programmed (groups, nft set elements / LPM entries). Namespaces `vxm-b<id>p-…`, removed at the end.
  */
-import { policyTableBody } from '../dataplane/kernel/policy.js';
+import { policyTableSpec } from '../dataplane/kernel/policy.js';
+import { renderPolicyTable } from '../dataplane/kernel/policy-plan.js';
 import { policyTables } from '../dataplane/bpf/policy.js';
 import type { DataplaneMode } from '../dataplane/dataplane.js';
 import { networkPolicy } from '../intent/policy.js';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const id = Math.random().toString(36).slice(2, 6);
   const { intent, compileMs } = policyIntent('n', vms, rules);
   const pol = intent.clusterNetworks[0]!.networks[0]!.policy!;
-  const nftLines = policyTableBody(intent)!.join('\n');
+  const nftLines = renderPolicyTable(policyTableSpec(intent, [])!).join('\n');
   const lpm = policyTables(intent, []).tables.vxm_pol_rules.size;
   console.log(`${rules} rules (${Math.ceil(rules / 4)} policies) over ${vms} VMs: compiled in ${compileMs.toFixed(0)} ms -> ${pol.endpoints.length} selected endpoints, ${pol.groups.length} groups, nft script ${(nftLines.length / 1024).toFixed(0)} KiB, ${lpm} LPM entries`);
   const out: ModeResult[] = [];

@@ -1,10 +1,13 @@
 /** `vxmesh agent`: runs one node's reconcile loop. */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { runUntilSignal } from './signals.js';
 import { componentLogger } from '../log.js';
 import { cleanupNode, runOnce, serveAgentHealth, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
 import { createKubernetesSource } from '../sources/kubernetes/index.js';
+import { createPolicyStore, policyStoreFile } from '../sources/policy-store.js';
 import type { Source } from '../agent/source.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 
@@ -12,6 +15,8 @@ export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|k
 
 Runs the vxmesh agent of one node: a level-triggered reconcile loop that reads cluster objects from the
 source, computes this node's intent and programs the dataplane, publishing the node's VTEP and status.
+The last good version of every MultiNetworkPolicy is kept in <state dir>/<node>/policies.json and read
+on start.
 Logs are pino JSON on stderr. SIGTERM/SIGINT exit without touching the dataplane.
 
 Options:
@@ -24,13 +29,14 @@ Options:
   --cleanup            remove everything vxmesh created on this node, then exit
   --kubeconfig PATH    with --source kubernetes (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --health-port N      serve /healthz, /readyz, /metrics (default: $VXMESH_HEALTH_PORT; none when unset)
+  --state-dir PATH     what the agent keeps across restarts (default: $VXMESH_STATE_DIR, /var/lib/vxmesh)
   -h, --help           show this help`;
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
     node: { type: 'string' }, source: { type: 'string' }, mode: { type: 'string' }, once: { type: 'boolean' },
     resync: { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
-    kubeconfig: { type: 'string' }, 'health-port': { type: 'string' },
+    kubeconfig: { type: 'string' }, 'health-port': { type: 'string' }, 'state-dir': { type: 'string' },
   }, AGENT_USAGE);
   if (p.values.help) {
     console.log(AGENT_USAGE);
@@ -43,14 +49,17 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!Number.isFinite(resyncS) || resyncS < 0) throw new UsageError(`--resync must be a number of seconds (got ${str(p, 'resync')})`);
   const bpffs = str(p, 'bpffs');
   const log = componentLogger('agent', { node });
+  const storeFile = policyStoreFile(node, str(p, 'state-dir'));
   if (p.values.cleanup) {
     await cleanupNode({ node, mode, bpffs, log });
+    rmSync(path.dirname(storeFile), { recursive: true, force: true }); // the last good policies
     return 0;
   }
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
-  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig') });
-  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, node });
+  const policyStore = createPolicyStore(storeFile, log);
+  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore });
+  else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, node, policyStore });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
   const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;
   const opts = { node, mode, bpffs, source, log, resyncMs: resyncS * 1000 };

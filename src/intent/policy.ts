@@ -11,6 +11,8 @@
  *    (cidr minus except) matched against the packet's address, whatever it is; no peers = any address;
  *    no ports = every protocol and port.
  * Endpoints with the same selecting policies share one group (one chain / one LPM id in the dataplanes).
+ * An invalid policy without a last good version arrives as its deny-all stand-in (sources/policy-fallback.ts):
+ * no rules, policy-for possibly `*` (every network); it compiles like any other, so its VMs are closed.
  */
 import { keyOf, POLICY_FOR_ANNOTATION, type MultiNetworkPolicy, type Snapshot } from '../model/schema.js';
 import { ipToInt } from '../util/ipv4.js';
@@ -34,10 +36,12 @@ export function matchesSelector(sel: Selector | undefined, labels: Record<string
   return true;
 }
 
-/** The network keys a policy applies to. */
+/** The network keys a policy applies to; `*` (an invalid policy's stand-in, sources/policy-fallback.ts): every network. */
 export function policyNetworks(p: MultiNetworkPolicy): string[] {
   const ns = p.metadata.namespace ?? 'default';
-  return (p.metadata.annotations?.[POLICY_FOR_ANNOTATION] ?? '')
+  const v = p.metadata.annotations?.[POLICY_FOR_ANNOTATION] ?? '';
+  if (v.trim() === '*') return ['*'];
+  return v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
@@ -123,7 +127,10 @@ function rulesOf(ctx: Ctx, p: MultiNetworkPolicy, dir: PolicyDirection, endpoint
  * Group ids start at `firstId`; the caller numbers networks one after another.
  */
 export function networkPolicy(snapshot: Snapshot, network: { key: string; vni: number; endpoints: EndpointIntent[] }, firstId: number): NetworkPolicyIntent | undefined {
-  const policies = snapshot.policies.filter((p) => policyNetworks(p).includes(network.key));
+  const policies = snapshot.policies.filter((p) => {
+    const nets = policyNetworks(p);
+    return nets.includes(network.key) || nets.includes('*');
+  });
   if (policies.length === 0) return undefined;
   const ctx = context(snapshot);
   const peers = candidates(ctx, network.endpoints);

@@ -19,6 +19,7 @@ export function agentArgv(s: LabState, n: LabNodeState): string[] {
     'nsenter', `--net=/run/netns/${n.netns}`, '--',
     process.execPath, path.join(s.repo, 'dist/cli/main.js'),
     'agent', '--node', n.name, ...sourceArgs(s), '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
+    '--state-dir', labPaths(s.lab).agentState,
   ];
 }
 

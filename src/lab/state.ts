@@ -22,6 +22,8 @@ export const labPaths = (lab: string) => {
     logs: path.join(dir, 'logs'),
     log: (node: string) => path.join(dir, 'logs', `${node}.log`),
     bpffs: (node: string) => path.join(dir, node, 'bpffs'),
+    /** The agents' --state-dir (last good policies, sources/policy-store.ts). */
+    agentState: path.join(dir, 'agent-state'),
     /** With the Kubernetes source: the API server's Unix socket and the agents' kubeconfig. */
     apiSocket: path.join(dir, 'apiserver.sock'),
     agentKubeconfig: path.join(dir, 'agent.kubeconfig'),

@@ -223,8 +223,10 @@ export const labSchema = z.object({
 export const MULTI_NETWORK_POLICY_API = 'k8s.cni.cncf.io/v1beta1';
 /** `k8s.v1.cni.cncf.io/policy-for: "<ns>/<net>, <net>"`: the VxlanNetworks a MultiNetworkPolicy applies to. */
 export const POLICY_FOR_ANNOTATION = 'k8s.v1.cni.cncf.io/policy-for';
+/** Set on the deny-all stand-in of an invalid MultiNetworkPolicy (sources/policy-fallback.ts); its policy-for may be `*`. */
+export const FAIL_CLOSED_ANNOTATION = 'vxmesh.io/fail-closed';
 
-const labelSelector = z.object({
+export const labelSelector = z.object({
   matchLabels: labels.optional(),
   matchExpressions: z
     .array(z.object({ key: z.string().min(1), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() }))

@@ -4,13 +4,15 @@
  * gateway inside the CIDR, MACs and fixed IPs unique per network, references that resolve and that the
  * namespace may use; see conflicts.ts). An object that fails is left out as a whole and its last good
  * version keeps being served; on a conflict the object that changed is the one rejected, so bad input never
- * takes a working network down.
+ * takes a working network down. An invalid MultiNetworkPolicy without a last good version fails closed
+ * (policy-fallback.ts).
  */
 import YAML from 'yaml';
 import type { ZodError } from 'zod';
 import { InvalidSpecError, SourceError, type ObjectRef, type VxmeshError } from '../errors.js';
 import { emptySnapshot, keyOf, schemasByKind, type Kind, type Snapshot } from '../model/schema.js';
 import { checkConflicts } from './conflicts.js';
+import { failClosedPolicy, isFailClosed } from './policy-fallback.js';
 
 /** Last valid version of every object, by `<kind>/<key>`. */
 export type LastGood = Map<string, unknown>;
@@ -88,6 +90,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map(), o
     } else {
       errors.push(zodToSpecError(ref, parsed.error));
       if (lastGood.has(id)) candidates.set(id, lastGood.get(id));
+      else if (kind === 'MultiNetworkPolicy' && !candidates.has(id)) candidates.set(id, failClosedPolicy(doc, ref)); // policy-fallback.ts
     }
   }
   // Cross-object checks; a conflicting object falls back to its last good version (if that one fits).
@@ -102,7 +105,7 @@ export function buildSnapshot(docs: unknown[], lastGood: LastGood = new Map(), o
   for (const list of Object.values(snapshot) as Array<Array<{ metadata: { namespace?: string; name: string } }>>) {
     list.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   }
-  return { snapshot, errors, lastGood: new Map(accepted), ignored };
+  return { snapshot, errors, lastGood: new Map([...accepted].filter(([, o]) => !isFailClosed(o))), ignored };
 }
 
 /** The id (`<kind>/<namespace>/<name>`) buildSnapshot keys a document by, or undefined for kinds it ignores. */

@@ -75,3 +75,9 @@ export function hostRange(c: Cidr): [number, number] {
   if (c.prefixLen >= 31) return [c.network, c.network + c.size - 1];
   return [c.network + 1, c.network + c.size - 2];
 }
+
+/** The directed broadcast address of a CIDR (255.255.255.255 for /31 and /32, which have none). */
+export function directedBroadcast(cidr: string): string {
+  const c = parseCidr(cidr);
+  return c.prefixLen >= 31 ? '255.255.255.255' : intToIp(c.network + c.size - 1);
+}

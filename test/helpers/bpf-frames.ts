@@ -43,3 +43,17 @@ export function vlan(dst: string, src: string, vid: number, inner: number, paylo
 
 export const parseMac = (b: Buffer, off: number) => [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
 export const parseIp = (b: Buffer, off: number) => [...b.subarray(off, off + 4)].join('.');
+
+/** UDP header + BOOTP/DHCP body (240 bytes with the magic cookie): op 1 = request, 2 = reply. */
+export function dhcp(sport: number, dport: number, op: 1 | 2, chaddr: string): Buffer {
+  const udp = Buffer.alloc(8 + 240);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  udp[8] = op;
+  udp[9] = 1; // htype Ethernet
+  udp[10] = 6; // hlen
+  mac(chaddr).copy(udp, 8 + 28);
+  udp.writeUInt32BE(0x63825363, 8 + 236);
+  return udp;
+}

@@ -7,6 +7,8 @@ import { gatewayMac } from '../../src/dataplane/names.js';
 import { routerTable, nodeGatewayTable } from '../../src/dataplane/gateway/nft-rules.js';
 import { ruleComment, type NftTableSpec, type ObservedTable } from '../../src/dataplane/netlink/nft.js';
 import { gatewayGuard } from '../../src/dataplane/gateway/guard.js';
+import { policyTableSpec, type PolicyTableSpec } from '../../src/dataplane/kernel/policy.js';
+import { ruleComment as policyRuleComment } from '../../src/dataplane/kernel/policy-plan.js';
 
 /** A VM of the network running on this node (n1, VTEP 198.18.0.11): the node then routes the network. */
 export const localVm = (vni: number): EndpointIntent => ({
@@ -40,6 +42,19 @@ export function asObserved(t: NftTableSpec): ObservedTable {
     chains: t.chains.map((c) => ({ name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: c.rules.map(ruleComment) })),
   };
 }
+
+/** What nft would report back for the policy table we rendered (rule comments, canonical elements). */
+export function asObservedPolicy(spec: PolicyTableSpec): ObservedTable {
+  return {
+    family: 'bridge', name: 'vxmesh_policy',
+    sets: [...spec.flowSets, ...spec.sets.filter((x) => !x.map)].map((x) => ({ name: x.name, type: 'x', elements: [...x.elements] })),
+    maps: spec.sets.filter((x) => x.map).map((x) => ({ name: x.name, elements: [...x.elements] })),
+    chains: spec.chains.map((c) => ({ name: c.name, ...(c.head ? { type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } : {}), rules: c.rules.map(policyRuleComment) })),
+  };
+}
+
+/** The policy table as a converged node holds it. */
+export const convergedPolicy = (it: NodeIntent, links: LinkInfo[]) => asObservedPolicy(policyTableSpec(it, links)!);
 
 /** A node that already holds a converged gateway for one network at transit slot `slot`. */
 export function convergedGateway(n: NetworkIntent, slot = 0, peers?: string[]): GatewayObserved {

@@ -6,7 +6,7 @@ import { desiredMaps, diffMaps } from '../../src/dataplane/bpf/desired.js';
 import { ensurePrograms, openPinnedProgram } from '../../src/dataplane/bpf/loader.js';
 import { PinnedMaps, statPackets } from '../../src/dataplane/bpf/maps.js';
 import * as bpf from '../../src/dataplane/bpf/libbpf.js';
-import { arp, arpRequest, eth, ipv4, parseIp, parseMac, vlan } from '../helpers/bpf-frames.js';
+import { arp, arpRequest, dhcp, eth, ipv4, parseIp, parseMac, vlan } from '../helpers/bpf-frames.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 
 const TC_ACT_OK = 0;
@@ -107,12 +107,8 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
   });
 
   it('keeps a DHCP broadcast (UDP 68 -> 67) on the node: to the local bridge, never replicated to peers', () => {
-    const udp = Buffer.alloc(8 + 240);
-    udp.writeUInt16BE(68, 0);
-    udp.writeUInt16BE(67, 2);
-    udp.writeUInt16BE(udp.length, 4);
     const before = { flooded: count('flooded'), kernel: count('passed-to-kernel') };
-    const r = bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255', udp)));
+    const r = bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255', dhcp(68, 67, 1, A.mac))));
     expect(r.retval).toBe(TC_ACT_OK);
     expect(count('passed-to-kernel')).toBe(before.kernel + 1);
     expect(count('flooded')).toBe(before.flooded);
@@ -133,6 +129,39 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
     const after = count('dropped-broadcast-rate');
     for (let i = 0; i < 50; i++) bpf.testRun(vmFd, frame);
     expect(count('dropped-broadcast-rate')).toBe(after); // the budget refills
+  });
+
+  describe('closes policy bypasses from a VM port whether or not policies exist (policy.h, dhcp.h)', () => {
+    const verdict = (frame: Buffer) => {
+      const before = count('dropped-policy');
+      const r = bpf.testRun(vmFd, frame);
+      expect(count('dropped-policy')).toBe(before + (r.retval === TC_ACT_SHOT ? 1 : 0));
+      return r.retval === TC_ACT_SHOT ? 'drop' : 'pass';
+    };
+    it('drops unicast IPv4 inside an L2 broadcast, passes broadcast, directed broadcast and multicast', () => {
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, B.ip)))).toBe('drop');
+      expect(verdict(eth('01:00:5e:00:00:0b', A.mac, 0x0800, ipv4(A.ip, B.ip)))).toBe('drop');
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255')))).toBe('pass');
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '10.0.0.255')))).toBe('pass');
+      expect(verdict(eth('01:00:5e:00:00:fb', A.mac, 0x0800, ipv4(A.ip, '224.0.0.251')))).toBe('pass');
+    });
+    it('lets a VM be a DHCP client (broadcast or unicast to the gateway) with its own chaddr only', () => {
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(68, 67, 1, A.mac))))).toBe('pass');
+      expect(verdict(eth(GW.mac, A.mac, 0x0800, ipv4(A.ip, GW.ip, dhcp(68, 67, 1, A.mac))))).toBe('pass');
+      // DHCPDECLINE / DHCPRELEASE naming another VM's MAC
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(68, 67, 1, B.mac))))).toBe('drop');
+      expect(verdict(eth(GW.mac, A.mac, 0x0800, ipv4(A.ip, GW.ip, dhcp(68, 67, 1, B.mac))))).toBe('drop');
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '10.0.0.255', dhcp(68, 67, 1, B.mac))))).toBe('drop');
+      // to the server from another port, or a reply
+      expect(verdict(eth(GW.mac, A.mac, 0x0800, ipv4(A.ip, GW.ip, dhcp(5555, 67, 1, A.mac))))).toBe('drop');
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(68, 67, 2, A.mac))))).toBe('drop');
+    });
+    it('drops DHCP server messages (UDP from port 67) from a VM: a rogue DHCP server', () => {
+      expect(verdict(eth(BCAST, A.mac, 0x0800, ipv4(A.ip, '255.255.255.255', dhcp(67, 68, 2, B.mac))))).toBe('drop');
+      expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(67, 68, 2, B.mac))))).toBe('drop');
+      expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(5555, 68, 2, B.mac))))).toBe('pass'); // not DHCP: policies decide
+      expect(verdict(eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip, dhcp(68, 67, 1, B.mac))))).toBe('pass'); // UDP 67 of a VM, not the server's
+    });
   });
 
   it('drops and counts a frame with a spoofed source MAC', () => {

@@ -4,7 +4,7 @@ import { vtepFilterTable } from '../../src/dataplane/kernel/vtep-filter.js';
 import { floodLimitTable } from '../../src/dataplane/kernel/flood-limit.js';
 import { describeChange, Phase } from '../../src/dataplane/netlink/change.js';
 import { emptyNode } from '../../src/dataplane/netlink/observe.js';
-import { net, intent, link, localVm, convergedGateway, asObserved } from '../helpers/kernel-fixtures.js';
+import { net, intent, link, localVm, convergedGateway, convergedPolicy, asObserved } from '../helpers/kernel-fixtures.js';
 import type { EndpointIntent } from '../../src/intent/types.js';
 
 /** A remote VM of VNI 100 on the node with VTEP `vtep`. */
@@ -27,7 +27,7 @@ function converged() {
     vxlan: { id: 100, local: '198.18.0.11', port: 4789, dev: 'vxmu0', learning: false, proxy: true, external: false },
   }));
   for (const p of ['198.18.0.12', '198.18.0.13']) obs.node.fdb.push({ mac: '00:00:00:00:00:00', dev: 'vxl100', dst: p, self: true, state: 'permanent' });
-  obs.node.tables.push(asObserved(vtepFilterTable(it)!), asObserved(floodLimitTable(it)!));
+  obs.node.tables.push(asObserved(vtepFilterTable(it)!), asObserved(floodLimitTable(it)!), convergedPolicy(it, obs.node.links));
   return { it, obs };
 }
 
@@ -104,6 +104,7 @@ describe('planKernel', () => {
     expect(got[0]).toMatch(/^nft table inet vxmesh_vtep \{\}\ndelete table inet vxmesh_vtep\n/);
     expect(got[0]).not.toContain('drop');
     expect(got.slice(1)).toEqual([
+      'nft delete table bridge vxmesh_policy', // no network left: no guard, no policy
       'nft delete table bridge vxmesh_flood',
       'nft delete table inet vxmesh',
       'ip link del vxb100',

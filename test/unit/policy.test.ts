@@ -3,11 +3,16 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../../src/sources/validate.js';
+import { parseStore, storeText } from '../../src/sources/policy-store.js';
 import { computeIntent } from '../../src/intent/compute.js';
 import { groupRegions } from '../../src/intent/regions.js';
 import { cidrRange, rangeToPrefixes, subtractRanges } from '../../src/intent/ranges.js';
 import { intToIp, ipToInt } from '../../src/util/ipv4.js';
-import { planPolicyTable, policyDigest, policyTableBody } from '../../src/dataplane/kernel/policy.js';
+import { policyTableSpec } from '../../src/dataplane/kernel/policy.js';
+import { planPolicyTable, policyTableDrift, renderPolicyTable } from '../../src/dataplane/kernel/policy-plan.js';
+import { parseRuleset } from '../../src/dataplane/netlink/nft.js';
+import { asObservedPolicy } from '../helpers/kernel-fixtures.js';
+import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
 import { policyTables } from '../../src/dataplane/bpf/policy.js';
 import { decode } from '../../src/dataplane/bpf/abi.js';
 import type { PolicyGroup } from '../../src/intent/policy-types.js';
@@ -61,6 +66,44 @@ describe('MultiNetworkPolicy validation', () => {
     expect(second.errors).toHaveLength(1);
     expect(second.snapshot.policies).toHaveLength(1);
     expect(second.snapshot.policies[0]!.spec.ingress![0]!.ports![0]!.port).toBe(80);
+  });
+});
+
+describe('an invalid policy fails closed', () => {
+  const blueOf = (docs: unknown[]) => computeIntent(buildSnapshot(docs).snapshot, 'node1').clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-a/blue')!;
+  const base = () => world().filter((d) => d.kind !== 'MultiNetworkPolicy');
+  const denyAll = (blue: ReturnType<typeof blueOf>) => blue.policy!.endpoints.map((e) => [e.vm, blue.policy!.groups.find((g) => g.id === e.ingress)?.rules.length, blue.policy!.groups.find((g) => g.id === e.egress)?.rules.length]);
+
+  it('denies all to the VMs its selector selects, in its directions, when it has no last good version', () => {
+    const bad = policy('bad', { podSelector: { matchLabels: { role: 'web' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ port: 90, endPort: 10 }] }] });
+    const b = buildSnapshot([...base(), bad]);
+    expect(b.errors.map((e) => e.message)).toEqual(['MultiNetworkPolicy tenant-a/bad: spec.ingress[0].ports[0].endPort 10 is less than port 90']);
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, undefined]]);
+    expect(b.lastGood.has('MultiNetworkPolicy/tenant-a/bad')).toBe(false); // the stand-in is never a last good version
+  });
+
+  it('closes every VM of its namespace on the named networks when its selector does not parse, both directions when policyTypes does not', () => {
+    const bad = policy('bad', { podSelector: { matchLabels: 'web' }, policyTypes: ['Sideways'] });
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, 0], ['tenant-a/vm-a2', 0, 0], ['tenant-a/vm-a3', 0, 0]]);
+    const red = computeIntent(buildSnapshot([...base(), bad]).snapshot, 'node1').clusterNetworks[0]!.networks.find((n) => n.key === 'tenant-b/red')!;
+    expect(red.policy).toBeUndefined(); // another namespace's VMs are never selected
+  });
+
+  it('applies on every network of its namespace\'s VMs when policy-for does not parse', () => {
+    const bad = { ...policy('bad', { podSelector: { matchLabels: { role: 'web' } } }), metadata: { name: 'bad', namespace: 'tenant-a', annotations: { 'k8s.v1.cni.cncf.io/policy-for': 'Blue!' } } };
+    expect(denyAll(blueOf([...base(), bad]))).toEqual([['tenant-a/vm-a1', 0, undefined]]);
+  });
+
+  it('keeps enforcing the last good version when there is one, also after a restart (stored and loaded)', () => {
+    const good = policy('p', { podSelector: { matchLabels: { role: 'web' } }, ingress: [{ ports: [{ port: 80 }] }] });
+    const first = buildSnapshot([...base(), good]);
+    const stored = parseStore(storeText(first.lastGood));
+    expect(stored.problems).toEqual([]);
+    expect([...stored.lastGood.keys()]).toEqual(['MultiNetworkPolicy/tenant-a/p']);
+    const bad = policy('p', { podSelector: { matchLabels: { role: 'web' } }, ingress: [{ ports: [{ port: 90, endPort: 10 }] }] });
+    const after = buildSnapshot([...base(), bad], stored.lastGood);
+    expect(after.snapshot.policies[0]!.spec.ingress![0]!.ports![0]!.port).toBe(80);
+    expect(parseStore('{"version":1,"policies":{"MultiNetworkPolicy/x/y":{"kind":"nope"}}}').problems).toEqual(['MultiNetworkPolicy/x/y: not a valid MultiNetworkPolicy']);
   });
 });
 
@@ -125,24 +168,100 @@ describe('policy ranges and regions', () => {
 });
 
 describe('kernel mode: the bridge vxmesh_policy table', () => {
-  it('dispatches by MAC to one chain per group with interval sets, never a rule per VM pair', () => {
-    const body = policyTableBody(intentOf(world()))!.join('\n');
-    expect(body).toContain('map to_vm { type ether_addr : verdict; elements = { 02:00:0a:00:01:01 : jump g1 }; }');
+  const link = (name: string, master: string): LinkInfo => ({ name, ifindex: 1, master, up: true, mtu: 1500, addrs: [] });
+  const links = [link('vxmva1', 'vxb100'), link('vxg100', 'vxb100'), link('vxl100', 'vxb100'), link('vxmvb1', 'vxb200'), link('vxg200', 'vxb200')];
+  const text = (docs = world()) => renderPolicyTable(policyTableSpec(intentOf(docs), links)!).join('\n');
+  const asObserved = (docs = world()) => asObservedPolicy(policyTableSpec(intentOf(docs), links)!);
+
+  it('dispatches by output port to one chain per network, and by MAC to one chain per group with interval sets', () => {
+    const body = text();
+    expect(body).toContain('map ports { type ifname : verdict; elements = { "vxg100" : goto n100, "vxg200" : goto n200, "vxl100" : goto n100, "vxl200" : goto n200, "vxmva1" : goto n100, "vxmvb1" : goto n200 }; }');
+    expect(body).toContain('map n100_to_vm { type ether_addr : verdict; elements = { 02:00:0a:00:01:01 : jump g1 }; }');
     expect(body).toContain('set g1_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; elements = { 10.10.0.12 . tcp . 7, 10.10.0.12 . udp . 5000-5010 }; }');
     expect(body).toContain('set g1_any { type ipv4_addr; flags interval; elements = { 10.10.0.16-10.10.0.127 }; }');
     expect(body).toContain('set g2_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; elements = { 198.18.0.0-198.18.0.253 . tcp . 8080, 198.18.0.255 . tcp . 8080 }; }');
   });
 
-  it('plans nothing when the digest matches, one transaction keeping the flow sets otherwise, and a delete without policies', () => {
+  it('guards VM ports of every network, with or without policies: no unicast in broadcast, client DHCP only', () => {
+    const body = text(world().filter((d) => d.kind !== 'MultiNetworkPolicy'));
+    expect(body).toContain('ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 ip daddr != { 255.255.255.255, 224.0.0.0/4, 10.10.0.255 } counter drop');
+    expect(body).toContain('udp sport 67 counter drop');
+    expect(body).toContain('udp dport 67 ip daddr { 255.255.255.255, 10.10.0.1, 10.10.0.255 } jump n100_dhcp');
+    expect(body).toContain('@th,288,48 @n100_known ether saddr . @th,288,48 != @n100_chaddr counter drop');
+    expect(body).toContain('set n100_chaddr { typeof ether saddr . @th,288,48; elements = { 02:00:0a:00:01:01 . 2199191027969, 02:00:0a:00:01:02 . 2199191027970, 02:00:0a:00:01:03 . 2199191027971 }; }');
+    expect(body).toContain('iifname != "vxg200" jump n200_guard');
+    expect(body).not.toContain('flows');
+  });
+
+  it('keys everything by network: equal MACs in two tenants get their own maps, flow sets and shares', () => {
+    // tenant-b/red gets a VM with vm-a1's MAC and a deny-all policy of its own
+    const docs = world();
+    const b1 = docs.find((d) => d.kind === 'VirtualMachineInstance' && d.metadata.name === 'vm-b1')!;
+    b1.spec.domain.devices.interfaces[0].macAddress = '02:00:0a:00:01:01';
+    docs.push({ ...policy('deny', { podSelector: {} }, 'tenant-b/red'), metadata: { name: 'deny', namespace: 'tenant-b', annotations: { 'k8s.v1.cni.cncf.io/policy-for': 'red' } } });
+    const spec = policyTableSpec(intentOf(docs), links)!;
+    const el = (name: string) => spec.sets.find((x) => x.name === name)!.elements;
+    expect(el('n100_to_vm')).toEqual(['02:00:0a:00:01:01 : jump g1']);
+    expect(el('n200_to_vm')).toEqual(['02:00:0a:00:01:01 : jump g3']);
+    expect(spec.flowSets.map((f) => f.name)).toEqual(['n100_flows', 'n100_iflows', 'n200_flows', 'n200_iflows']);
+    expect(spec.flowSets[0]!.decl).toContain('size 16384');
+    expect(el('guarded')).toEqual(['02:00:0a:00:01:01']);
+  });
+
+  it('finds drift by content: a flushed chain, a flushed set, an edited rule, a missing map; never the flow sets\' elements', () => {
     const intent = intentOf(world());
-    const digest = policyDigest(policyTableBody(intent)!);
-    const observed = { family: 'bridge', name: 'vxmesh_policy', sets: [{ name: 'flows', type: 'x', elements: [] }, { name: 'g1_l4', type: 'x', elements: [] }], chains: [{ name: 'forward', rules: [digest] }, { name: 'g1', rules: [] }] };
-    expect(planPolicyTable(observed, intent)).toEqual([]);
-    const [c] = planPolicyTable({ ...observed, chains: [{ name: 'forward', rules: ['policy#00000000'] }, { name: 'g1', rules: [] }] }, intent);
+    const ok = asObserved();
+    expect(policyTableDrift(ok, policyTableSpec(intent, links)!)).toBeUndefined();
+    expect(planPolicyTable(ok, intent, links)).toEqual([]);
+    const flows = structuredClone(ok);
+    flows.sets.find((x) => x.name === 'n100_flows')!.elements.push('10.0.0.1 . 10.0.0.2 . tcp . 1 . 2');
+    expect(planPolicyTable(flows, intent, links)).toEqual([]);
+    const flushedChain = structuredClone(ok);
+    flushedChain.chains.find((c) => c.name === 'g1')!.rules = [];
+    expect(planPolicyTable(flushedChain, intent, links)[0]!.reason).toBe('chain g1 rules differ');
+    const flushedSet = structuredClone(ok);
+    flushedSet.sets.find((x) => x.name === 'g1_l4')!.elements = [];
+    expect(planPolicyTable(flushedSet, intent, links)[0]!.reason).toBe('set g1_l4 elements differ');
+    const noMap = structuredClone(ok);
+    noMap.maps = noMap.maps!.filter((m) => m.name !== 'n100_to_vm');
+    const [c] = planPolicyTable(noMap, intent, links);
+    expect(c!.reason).toBe('map n100_to_vm missing');
+    expect(c!.args[0]).not.toContain('delete map bridge vxmesh_policy n100_to_vm');
     expect(c!.args[0]).toContain('delete set bridge vxmesh_policy g1_l4');
-    expect(c!.args[0]).not.toContain('delete set bridge vxmesh_policy flows');
-    const none = intentOf(world().filter((d) => d.kind !== 'MultiNetworkPolicy'));
-    expect(planPolicyTable(observed, none).map((x) => x.args[0])).toEqual(['delete table bridge vxmesh_policy']);
+    expect(c!.args[0]).not.toContain('delete set bridge vxmesh_policy n100_flows');
+    expect(c!.args[0]).toContain('add set bridge vxmesh_policy n100_flows');
+  });
+
+  it('reads nft -j elements back in the form it renders them (ranges, prefixes, concatenations, verdicts)', () => {
+    const json = { nftables: [
+      { table: { family: 'bridge', name: 'vxmesh_policy' } },
+      { set: { family: 'bridge', table: 'vxmesh_policy', name: 'g1_l4', type: ['ipv4_addr'], elem: [{ concat: [{ prefix: { addr: '10.10.0.0', len: 24 } }, 'tcp', { range: [80, 90] }] }, { concat: ['10.10.0.7', 'udp', 53] }] } },
+      { set: { family: 'bridge', table: 'vxmesh_policy', name: 'g1_any', type: 'ipv4_addr', elem: [{ range: ['10.10.2.1', '10.10.2.6'] }] } },
+      { set: { family: 'bridge', table: 'vxmesh_policy', name: 'n100_chaddr', type: ['ether_addr', 'integer'], elem: [{ concat: ['02:00:0a:00:01:01', 2199191027969] }] } },
+      { set: { family: 'bridge', table: 'vxmesh_policy', name: 'n100_flows', type: 'x', elem: [{ elem: { val: { concat: ['10.0.0.1', '10.0.0.2', 'tcp', 1, 2] }, expires: 119 } }] } },
+      { map: { family: 'bridge', table: 'vxmesh_policy', name: 'ports', type: 'ifname', map: 'verdict', elem: [['vxg100', { goto: { target: 'n100' } }]] } },
+    ] };
+    const [t] = parseRuleset(json);
+    expect(t!.sets.map((x) => x.elements)).toEqual([
+      ['10.10.0.0-10.10.0.255 . tcp . 80-90', '10.10.0.7 . udp . 53'], ['10.10.2.1-10.10.2.6'], ['02:00:0a:00:01:01 . 2199191027969'], ['10.0.0.1 . 10.0.0.2 . tcp . 1 . 2'],
+    ]);
+    expect(t!.maps).toEqual([{ name: 'ports', elements: ['vxg100 : goto n100'] }]);
+  });
+
+  it('leaves out, and reports, a network whose values cannot be rendered; the others are programmed', () => {
+    const intent = intentOf(world());
+    const bad = structuredClone(intent);
+    bad.clusterNetworks[0]!.networks[0]!.gateway = '10.10.0.999';
+    const errors: Array<{ vni?: number; message: string }> = [];
+    const spec = policyTableSpec(bad, links, errors)!;
+    expect(errors).toEqual([{ network: 'tenant-a/blue', vni: 100, message: 'policy table: gateway 10.10.0.999 is not an IPv4 address; the network is left out' }]);
+    expect(spec.chains.map((c) => c.name)).toContain('n200');
+    expect(spec.chains.map((c) => c.name)).not.toContain('n100');
+  });
+
+  it('deletes the table on a node without networks', () => {
+    const intent = intentOf(world());
+    expect(planPolicyTable(asObserved(), { ...intent, clusterNetworks: [] }, links).map((x) => x.args[0])).toEqual(['delete table bridge vxmesh_policy']);
   });
 });
 

@@ -10,6 +10,8 @@ import { codecOf, type Codec } from './codec.js';
 
 export const VXM_MAX_PEERS = 64;
 export { BCAST_RATE_PPS, BCAST_BURST } from './abi-constants.js';
+/** Flow-table entries per network (vxm_abi.h VXM_CT_SHARE; the inner maps of vxm_ct). */
+export const VXM_CT_SHARE = 16384;
 
 export const PORT_VM = 1;
 export const PORT_GATEWAY = 2;
@@ -48,7 +50,7 @@ export const LAYOUTS = {
   vxm_arp_entry: koffi.struct('vxm_arp_entry', { mac: mac6, pad: pad2 }),
   vxm_network: koffi.struct('vxm_network', {
     gateway_ip: koffi.array('uint8_t', 4, 'Array'), gateway_mac: mac6, pad: pad2,
-    bridge_ifindex: 'uint32_t', cluster_id: 'uint32_t', flags: 'uint32_t', pad2: 'uint32_t',
+    bridge_ifindex: 'uint32_t', cluster_id: 'uint32_t', flags: 'uint32_t', bcast_ip: koffi.array('uint8_t', 4, 'Array'),
   }),
   vxm_vtep_key: koffi.struct('vxm_vtep_key', { cluster_id: 'uint32_t', ip: 'uint32_t' }),
   vxm_flood: koffi.struct('vxm_flood', { count: 'uint32_t', ips: koffi.array('uint32_t', VXM_MAX_PEERS, 'Array') }),

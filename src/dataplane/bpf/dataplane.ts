@@ -24,6 +24,7 @@ import { observedEndpoints } from './endpoints.js';
 import { nodeEnv, planDevices } from './devices.js';
 import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
+import { reconcileShares } from './ct-shares.js';
 import { detachAll } from './teardown.js';
 
 type Errors = ReconcileReport['errors'];
@@ -111,6 +112,11 @@ export class BpfDataplane implements Dataplane {
     const maps = PinnedMaps.open(this.pinDir);
     const fds: Partial<Record<ProgramName, number>> = {};
     try {
+      // Flow-table shares before the policy maps, so the first allowed packet is recorded (ct-shares.ts).
+      const shares = reconcileShares(maps.fd('vxm_ct'), intent);
+      changes += shares.changes;
+      const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+      errors.push(...shares.errors.map((e) => ({ ...e, network: keyOf.get(e.vni) })));
       const observed = maps.readState();
       const seen = observedEndpoints(observed.vxm_endpoints);
       const env = { ...nodeEnv(links, fdb, seen.ports, progs.hash), remoteVteps: seen.remotes };

@@ -5,6 +5,7 @@
  */
 import type { NodeIntent } from '../../intent/types.js';
 import { names, gatewayMac } from '../names.js';
+import { directedBroadcast } from '../../util/ipv4.js';
 import {
   NET_MOVING, PORT_GATEWAY, PORT_UNCLAIMED, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
 } from './abi.js';
@@ -82,7 +83,7 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
       const moving = net.endpoints.some((ep) => ep.migratingTo && !ep.arriving);
       s.vxm_networks.set(key, hex(encode('vxm_network', {
         gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
-        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, pad2: 0,
+        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, bcast_ip: ipBytes(directedBroadcast(net.cidr)),
       })));
       s.vxm_flood.set(key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
       s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),

@@ -7,6 +7,7 @@ import { EP_ARRIVING, EP_MOVING, hostIpString, ipString, macString, type Verdict
 import type { PinnedMaps, StatRow } from './maps.js';
 import { ALL_MAPS } from './maps.js';
 import { readPolicyRows } from './policy-inspect.js';
+import { shareUse, shareUseText, type ShareUse } from './ct-shares.js';
 import { policyCounterText, type PolicyCounterRow } from '../kernel/policy-inspect.js';
 
 export interface BpfInspectData {
@@ -18,6 +19,8 @@ export interface BpfInspectData {
   counters: StatRow[];
   /** Policy groups with their verdict counters (vxm_pol_stats). */
   policy: PolicyCounterRow[];
+  /** Flow-table use per network (ct-shares.ts). */
+  shares?: ShareUse[];
   bpftool: string[];
 }
 
@@ -46,7 +49,7 @@ export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfI
     .map((e) => ({ clusterId: e.key.cluster_id, ip: hostIpString(e.key.ip) }))
     .sort((a, b) => a.clusterId - b.clusterId || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
   const bpftool = ALL_MAPS.map((m) => `bpftool map dump pinned ${path.join(maps.pinDir, m)}`);
-  return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), policy: readPolicyRows(maps), bpftool };
+  return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), policy: readPolicyRows(maps), shares: shareUse(maps.fd('vxm_ct')), bpftool };
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -78,6 +81,7 @@ export function inspectText(d: BpfInspectData): string {
     table(['VNI', ...verdicts], [...byVni].sort((a, b) => a[0] - b[0]).map(([vni, c]) => [String(vni), ...verdicts.map((v) => String(c[v] ?? 0))])),
     '',
     ...policyCounterText(d.policy ?? []),
+    ...shareUseText(d.shares ?? []),
     '',
     'Same data, raw:',
     ...d.bpftool.map((c) => `  ${c}`),

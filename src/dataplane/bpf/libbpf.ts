@@ -65,6 +65,7 @@ const f = {
   delete_batch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
   map_create: lib.func('int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const bpf_map_create_opts *opts)'),
   obj_get: lib.func('int bpf_obj_get(const char *path)'),
+  map_fd_by_id: lib.func('int bpf_map_get_fd_by_id(uint32_t id)'),
   obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
   obj_info: lib.func('int bpf_obj_get_info_by_fd(int fd, _Out_ uint8_t *info, _Inout_ uint32_t *len)'),
   tc_hook_create: lib.func('int bpf_tc_hook_create(bpf_tc_hook *hook)'),
@@ -237,6 +238,7 @@ export function mapDeleteBatch(fd: number, keys: Buffer, count: number): BatchSt
 export const BPF_MAP_TYPE_HASH = 1;
 export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
+export const BPF_MAP_TYPE_LRU_HASH = 9;
 export const BPF_MAP_TYPE_LPM_TRIE = 11;
 export const BPF_MAP_TYPE_DEVMAP_HASH = 25;
 export const BPF_F_NO_PREALLOC = 1;
@@ -251,6 +253,11 @@ export function mapCreate(type: number, name: string, keySize: number, valueSize
 }
 
 export const possibleCpus = (): number => check('libbpf_num_possible_cpus', f.num_possible_cpus() as number);
+
+/** Opens a map by kernel id (e.g. an inner map of a map-in-map, whose userspace lookup returns the id); returns its fd. */
+export function mapFdById(id: number): number {
+  return check(`bpf_map_get_fd_by_id(${id})`, f.map_fd_by_id(id) as number);
+}
 
 /** Opens a pinned object (map or program); returns its fd. */
 export function objGet(path: string): number {

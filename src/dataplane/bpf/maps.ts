@@ -10,7 +10,7 @@ import * as bpf from './libbpf.js';
 import { deleteKeys, dumpMap, updateEntries, type Packed } from './batch.js';
 import { MANAGED_MAPS, emptyState, type ManagedMap, type MapChange, type MapState } from './desired.js';
 
-export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_pol_stats'] as const;
+export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_ct_abi', 'vxm_pol_stats'] as const;
 export type MapName = (typeof ALL_MAPS)[number];
 
 /** Key and value sizes per map (from the ABI layouts). */
@@ -26,7 +26,8 @@ export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
   vxm_pol_eps: { key: sizeOf('vxm_endpoint_key'), value: sizeOf('vxm_pol_ep') },
   vxm_pol_rules: { key: sizeOf('vxm_pol_key'), value: sizeOf('vxm_pol_value') },
   vxm_pol_groups: { key: 4, value: sizeOf('vxm_pol_group') },
-  vxm_ct: { key: sizeOf('vxm_ct_key'), value: sizeOf('vxm_ct_entry') },
+  vxm_ct: { key: 4, value: 4 }, // vni -> inner map (ct-shares.ts)
+  vxm_ct_abi: { key: sizeOf('vxm_ct_key'), value: sizeOf('vxm_ct_entry') }, // BTF anchor, never used
   vxm_pol_stats: { key: sizeOf('vxm_pol_stat_key'), value: sizeOf('vxm_stat') },
 };
 

@@ -11,7 +11,8 @@ import { Phase, orderChanges, type Change } from '../netlink/change.js';
 import { planVxlans } from './vxlan.js';
 import { planFdb } from './fdb.js';
 import { vtepFilterTable, VTEP_TABLE } from './vtep-filter.js';
-import { planPolicyTable, POLICY_TABLE } from './policy.js';
+import { POLICY_TABLE } from './policy.js';
+import { planPolicyTable } from './policy-plan.js';
 import { floodLimitTable, FLOOD_TABLE } from './flood-limit.js';
 
 export interface KernelPlan {
@@ -24,7 +25,7 @@ export function planKernel(obs: GatewayObserved, intent: NodeIntent): KernelPlan
   const changes: Change[] = [];
   const filter = planTable(findTable(obs.node.tables, 'inet', VTEP_TABLE), vtepFilterTable(intent));
   changes.push(...filter.map((c) => ({ ...c, phase: Phase.filter })));
-  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent));
+  changes.push(...planPolicyTable(findTable(obs.node.tables, 'bridge', POLICY_TABLE), intent, obs.node.links, errors));
   changes.push(...planTable(findTable(obs.node.tables, 'bridge', FLOOD_TABLE), floodLimitTable(intent)));
   changes.push(...planBridges(obs.node.links, intent));
   try {

@@ -21,7 +21,7 @@ export function policyCounters(json: unknown): PolicyCounterRow[] {
   const items = ((json as { nftables?: unknown[] })?.nftables ?? []) as Array<Record<string, any>>;
   for (const it of items) {
     const r = it.rule as { comment?: string; expr?: Array<Record<string, any>> } | undefined;
-    const m = r?.comment ? /^(allow-l4|allow-any|deny|deny-nonip) g(\d+) (\w+) (.*)$/.exec(r.comment) : null;
+    const m = r?.comment ? /^(allow-l4|allow-any|deny|deny-nonip) g(\d+) (\w+) (.*?)(?: #[0-9a-f]+)?$/.exec(r.comment) : null;
     if (!m) continue;
     const packets = Number(r!.expr?.find((e) => e.counter)?.counter?.packets ?? 0);
     const g = Number(m[2]);

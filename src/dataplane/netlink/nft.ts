@@ -57,7 +57,37 @@ export interface ObservedTable {
   family: string;
   name: string;
   sets: Array<{ name: string; type: string; elements: string[] }>;
+  /** Verdict/data maps (elements `<key> : <value>`, canonical like set elements). */
+  maps?: Array<{ name: string; elements: string[] }>;
   chains: ObservedChain[];
+}
+
+/**
+ * One set or map element of `nft -j` output in the text form vxmesh renders: addresses and ports as is,
+ * ranges `a-b` (a prefix becomes its range, a one-address range the address), concatenations joined by
+ * ` . `, map entries `<key> : <value>`, verdicts `jump <chain>` / `goto <chain>`; timeouts are dropped.
+ */
+export function canonicalElement(e: unknown): string {
+  if (typeof e === 'string' || typeof e === 'number') return String(e);
+  if (Array.isArray(e)) return e.map(canonicalElement).join(' : ');
+  if (typeof e !== 'object' || e === null) return String(e);
+  const o = e as Record<string, any>;
+  if (o.elem) return canonicalElement(o.elem.val);
+  if (o.concat) return (o.concat as unknown[]).map(canonicalElement).join(' . ');
+  if (o.range) {
+    const [a, b] = (o.range as unknown[]).map(canonicalElement);
+    return a === b ? a! : `${a}-${b}`;
+  }
+  if (o.prefix) {
+    const { addr, len } = o.prefix as { addr: string; len: number };
+    if (len >= 32) return addr;
+    const n = addr.split('.').reduce((x, v) => x * 256 + Number(v), 0);
+    const last = n + 2 ** (32 - len) - 1;
+    return `${addr}-${[24, 16, 8, 0].map((sh) => Math.floor(last / 2 ** sh) % 256).join('.')}`;
+  }
+  for (const v of ['jump', 'goto'] as const) if (o[v]) return `${v} ${o[v].target}`;
+  for (const v of ['accept', 'drop', 'return', 'continue']) if (v in o) return v;
+  return JSON.stringify(o);
 }
 
 export function ruleComment(r: NftRuleSpec): string {
@@ -137,7 +167,12 @@ export function parseRuleset(json: unknown, prefix = 'vxmesh'): ObservedTable[] 
     const s = it.set as { family: string; table: string; name: string; type: string; elem?: unknown[] } | undefined;
     const c = it.chain as { family: string; table: string; name: string; type?: string; hook?: string; prio?: number; policy?: string } | undefined;
     const r = it.rule as { family: string; table: string; chain: string; comment?: string } | undefined;
-    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: s.type, elements: (s.elem ?? []).map((e) => String(e)) });
+    const m = it.map as { family: string; table: string; name: string; elem?: unknown[] } | undefined;
+    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: s.type, elements: (s.elem ?? []).map(canonicalElement) });
+    if (m) {
+      const t = tables.get(key(m.family, m.table));
+      if (t) (t.maps ??= []).push({ name: m.name, elements: (m.elem ?? []).map(canonicalElement) });
+    }
     if (c) tables.get(key(c.family, c.table))?.chains.push({ name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: [] });
     if (r) tables.get(key(r.family, r.table))?.chains.find((x) => x.name === r.chain)?.rules.push(r.comment);
   }

@@ -14,6 +14,7 @@ import type { Source, SourceState } from '../../agent/source.js';
 import { dirSignature, listYamlFiles, stateDirOf, writeFileAtomic } from './files.js';
 import { loadStateDir, newLoadMemory } from './load.js';
 import { memoryFileOf, memoryJson, readMemory, writeMemoryFile } from './memory.js';
+import type { PolicyStore } from '../policy-store.js';
 
 export { writeFileAtomic, stateDirOf, listYamlFiles } from './files.js';
 export { loadStateDir, newLoadMemory } from './load.js';
@@ -29,6 +30,8 @@ export interface FileSourceOptions {
    * `<state dir>/.vxmesh/<node>.json` (see memory.ts).
    */
   node?: string;
+  /** Keeps the last good policies across restarts (sources/policy-store.ts); the agent passes one. */
+  policyStore?: PolicyStore;
 }
 
 /** Where a node publishes its status for one cluster network. */
@@ -41,6 +44,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   const pollMs = opts.pollMs ?? 1000;
   const debounceMs = opts.debounceMs ?? 30;
   const memory = newLoadMemory();
+  if (opts.policyStore) memory.lastGood = opts.policyStore.load();
   let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0, checkedAt: 0 };
   let dir = '';
   let lastSig = '';
@@ -66,6 +70,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
     lastSig = sig;
     const r = await loadStateDir(dir, memory);
     await remember();
+    opts.policyStore?.save(memory.lastGood);
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
     if (json === lastJson) {
       state.checkedAt = checkedAt;
@@ -129,7 +134,8 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
         const kept = await readMemory(dir, opts.node);
         if (kept) {
           memory.firstSeen = kept.firstSeen;
-          memory.lastGood = kept.lastGood;
+          // the policy store's versions (read above) fill what the kept file lacks
+          memory.lastGood = new Map([...memory.lastGood, ...kept.lastGood]);
           if (kept.from === memoryFile) memoryWritten = memoryJson(kept.firstSeen, kept.lastGood);
           log.info({ file: kept.from, objects: kept.lastGood.size, dropped: kept.dropped }, 'first-seen order and last good versions restored');
         }

@@ -22,6 +22,7 @@ import { createInformer, type Informer } from '../../k8s/informer.js';
 import { RESOURCES, type ResourceRef } from '../../k8s/resources.js';
 import { buildSnapshot, docId, type LastGood } from '../validate.js';
 import { newFirstSeen, noteFirstSeen } from '../first-seen.js';
+import type { PolicyStore } from '../policy-store.js';
 import { writeStatus } from './status.js';
 
 export interface KubernetesSourceOptions extends KubeClientOptions {
@@ -31,6 +32,8 @@ export interface KubernetesSourceOptions extends KubeClientOptions {
   debounceMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Keeps the last good policies across restarts (sources/policy-store.ts); the agent passes one. */
+  policyStore?: PolicyStore;
 }
 
 export interface KubernetesSource extends Source {
@@ -58,7 +61,7 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
   const client = new KubeClient(loadKubeConfig(opts));
   const debounceMs = opts.debounceMs ?? 20;
   let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0 };
-  let lastGood: LastGood = new Map();
+  let lastGood: LastGood = opts.policyStore?.load() ?? new Map();
   const firstSeen = newFirstSeen();
   let lastJson = '';
   let onChange: () => void = () => {};
@@ -82,6 +85,7 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
     noteFirstSeen(firstSeen, docs.map(docId).filter((id): id is string => id !== undefined));
     const r = buildSnapshot(docs, lastGood, { firstSeen: firstSeen.rank });
     lastGood = r.lastGood;
+    opts.policyStore?.save(lastGood);
     // What the dataplane depends on: not resourceVersions (a controller's status write bumps them) nor an
     // agent's status heartbeat (lastReconcile), which would otherwise wake every agent up again.
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) }, (k, v) => (VOLATILE.has(k) ? undefined : v));
