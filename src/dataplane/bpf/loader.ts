@@ -68,11 +68,30 @@ function pinnedIds(pinDir: string): Record<ProgramName, number> | undefined {
   return ids;
 }
 
+/**
+ * Test knob, for fault-injection tests only: `VXMESH_TEST_MAP_MAX_ENTRIES=vxm_endpoints=4,vxm_arp=8` creates
+ * those maps that small (when they are created, not when pinned ones are reused), so that a test can fill one.
+ */
+export const TEST_MAX_ENTRIES_ENV = 'VXMESH_TEST_MAP_MAX_ENTRIES';
+
+export function testMaxEntries(env = process.env[TEST_MAX_ENTRIES_ENV]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (env ?? '').split(',').filter(Boolean)) {
+    const [name, n] = part.split('=');
+    if (name && Number.isInteger(Number(n)) && Number(n) > 0) out[name.trim()] = Number(n);
+  }
+  return out;
+}
+
 /** Opens, loads (maps pinned by name under pinDir, reused when present) and pins one object's program. */
 function loadOne(dir: string, pinDir: string, p: (typeof PROGRAMS)[ProgramName]): number {
   const obj = bpf.openObject(path.join(dir, p.object));
   try {
-    for (const { name, map } of bpf.listMaps(obj)) bpf.setMapPinPath(map, path.join(pinDir, name));
+    const limits = testMaxEntries();
+    for (const { name, map } of bpf.listMaps(obj)) {
+      bpf.setMapPinPath(map, path.join(pinDir, name));
+      if (limits[name] !== undefined) bpf.setMapMaxEntries(map, limits[name]);
+    }
     bpf.loadObject(obj, p.object);
     const prog = bpf.findProgram(obj, p.program);
     const pin = path.join(pinDir, p.pin);
