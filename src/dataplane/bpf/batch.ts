@@ -104,7 +104,9 @@ export function updateEntries(fd: number, keySize: number, valueSize: number, e:
     try {
       bpf.mapUpdate(fd, e.keys.subarray(i * keySize, (i + 1) * keySize), e.values.subarray(i * valueSize, (i + 1) * valueSize));
     } catch (err) {
-      refused.push({ index: i, errno: err instanceof BpfError ? err.errno : 0, message: (err as Error).message });
+      // The errno alone: libbpf's message buffer (BpfError's detail) holds unrelated earlier lines here.
+      const errno = err instanceof BpfError ? err.errno : 0;
+      refused.push({ index: i, errno, message: errno ? new BpfError('bpf_map_update_elem', errno).message : (err as Error).message });
     }
   }
   return refused;
