@@ -3,6 +3,8 @@
  * latest snapshot, finds this node's VTEPs, computes the intent and hands it to the dataplane, then
  * publishes this node's status. A pass whose intent equals the last applied one is skipped unless it is a
  * periodic resync (which re-observes and repairs drift). Stopping never touches the dataplane.
+ * What a pass cannot read it does not guess: an unreadable source, uplink listing or a failed intent
+ * computation holds the pass before the dataplane (nothing applied or removed; not ready, with the reason).
  */
 import type { Logger } from 'pino';
 import type { Dataplane, DataplaneMode, ReconcileReport } from '../dataplane/dataplane.js';

@@ -1,9 +1,10 @@
 /**
  * Fault injection against running agents (the demo lab, real agent processes): no error path deletes what
  * works. Each fault is real from the agent's point of view: the state directory replaced by a file (the
- * listing fails with ENOTDIR), `ip … addr show` failing (a wrapper on the agent's PATH, switched on by a
- * flag file), a bpf probe failing on restart (the test hook VXMESH_TEST_FAIL_BPF_PROBE), a BPF map too
- * small for the node's entries (the test knob VXMESH_TEST_MAP_MAX_ENTRIES). Each asserts that the
+ * listing fails with ENOTDIR), `ip … addr show` or `bridge fdb show` failing (wrappers on node1's agent's
+ * PATH, switched on by flag files), a map pin removed, a bpf probe failing on restart (the test hook
+ * VXMESH_TEST_FAIL_BPF_PROBE), a BPF map too small for the node's entries (the test knob
+ * VXMESH_TEST_MAP_MAX_ENTRIES). Each asserts that the
  * dataplane (links with their ifindexes, static FDB entries, BPF map contents, router namespaces) is the
  * same before and after, and that a 10 ms ping stream across nodes lost nothing.
  */
@@ -112,6 +113,8 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
     bin = mkdtempSync(path.join(tmpdir(), 'vxm-faultbin-'));
     writeFileSync(path.join(bin, 'ip'), `#!/bin/sh\nif [ -e ${bin}/fail ] && [ "$1 $2 $3 $4" = "-j -d addr show" ]; then echo "Dump was interrupted and may be inconsistent." >&2; exit 2; fi\nexec /usr/sbin/ip "$@"\n`);
     chmodSync(path.join(bin, 'ip'), 0o755);
+    writeFileSync(path.join(bin, 'bridge'), `#!/bin/sh\nif [ -e ${bin}/fail-fdb ] && [ "$1 $2 $3" = "-j fdb show" ]; then echo "Error: Dump was interrupted and may be inconsistent." >&2; exit 1; fi\nexec /usr/sbin/bridge "$@"\n`);
+    chmodSync(path.join(bin, 'bridge'), 0o755);
     await restartWithEnv(lab, 1, { VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` });
   }, 240_000);
   afterAll(async () => {
@@ -177,6 +180,25 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
     console.log(`[${mode}] link listing failing: lost ${pings.a.lost}/${pings.a.transmitted} (tenant-a), ${pings.b.lost}/${pings.b.transmitted} (tenant-b)`);
     expect([pings.a.lost, pings.b.lost]).toEqual([0, 0]);
     expect(await lab.whoAnswers('vm-b1', '10.10.0.3')).toBe('vm-b2');
+  });
+
+  it('a failing FDB listing (bridge fdb show exits 1) fails the pass before anything is applied: dataplane unchanged, no lost ping', async () => {
+    const before = await allDataplanes(lab);
+    let during = '';
+    const pings = await pingsDuring(lab, async () => {
+      writeFileSync(path.join(bin, 'fail-fdb'), '');
+      try {
+        await sleep(4500); // two resyncs
+        during = await readyz(lab, lab.node(1), HEALTH);
+      } finally {
+        rmSync(path.join(bin, 'fail-fdb'), { force: true });
+      }
+    });
+    expect(during).toMatch(/^503 not ready: .*bridge -j fdb show failed \(exit 1\): Error: Dump was interrupted/);
+    await waitFor('node1 ready again', async () => (await readyz(lab, lab.node(1), HEALTH)) === '200 ok', 15_000);
+    expect(await allDataplanes(lab)).toEqual(before);
+    console.log(`[${mode}] fdb listing failing: lost ${pings.a.lost}/${pings.a.transmitted}, ${pings.b.lost}/${pings.b.transmitted}`);
+    expect([pings.a.lost, pings.b.lost]).toEqual([0, 0]);
   });
 
   bpfOnly('a map the agent cannot open (its pin removed) fails the pass closed: not ready naming the map, nothing changed, no lost ping', async () => {
