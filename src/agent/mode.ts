@@ -2,7 +2,8 @@
  * Choosing the dataplane: `kernel` always works here; `bpf` needs the precompiled objects and a kernel that
  * loads them; `auto` takes bpf when its probe passes, else kernel, logged at warn and published in the
  * VxlanStatus (DataplaneMode condition). On a node that already runs bpf (pins present) a failed probe is
- * retried with backoff and never retires the pins unless bpf has become impossible there.
+ * retried with backoff and never retires the pins unless bpf has become impossible there: no BTF, objects
+ * missing, or the probe still failing and the pinned programs not of this build (so they cannot be reused).
  * Both modules are imported lazily so the agent runs (in kernel mode) before the bpf dataplane is built.
  */
 import { DataplaneError } from '../errors.js';
@@ -12,6 +13,8 @@ import type { Dataplane, DataplaneMode, DataplaneOptions, ModeRequest, ProbeResu
 interface DataplaneModule {
   create(opts: DataplaneOptions): Dataplane;
   probe(): Promise<ProbeResult> | ProbeResult;
+  /** bpf: the pinned programs under this bpffs come from this build (reused without loading anything). */
+  pinnedCurrent?(bpffs?: string): boolean;
 }
 
 // Variable specifiers keep tsc from requiring the modules at build time.
@@ -34,6 +37,7 @@ export async function loadDataplaneModule(mode: DataplaneMode): Promise<Dataplan
   return {
     create: create as DataplaneModule['create'],
     probe: typeof probe === 'function' ? (probe as DataplaneModule['probe']) : () => ({ ok: true }),
+    ...(typeof m.pinnedProgramsCurrent === 'function' ? { pinnedCurrent: m.pinnedProgramsCurrent as DataplaneModule['pinnedCurrent'] } : {}),
   };
 }
 
@@ -101,11 +105,22 @@ export async function selectDataplane(req: ModeRequest, opts: DataplaneOptions, 
       opts.log.warn({ firstReason: first }, 'bpf probe passed on retry, keeping bpf');
       return { dataplane: await createDataplane('bpf', opts), mode: 'bpf' };
     }
+    // Still failing, but not impossible, and the running programs are this build's: the agent loads nothing,
+    // it reuses them, so what the probe checks is not needed to keep this node in bpf.
+    if (!bpfImpossible(probe.reason ?? '') && (await pinnedProgramsOfThisBuild(opts.bpffs))) {
+      opts.log.warn({ reason: probe.reason, attempts: delays.length + 1 }, 'bpf probe keeps failing, but the pinned programs of this build are running: keeping bpf');
+      return { dataplane: await createDataplane('bpf', opts), mode: 'bpf' };
+    }
   }
   if (req === 'bpf') throw new DataplaneError('BPF_UNAVAILABLE', `--mode bpf: the bpf dataplane cannot run here: ${probe.reason ?? first}`);
   const fallbackReason = probe.reason ?? first;
   opts.log.warn({ mode: 'kernel', reason: fallbackReason, bpfWasRunning: running }, 'auto mode: bpf unavailable, using kernel dataplane');
   return { dataplane: await createDataplane('kernel', opts), mode: 'kernel', fallbackReason };
+}
+
+async function pinnedProgramsOfThisBuild(bpffs?: string): Promise<boolean> {
+  const m = await loadDataplaneModule('bpf');
+  return !('missing' in m) && m.pinnedCurrent?.(bpffs) === true;
 }
 
 /** What the DataplaneMode condition says after auto fell back (undefined: the mode is the one requested). */

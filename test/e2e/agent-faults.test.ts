@@ -103,6 +103,8 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
   const HEALTH = 19440;
   let bin = '';
 
+  /** node1's agent: a health port, and `ip`/`bridge` through the fault wrappers. */
+  const node1Env = () => ({ VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` });
   // The pins, the probe and auto's fallback exist on the bpf node only (auto picks bpf here).
   const bpfOnly = (name: string, fn: () => Promise<void>) => (mode === 'auto' ? it(name, fn) : undefined);
 
@@ -115,7 +117,7 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
     chmodSync(path.join(bin, 'ip'), 0o755);
     writeFileSync(path.join(bin, 'bridge'), `#!/bin/sh\nif [ -e ${bin}/fail-fdb ] && [ "$1 $2 $3" = "-j fdb show" ]; then echo "Error: Dump was interrupted and may be inconsistent." >&2; exit 1; fi\nexec /usr/sbin/bridge "$@"\n`);
     chmodSync(path.join(bin, 'bridge'), 0o755);
-    await restartWithEnv(lab, 1, { VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` });
+    await restartWithEnv(lab, 1, node1Env());
   }, 240_000);
   afterAll(async () => {
     await lab?.down();
@@ -225,7 +227,7 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
   bpfOnly('auto mode on a node running bpf: a probe that fails once is retried, bpf and its pins stay, no lost ping', async () => {
     const pins = path.join(labPaths(lab.name).bpffs(lab.node(1)), 'vxmesh');
     const before = await allDataplanes(lab);
-    const pings = await pingsDuring(lab, () => restartWithEnv(lab, 1, { VXMESH_TEST_FAIL_BPF_PROBE: '1', VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` }));
+    const pings = await pingsDuring(lab, () => restartWithEnv(lab, 1, { VXMESH_TEST_FAIL_BPF_PROBE: '1', ...node1Env() }));
     const text = log(lab, 1);
     expect(text).toContain('probe failed by the test hook VXMESH_TEST_FAIL_BPF_PROBE (1 of 1)');
     expect(text).toContain('bpf probe passed on retry, keeping bpf');
@@ -236,18 +238,30 @@ describe.each(['auto', 'kernel'])('faults during a pass (%s mode)', (mode) => {
     expect([pings.a.lost, pings.b.lost]).toEqual([0, 0]);
   });
 
-  bpfOnly('auto mode falls back to kernel only after the retries, says so at warn and in the DataplaneMode condition, and comes back to bpf', async () => {
-    await restartWithEnv(lab, 1, { VXMESH_TEST_FAIL_BPF_PROBE: '99', VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` });
+  bpfOnly('auto mode keeps bpf while the probe keeps failing but the pinned programs of this build run, without a lost ping', async () => {
+    const before = await allDataplanes(lab);
+    const pings = await pingsDuring(lab, () => restartWithEnv(lab, 1, { VXMESH_TEST_FAIL_BPF_PROBE: '99', ...node1Env() }));
+    expect(log(lab, 1)).toContain('bpf probe keeps failing, but the pinned programs of this build are running: keeping bpf');
+    expect((await lab.status()).nodes.find((n) => n.name === lab.node(1))).toMatchObject({ mode: 'bpf', agentReady: true });
+    expect(condition(lab, 1, 'DataplaneMode')).toMatchObject({ status: 'True', reason: 'AsRequested' });
+    expect(await allDataplanes(lab)).toEqual(before);
+    console.log(`[auto] persistent probe failure on restart: lost ${pings.a.lost}/${pings.a.transmitted}, ${pings.b.lost}/${pings.b.transmitted}`);
+    expect([pings.a.lost, pings.b.lost]).toEqual([0, 0]);
+  });
+
+  bpfOnly('auto mode falls back to kernel when bpf became impossible (objects gone), says so at warn and in DataplaneMode, and comes back to bpf', async () => {
+    await restartWithEnv(lab, 1, { VXMESH_BPF_DIR: '/nonexistent-vxmesh-objects', ...node1Env() });
     const lines = log(lab, 1).split('\n').filter((l) => l.includes('auto mode: bpf unavailable, using kernel dataplane'));
-    const last = JSON.parse(lines[lines.length - 1]!) as { level: number; reason: string; bpfWasRunning: boolean };
-    expect(last).toMatchObject({ level: 40, bpfWasRunning: true, reason: 'probe failed by the test hook VXMESH_TEST_FAIL_BPF_PROBE (5 of 99)' });
+    const last = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    const reason = 'BPF object /nonexistent-vxmesh-objects/vxm_from_vm.bpf.o missing (run build/build-bpf.sh)';
+    expect(last).toMatchObject({ level: 40, bpfWasRunning: true, reason });
     expect(condition(lab, 1, 'DataplaneMode')).toEqual({
       type: 'DataplaneMode', status: 'False', reason: 'FellBackToKernel', lastTransitionTime: expect.any(String),
-      message: 'auto mode fell back to the kernel dataplane: probe failed by the test hook VXMESH_TEST_FAIL_BPF_PROBE (5 of 99)',
+      message: `auto mode fell back to the kernel dataplane: ${reason}`,
     });
     expect((await lab.status()).nodes.find((n) => n.name === lab.node(1))).toMatchObject({ mode: 'kernel', agentReady: true });
     expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2'); // the kernel dataplane carries the node now
-    await restartWithEnv(lab, 1, { VXMESH_HEALTH_PORT: String(HEALTH), PATH: `${bin}:${process.env.PATH}` });
+    await restartWithEnv(lab, 1, node1Env());
     expect((await lab.status()).nodes.find((n) => n.name === lab.node(1))).toMatchObject({ mode: 'bpf', agentReady: true });
     expect(condition(lab, 1, 'DataplaneMode')).toMatchObject({ status: 'True', reason: 'AsRequested' });
     expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');

@@ -12,6 +12,7 @@ import { BpfError } from '../../errors.js';
 import { decode, u32 } from './abi.js';
 import * as bpf from './libbpf.js';
 import { MAP_SIZES } from './maps.js';
+import { names } from '../names.js';
 
 export const PROGRAMS = {
   fromVm: { object: 'vxm_from_vm.bpf.o', program: 'vxm_from_vm', pin: 'prog_from_vm' },
@@ -125,6 +126,19 @@ export function ensurePrograms(pinDir: string, dir = objectDir()): LoadedProgram
     if (!(err instanceof BpfError) || !/reuse|incompatible/i.test(err.message)) throw err;
     for (const m of Object.keys(MAP_SIZES)) fs.rmSync(path.join(pinDir, m), { force: true });
     return { ids: load(), hash, loaded: true };
+  }
+}
+
+/**
+ * Do the pinned programs come from this build (vxm_config's object hash equals the objects') with every
+ * program pinned? Then the agent needs no load at all: it reuses them. False on any read error.
+ */
+export function pinnedProgramsCurrent(bpffs = '/sys/fs/bpf', dir = objectDir()): boolean {
+  const pinDir = names.pinDir(bpffs);
+  try {
+    return pinnedHash(pinDir) === objectHash(dir) && pinnedIds(pinDir) !== undefined;
+  } catch {
+    return false;
   }
 }
 
