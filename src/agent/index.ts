@@ -6,12 +6,13 @@ import type { DataplaneOptions, ModeRequest } from '../dataplane/dataplane.js';
 import type { Source } from './source.js';
 import { preflight } from './preflight.js';
 import { watchLinks } from './link-watch.js';
-import { selectDataplane } from './mode.js';
+import { modeNote, selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
 import { ReconcileLoop, type LoopOptions } from './loop.js';
 import { agentMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
 
-export { selectDataplane, probeMode, createDataplane, loadDataplaneModule } from './mode.js';
+export { selectDataplane, probeMode, createDataplane, loadDataplaneModule, bpfImpossible, modeNote, TEST_FAIL_PROBE_ENV } from './mode.js';
+export { planUplink, type UplinkPlan, type UplinkFacts } from './uplink-plan.js';
 export { ReconcileLoop, type LoopOptions, type PassResult } from './loop.js';
 export type { Source, SourceState } from './source.js';
 export { localVteps, selectsNode } from './vtep.js';
@@ -37,6 +38,8 @@ export interface RunningAgent {
   mode: 'kernel' | 'bpf';
   /** A pass reached the dataplane and the latest one converged (/readyz). */
   ready(): boolean;
+  /** Why not ready (the /readyz 503 body); undefined when ready. */
+  notReadyReason(): string | undefined;
   /** This agent's Prometheus metrics, with the BPF counters and the source's invalid objects read now (/metrics). */
   metrics(): Promise<string>;
   /** Stops the loop and releases handles; the dataplane stays as it is. */
@@ -52,15 +55,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const warning = preflight();
   if (warning) o.log.warn({}, warning);
   const dpOpts = dataplaneOptions(o);
-  const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
+  const selected = await selectDataplane(o.mode, dpOpts);
+  const { dataplane, mode } = selected;
   o.log.info({ mode, requested: o.mode }, 'agent starting');
   await retireOtherMode(mode, dpOpts, o.log);
   const metrics = agentMetrics({ processMetrics: o.processMetrics });
   const onPass: LoopOptions['onPass'] = (r) => {
-    metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries });
+    metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries, held: r.held, refusedEntries: r.report?.refused });
     o.onPass?.(r);
   };
-  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass });
+  const loop = new ReconcileLoop({
+    node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: o.resyncMs ?? 10_000, netns: o.netns, onPass,
+    modeNote: modeNote(o.mode, selected),
+  });
   await o.source.start(() => loop.kick());
   loop.start();
   // A port plugged into (or leaving) a vxmesh bridge: program it now (forced: the intent may be unchanged).
@@ -69,7 +76,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     loop,
     mode,
     ready: () => loop.ready,
-    metrics: async () => metrics.render({ ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters() }),
+    notReadyReason: () => loop.notReadyReason,
+    metrics: async () => metrics.render({
+      ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters(),
+      sourceReadErrors: o.source.current().readErrors,
+    }),
     async stop() {
       links.close();
       await loop.stop();
@@ -81,15 +92,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
 /** Serves a running agent's /healthz, /readyz and /metrics (the CLI's --health-port; tests use port 0). */
 export function serveAgentHealth(agent: RunningAgent, o: { port: number; host?: string }): Promise<HealthServer> {
-  return startHealthServer({ ...o, ready: () => agent.ready(), metrics: () => agent.metrics() });
+  return startHealthServer({ ...o, ready: () => agent.ready(), notReadyReason: () => agent.notReadyReason(), metrics: () => agent.metrics() });
 }
 
 /** `--once`: one full pass; resolves to the errors found (empty = success). */
 export async function runOnce(o: AgentOptions): Promise<string[]> {
   const dpOpts = dataplaneOptions(o);
-  const { dataplane, mode } = await selectDataplane(o.mode, dpOpts);
+  const selected = await selectDataplane(o.mode, dpOpts);
+  const { dataplane, mode } = selected;
   await retireOtherMode(mode, dpOpts, o.log);
-  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: 0, netns: o.netns, logEveryPass: true });
+  const loop = new ReconcileLoop({ node: o.node, source: o.source, dataplane, mode, log: o.log, resyncMs: 0, netns: o.netns, logEveryPass: true, modeNote: modeNote(o.mode, selected) });
   await o.source.start(() => {});
   try {
     const r = await loop.pass(true);

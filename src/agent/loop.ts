@@ -3,6 +3,8 @@
  * latest snapshot, finds this node's VTEPs, computes the intent and hands it to the dataplane, then
  * publishes this node's status. A pass whose intent equals the last applied one is skipped unless it is a
  * periodic resync (which re-observes and repairs drift). Stopping never touches the dataplane.
+ * What a pass cannot read it does not guess: an unreadable source, uplink listing or a failed intent
+ * computation holds the pass before the dataplane (nothing applied or removed; not ready, with the reason).
  */
 import type { Logger } from 'pino';
 import type { Dataplane, DataplaneMode, ReconcileReport } from '../dataplane/dataplane.js';
@@ -10,7 +12,7 @@ import { computeIntent } from '../intent/compute.js';
 import type { NodeIntent } from '../intent/types.js';
 import type { Source } from './source.js';
 import { statusObject } from './status.js';
-import { localVteps } from './vtep.js';
+import { localVteps, type VtepResult } from './vtep.js';
 
 export interface LoopOptions {
   node: string;
@@ -24,12 +26,19 @@ export interface LoopOptions {
   netns?: string;
   /** Log every pass at info (--once); by default passes without changes log at debug. */
   logEveryPass?: boolean;
-  /** Called after every pass that reached the dataplane (metrics, health). */
+  /** Why the mode is not what was asked (auto fell back to kernel), published as the DataplaneMode condition. */
+  modeNote?: string;
+  /** Called after every pass that reached the dataplane, and after each pass held before it (`held` set). */
   onPass?: (r: PassResult & { durationMs: number }) => void;
 }
 
+/** Where a pass stopped before reaching the dataplane. */
+export type HeldStage = 'source' | 'uplink' | 'intent';
+
 export interface PassResult {
   skipped: boolean;
+  /** The pass stopped before the dataplane (nothing applied): which input could not be read or computed. */
+  held?: HeldStage;
   report?: ReconcileReport;
   intent?: NodeIntent;
   /** Dataplane errors, exceptions, missing VTEPs and invalid input, as messages. */
@@ -45,6 +54,7 @@ export class ReconcileLoop {
   private timer: NodeJS.Timeout | undefined;
   private lastIntent = '';
   private lastOk = false;
+  private lastErrors: string[] = [];
   private stopped = false;
   passes = 0;
   /** Epoch ms of the last pass that reached the dataplane (0 before the first). */
@@ -55,6 +65,13 @@ export class ReconcileLoop {
   /** A pass reached the dataplane and the latest one converged (what /readyz answers). */
   get ready(): boolean {
     return this.lastPassAt > 0 && this.lastOk;
+  }
+
+  /** Why the agent is not ready (what /readyz prints with its 503); undefined when ready. */
+  get notReadyReason(): string | undefined {
+    if (this.ready) return undefined;
+    if (this.lastErrors.length) return this.lastErrors.join('; ').slice(0, 1000);
+    return this.lastPassAt === 0 ? 'no pass has reached the dataplane yet' : 'the last pass did not converge';
   }
 
   /** Marks dirty and makes sure one pass runs soon. */
@@ -91,22 +108,26 @@ export class ReconcileLoop {
 
   /** One pass; exported for --once. */
   async pass(force: boolean): Promise<PassResult> {
-    const { node, source, dataplane, mode, log } = this.o;
+    const { node, source } = this.o;
     const state = source.current();
     // The pass applies a snapshot known current at this time: that is what lastReconcile reports.
     const snapshotAt = new Date(state.checkedAt || Date.now());
     const inputErrors = state.errors.map((e) => e.message);
-    let intent: NodeIntent;
-    let vt;
+    // What the pass cannot read it does not guess: the dataplane stays as it is (no empty snapshot, no missing uplink).
+    if (state.readError !== undefined) return this.held('source', `source unreadable, dataplane left as it is: ${state.readError}`, inputErrors);
+    let vt: VtepResult;
     try {
-      vt = await localVteps(state.snapshot, node, this.o.netns);
-      intent = computeIntent(state.snapshot, node, { vteps: vt.vteps });
+      vt = await localVteps(state.snapshot, node, this.o.netns, this.o.log);
     } catch (err) {
-      const msg = `intent: ${(err as Error).message}`;
-      log.error({ err: msg }, 'intent computation failed');
-      this.lastOk = false;
-      return { skipped: false, errors: [msg, ...inputErrors], converged: false };
+      return this.held('uplink', `uplink unreadable, dataplane left as it is: ${(err as Error).message}`, inputErrors);
     }
+    let intent: NodeIntent;
+    try {
+      intent = computeIntent(state.snapshot, node, { vteps: vt.vteps, uplinks: vt.uplinks });
+    } catch (err) {
+      return this.held('intent', `intent: ${(err as Error).message}`, inputErrors);
+    }
+    const { dataplane, mode, log } = this.o;
     const key = JSON.stringify(intent);
     if (!force && this.lastOk && key === this.lastIntent) return { skipped: true, intent, errors: inputErrors, converged: true };
     this.passes++;
@@ -123,6 +144,7 @@ export class ReconcileLoop {
     const durationMs = Date.now() - started;
     this.lastIntent = key;
     this.lastOk = errors.length === 0;
+    this.lastErrors = errors;
     const summary = { mode, changes: report?.changes ?? 0, durationMs, errors, invalidInput: inputErrors.length, resync: force };
     if (errors.length) log.warn(summary, 'reconcile finished with errors');
     else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
@@ -138,9 +160,39 @@ export class ReconcileLoop {
     return result;
   }
 
+  /**
+   * A pass that stopped before the dataplane (`stage` could not be read or computed): nothing is applied,
+   * the agent is not ready, the reason is logged, counted (onPass `held`) and published.
+   */
+  private async held(stage: HeldStage, message: string, inputErrors: string[]): Promise<PassResult> {
+    const { node, mode, source, log } = this.o;
+    log.error({ stage, err: message }, 'pass stopped before the dataplane');
+    this.lastOk = false;
+    this.lastErrors = [message];
+    const result: PassResult = { skipped: false, held: stage, errors: [message, ...inputErrors], converged: false };
+    for (const p of source.current().snapshot.statuses.filter((x) => x.status.node === node)) {
+      const prev = p.status;
+      try {
+        await source.publishStatus(statusObject({
+          node, clusterNetwork: prev.clusterNetwork, vtepIP: prev.vtepIP, mode, ready: false, message: message.slice(0, 500), at: new Date(),
+          invalidInputs: inputErrors, previous: prev.conditions, modeNote: this.o.modeNote,
+          ...(stage === 'uplink' ? { vtepProblem: message } : {}),
+        }));
+      } catch (err) {
+        log.warn({ clusterNetwork: prev.clusterNetwork, err: (err as Error).message }, 'status publish failed');
+      }
+    }
+    try {
+      this.o.onPass?.({ ...result, durationMs: 0 });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'onPass hook failed');
+    }
+    return result;
+  }
+
   private async publish(
     intent: NodeIntent,
-    vt: { vteps: Record<string, string>; missing: Array<{ clusterNetwork: string; reason: string }> },
+    vt: VtepResult,
     errors: string[],
     inputErrors: string[],
     at: Date,
@@ -156,9 +208,12 @@ export class ReconcileLoop {
       try {
         const previous = published.find((p) => p.status.node === node && p.status.clusterNetwork === cn)?.status.conditions;
         const vtepProblem = vt.missing.find((m) => m.clusterNetwork === cn)?.reason;
+        // A VTEP that can no longer be read is held (the intent kept the published one): peers keep tunnelling
+        // here and VtepReady says why, rather than the node leaving the mesh on a transient uplink problem.
+        const vtepIP = vt.vteps[cn] ?? intent.clusterNetworks.find((c) => c.name === cn)?.localVtep;
         await source.publishStatus(statusObject({
-          node, clusterNetwork: cn, vtepIP: vt.vteps[cn], mode, ready: errors.length === 0, message, at,
-          vtepProblem, invalidInputs: inputErrors, previous,
+          node, clusterNetwork: cn, vtepIP, mode, ready: errors.length === 0, message, at,
+          vtepProblem, vtepReason: vt.missing.find((m) => m.clusterNetwork === cn)?.code, invalidInputs: inputErrors, previous, modeNote: this.o.modeNote,
         }));
       } catch (err) {
         log.warn({ clusterNetwork: cn, err: (err as Error).message }, 'status publish failed');

@@ -24,6 +24,7 @@ export const NODE_TOOLS: Record<string, NodeTool> = {
   mount: { pkg: 'mount', required: true, why: 'bpffs' },
   umount: { pkg: 'mount', required: false, why: 'bpffs (cleanup only)' },
   dnsmasq: { pkg: 'dnsmasq-base', required: false, why: 'DHCP for networks with spec.dhcp' },
+  modprobe: { pkg: 'kmod', required: false, why: 'the bonding driver, for an uplink of several nics' },
 };
 
 export class PreflightError extends VxmeshError {

@@ -14,6 +14,13 @@ export interface SourceState {
   generation: number;
   /** Epoch ms at which the source last confirmed the snapshot current (read or checked unchanged); default: now. */
   checkedAt?: number;
+  /**
+   * Set while the source cannot be read (e.g. the state directory cannot be listed): `snapshot` is the
+   * last one read, not the current truth, and the agent leaves the dataplane as it is until this clears.
+   */
+  readError?: string;
+  /** Failed reads since the source started (vxmesh_source_read_errors_total). */
+  readErrors?: number;
 }
 
 export interface Source {

@@ -11,8 +11,12 @@ export interface StatusInput {
   ready: boolean;
   message: string;
   at: Date;
-  /** Why the node has no VTEP address on this cluster network (vtepIP absent). */
+  /** Why the node has no (current) VTEP address on this cluster network; vtepIP, if set, is the one held. */
   vtepProblem?: string;
+  /** The VtepReady reason for vtepProblem (default NoVtepAddress), e.g. BondingUnavailable. */
+  vtepReason?: string;
+  /** Why the dataplane mode is not the one requested (auto fell back to kernel); absent: as requested. */
+  modeNote?: string;
   /** Messages of the input objects rejected by validation (their last good version is in force). */
   invalidInputs?: string[];
   /** The conditions this node published last time (transition times are kept while a status stays). */
@@ -43,8 +47,15 @@ export function statusConditions(s: StatusInput) {
   return [
     nextCondition(s.previous, { type: 'Ready', ok: s.ready, reason: s.ready ? 'Reconciled' : 'ReconcileFailed', message: s.message }, now),
     nextCondition(s.previous, {
-      type: 'VtepReady', ok: !!s.vtepIP, reason: s.vtepIP ? 'UplinkAddress' : 'NoVtepAddress',
-      message: s.vtepIP ? `VTEP ${s.vtepIP} (${s.mode} dataplane)` : (s.vtepProblem ?? 'no VTEP address'),
+      type: 'VtepReady', ok: !!s.vtepIP && !s.vtepProblem,
+      reason: s.vtepIP && !s.vtepProblem ? 'UplinkAddress' : (s.vtepReason ?? 'NoVtepAddress'),
+      message: s.vtepIP && !s.vtepProblem
+        ? `VTEP ${s.vtepIP} (${s.mode} dataplane)`
+        : `${s.vtepProblem ?? 'no VTEP address'}${s.vtepIP ? `; holding the last VTEP ${s.vtepIP}` : ''}`,
+    }, now),
+    nextCondition(s.previous, {
+      type: 'DataplaneMode', ok: !s.modeNote, reason: s.modeNote ? 'FellBackToKernel' : 'AsRequested',
+      message: s.modeNote ?? `${s.mode} dataplane, as requested`,
     }, now),
     nextCondition(s.previous, {
       type: 'InputValid', ok: invalid.length === 0, reason: invalid.length ? 'InvalidObjects' : 'Valid',

@@ -1,9 +1,13 @@
 /**
  * This node's VTEP address per cluster network: VxlanConfig spec.vtep.addressFrom `uplink` = the first
- * global IPv4 of spec.uplink.nics[0] in the agent's network namespace; `static` = spec.vtep.addresses[node].
+ * global IPv4 of the cluster network's uplink device (uplink-plan.ts: Harvester's `<cn>-br`/`<cn>-bo`,
+ * the single nic, or the bond vxmesh makes) in the agent's network namespace; `static` =
+ * spec.vtep.addresses[node]. A link listing that fails throws (the pass stops before the dataplane).
  */
-import { runJson } from '../util/exec.js';
+import type { Logger } from 'pino';
 import type { Snapshot, VxlanConfig } from '../model/schema.js';
+import { configFor } from '../intent/compute.js';
+import { ensureUplinks } from './uplink.js';
 
 /** True when the config's nodeSelector matches the node's labels (an empty selector matches every node). */
 export function selectsNode(cfg: VxlanConfig, node: string, snapshot: Snapshot): boolean {
@@ -13,43 +17,49 @@ export function selectsNode(cfg: VxlanConfig, node: string, snapshot: Snapshot):
   return Object.entries(want).every(([k, v]) => labels[k] === v);
 }
 
-interface IpAddr {
-  ifname: string;
-  addr_info?: Array<{ family: string; local: string; scope: string }>;
-}
-
-export async function firstGlobalIPv4(dev: string, netns?: string): Promise<string | undefined> {
-  try {
-    const links = await runJson<IpAddr[]>(['ip', '-j', '-4', 'addr', 'show', 'dev', dev], { netns, allowFailure: true });
-    for (const l of links) for (const a of l.addr_info ?? []) if (a.family === 'inet' && a.scope === 'global') return a.local;
-  } catch {
-    /* device missing */
-  }
-  return undefined;
-}
-
 export interface VtepResult {
   vteps: Record<string, string>;
-  /** Cluster networks selecting this node for which no address was found, with why. */
-  missing: Array<{ clusterNetwork: string; reason: string }>;
+  /** Cluster network -> the uplink device (the VTEP's device, the tunnels' underlay device). */
+  uplinks: Record<string, string>;
+  /** Cluster networks selecting this node for which no (usable) address was found, with why and a condition reason. */
+  missing: Array<{ clusterNetwork: string; reason: string; code?: string }>;
 }
 
-export async function localVteps(snapshot: Snapshot, node: string, netns?: string): Promise<VtepResult> {
+/** The selected config of each cluster network, one per cluster network (as computeIntent picks it). */
+export function selectedConfigs(snapshot: Snapshot, node: string): VxlanConfig[] {
+  const cns = [...new Set(snapshot.vxlanConfigs.map((c) => c.spec.clusterNetwork))].sort();
+  return cns.flatMap((cn) => {
+    const c = configFor(snapshot, cn, node);
+    return c && selectsNode(c, node, snapshot) ? [c] : [];
+  });
+}
+
+export async function localVteps(snapshot: Snapshot, node: string, netns?: string, log?: Logger): Promise<VtepResult> {
   const vteps: Record<string, string> = {};
+  const uplinks: Record<string, string> = {};
   const missing: VtepResult['missing'] = [];
-  for (const cfg of snapshot.vxlanConfigs) {
+  const configs = selectedConfigs(snapshot, node);
+  const silent = { warn: () => {}, info: () => {} } as unknown as Logger;
+  const up = await ensureUplinks(configs, { netns, log: log ?? silent });
+  const { links } = up;
+  for (const cfg of configs) {
     const cn = cfg.spec.clusterNetwork;
-    if (!selectsNode(cfg, node, snapshot)) continue;
+    const plan = up.plans.find((p) => p.clusterNetwork === cn)!;
+    uplinks[cn] = plan.device;
     if (cfg.spec.vtep.addressFrom === 'static') {
       const ip = cfg.spec.vtep.addresses[node];
+      if (plan.problem) missing.push({ clusterNetwork: cn, reason: plan.problem.message, code: plan.problem.reason });
       if (ip) vteps[cn] = ip;
       else missing.push({ clusterNetwork: cn, reason: `VxlanConfig ${cfg.metadata.name}: spec.vtep.addresses has no entry for node ${node}` });
       continue;
     }
-    const dev = cfg.spec.uplink.nics[0]!;
-    const ip = await firstGlobalIPv4(dev, netns);
-    if (ip) vteps[cn] = ip;
-    else missing.push({ clusterNetwork: cn, reason: `uplink ${dev} has no global IPv4 address` });
+    if (plan.problem) {
+      missing.push({ clusterNetwork: cn, reason: plan.problem.message, code: plan.problem.reason });
+      continue;
+    }
+    const addr = links.find((l) => l.name === plan.device)?.addrs[0];
+    if (addr) vteps[cn] = addr.split('/')[0]!;
+    else missing.push({ clusterNetwork: cn, reason: `uplink ${plan.device} has no global IPv4 address` });
   }
-  return { vteps, missing };
+  return { vteps, uplinks, missing };
 }

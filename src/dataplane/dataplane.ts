@@ -32,6 +32,8 @@ export interface ReconcileReport {
    * map it writes; kernel, the static fdb and neigh entries, only when the pass converged.
    */
   entries?: Record<string, number>;
+  /** bpf: map entries the kernel refused this pass (e.g. a full map), by map; their networks are in `errors`. */
+  refused?: Record<string, number>;
 }
 
 /** One {vni, verdict} counter of the bpf programs (vxm_stats), summed over CPUs, since they were loaded. */

@@ -17,6 +17,8 @@ import { networkPolicy } from './policy.js';
 export interface LocalFacts {
   /** This node's VTEP per cluster network, as the agent observed it (overrides the published status). */
   vteps?: Record<string, string>;
+  /** The uplink device per cluster network, as the agent planned it (agent/uplink-plan.ts); default: the single nic, else `<cn>-bo`. */
+  uplinks?: Record<string, string>;
 }
 
 export function computeIntent(snapshot: Snapshot, node: string, local: LocalFacts = {}): NodeIntent {
@@ -61,7 +63,7 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
     }
     clusterNetworks.push({
       name: cn,
-      uplink: config.spec.uplink.nics.length === 1 ? config.spec.uplink.nics[0]! : `${cn}-bo`,
+      uplink: local.uplinks?.[cn] ?? (config.spec.uplink.nics.length === 1 ? config.spec.uplink.nics[0]! : `${cn}-bo`),
       uplinkMtu,
       localVtep,
       port: config.spec.port,

@@ -20,7 +20,7 @@ export interface NodeIntent {
 export interface ClusterNetworkIntent {
   /** Harvester ClusterNetwork name, e.g. "overlay". */
   name: string;
-  /** Device whose address is the VTEP (VxlanConfig spec.uplink.nics[0], or `<cn>-bo` for a bond). */
+  /** Device whose address is the VTEP and the tunnels leave by: Harvester's `<cn>-br`/`<cn>-bo` when present, else the single nic, else the bond `<cn>-bo` vxmesh makes (agent/uplink-plan.ts). */
   uplink: string;
   /** Uplink MTU the overlay MTU derives from (VxlanConfig linkAttributes.mtu, default 1500). */
   uplinkMtu: number;

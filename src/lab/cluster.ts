@@ -52,7 +52,7 @@ function fileCluster(s: LabState): LabCluster {
     },
     async statuses() {
       const docs = [];
-      for (const f of await listYamlFiles(p.statusDir)) docs.push(...(await readDocs(f)).docs);
+      for (const f of await listYamlFiles(p.statusDir, { missingOk: true })) docs.push(...(await readDocs(f)).docs);
       return statusesOf(s, docs);
     },
     async updateVmiStatus(vm, status) {

@@ -13,6 +13,10 @@ export interface PassSample {
   converged: boolean;
   /** What the dataplane holds after the pass, by kind; absent when it could not tell (previous values kept). */
   entries?: Record<string, number>;
+  /** The pass stopped before the dataplane, nothing applied: which input could not be read (source, uplink, intent). */
+  held?: string;
+  /** Map entries the kernel refused this pass (e.g. a full map), by map; their networks report errors. */
+  refusedEntries?: Record<string, number>;
 }
 
 export interface ScrapeSample {
@@ -20,6 +24,8 @@ export interface ScrapeSample {
   invalidObjects: number;
   /** Monotonic counters of the bpf programs, read now; empty in kernel mode. */
   packets: PacketCounter[];
+  /** Failed reads of the source since start (the snapshot was kept, the dataplane left as it is). */
+  sourceReadErrors?: number;
 }
 
 export interface AgentMetricsOptions {
@@ -60,6 +66,21 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     help: 'Bytes handled by the BPF programs since they were loaded, by VNI and verdict (vxm_stats). No samples in kernel mode.',
     labelNames: ['vni', 'verdict'], registers,
   });
+  const held = new Counter({
+    name: 'vxmesh_passes_held_total',
+    help: 'Passes that stopped before the dataplane because an input could not be read, by stage (source|uplink|intent); the dataplane was left as it is.',
+    labelNames: ['stage'], registers,
+  });
+  const refused = new Counter({
+    name: 'vxmesh_map_entries_refused_total',
+    help: 'BPF map entries the kernel refused to write (e.g. the map is full), by map; only the networks concerned fail.',
+    labelNames: ['map'], registers,
+  });
+  const sourceErrors = new Counter({
+    name: 'vxmesh_source_read_errors_total',
+    help: 'Reads of the source that failed (e.g. the state directory could not be listed); the last snapshot was kept.',
+    registers,
+  });
   const ready = new Gauge({ name: 'vxmesh_agent_ready', help: '1 while /readyz answers 200: the first reconcile is done and the last one converged.', registers });
   if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vxmesh_' });
 
@@ -68,6 +89,8 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     recordPass(p) {
       duration.observe({ result: p.converged ? 'ok' : 'error' }, p.durationMs / 1000);
       if (!p.converged) errors.inc();
+      if (p.held) held.inc({ stage: p.held });
+      for (const [map, n] of Object.entries(p.refusedEntries ?? {})) refused.inc({ map }, n);
       if (!p.entries) return;
       entries.reset();
       for (const [kind, n] of Object.entries(p.entries)) entries.set({ kind }, n);
@@ -75,6 +98,8 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     async render(s) {
       ready.set(s.ready ? 1 : 0);
       invalid.set(s.invalidObjects);
+      sourceErrors.reset();
+      sourceErrors.inc(s.sourceReadErrors ?? 0);
       packets.reset();
       bytes.reset();
       for (const c of s.packets) {

@@ -10,6 +10,8 @@ export interface HealthServerOptions {
   /** Default 0.0.0.0 (hostNetwork pods are probed on the node address). */
   host?: string;
   ready(): boolean | Promise<boolean>;
+  /** Why not ready, printed after `not ready: ` in the 503 body (default: nothing more). */
+  notReadyReason?(): string | undefined;
   /** Default: always alive. */
   live?(): boolean | Promise<boolean>;
   metrics(): string | Promise<string>;
@@ -28,7 +30,11 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
     (async () => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed\n');
       if (path === '/healthz' || path === '/livez') return (await (o.live?.() ?? true)) ? text(200, 'ok\n') : text(500, 'not alive\n');
-      if (path === '/readyz') return (await o.ready()) ? text(200, 'ok\n') : text(503, 'not ready\n');
+      if (path === '/readyz') {
+        if (await o.ready()) return text(200, 'ok\n');
+        const why = o.notReadyReason?.();
+        return text(503, why ? `not ready: ${why}\n` : 'not ready\n');
+      }
       if (path === '/metrics') return text(200, await o.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
       return text(404, 'not found\n');
     })().catch((err) => text(500, `${(err as Error).message}\n`));

@@ -86,7 +86,7 @@ describe('file source', () => {
       metadata: { name: 'overlay.n1' },
       status: {
         clusterNetwork: 'overlay', node: 'n1', vtepIP: '198.18.0.11', mode: 'kernel', ready: true, message: 'ok', lastReconcile: '2026-01-01T00:00:00.000Z',
-        conditions: ['Ready', 'VtepReady', 'InputValid'].map((type) => expect.objectContaining({ type, status: 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' })),
+        conditions: ['Ready', 'VtepReady', 'DataplaneMode', 'InputValid'].map((type) => expect.objectContaining({ type, status: 'True', lastTransitionTime: '2026-01-01T00:00:00.000Z' })),
       },
     });
     expect(readdirSync(path.join(dir, 'status'))).toEqual(['overlay.n1.yaml']); // no temporaries left

@@ -129,7 +129,7 @@ describe('deploy/ manifests', () => {
     }
   });
 
-  it('runs the agent on every node: privileged, host network, bpffs and /run, node name, probes and limits', () => {
+  it('runs the agent on every node: privileged, host network, bpffs, /run/netns and /run/vxmesh-dhcp only (not all of /run), node name, probes and limits', () => {
     const ds = find('DaemonSet', 'vxmesh-agent');
     const spec = podSpec('DaemonSet', 'vxmesh-agent');
     expect(ds.spec.selector.matchLabels).toEqual(expect.objectContaining({ 'app.kubernetes.io/name': 'vxmesh-agent' }));
@@ -145,7 +145,14 @@ describe('deploy/ manifests', () => {
     const mounts = Object.fromEntries(c.volumeMounts.map((m: Doc) => [m.mountPath, m.name]));
     const volumes = Object.fromEntries(spec.volumes.map((v: Doc) => [v.name, v.hostPath?.path]));
     expect(volumes[mounts['/sys/fs/bpf']]).toBe('/sys/fs/bpf');
-    expect(volumes[mounts['/run']]).toBe('/run');
+    expect(volumes[mounts['/run/netns']]).toBe('/run/netns');
+    expect(c.volumeMounts.find((m: Doc) => m.mountPath === '/run/netns').mountPropagation).toBe('Bidirectional');
+    expect(volumes[mounts['/run/vxmesh-dhcp']]).toBe('/run/vxmesh-dhcp');
+    // Every host path the agent mounts is one the code uses; nothing else of the host's /run.
+    expect(Object.keys(mounts).filter((m) => m.startsWith('/run')).sort()).toEqual(['/run/netns', '/run/vxmesh-dhcp']);
+    const src = readdirSync(join(SRC, 'dataplane'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(SRC, 'dataplane', f), 'utf8')).join('\n');
+    for (const m of ['/run/netns', '/run/vxmesh-dhcp']) expect(src, `the dataplane code uses ${m}`).toContain(m);
   });
 
   it('runs two controller replicas that elect a leader', () => {

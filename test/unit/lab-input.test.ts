@@ -83,7 +83,7 @@ describe('agent helpers', () => {
     expect(otherModeLeftovers('kernel', ['vxl100', 'vxb100'], false)).toEqual([]);
   });
 
-  it('builds the VxlanStatus a node publishes, with Ready, VtepReady and InputValid conditions', () => {
+  it('builds the VxlanStatus a node publishes, with Ready, VtepReady, DataplaneMode and InputValid conditions', () => {
     const s = statusObject({ node: 'n1', clusterNetwork: 'overlay', mode: 'bpf', ready: false, message: 'x', at: new Date(0), vtepProblem: 'uplink eth1 has no IPv4 address', invalidInputs: ['VxlanNetwork a/b: spec.vni: bad'] });
     expect(s).toEqual({
       apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanStatus', metadata: { name: 'overlay.n1' },
@@ -92,6 +92,7 @@ describe('agent helpers', () => {
         conditions: [
           { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: 'x', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
           { type: 'VtepReady', status: 'False', reason: 'NoVtepAddress', message: 'uplink eth1 has no IPv4 address', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
+          { type: 'DataplaneMode', status: 'True', reason: 'AsRequested', message: 'bpf dataplane, as requested', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
           { type: 'InputValid', status: 'False', reason: 'InvalidObjects', message: '1 invalid object(s), last good versions kept: VxlanNetwork a/b: spec.vni: bad', lastTransitionTime: '1970-01-01T00:00:00.000Z' },
         ],
       },

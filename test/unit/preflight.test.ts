@@ -25,7 +25,7 @@ describe('agent preflight', () => {
   });
 
   it('names each missing required command with its Debian package, and only warns for optional ones', () => {
-    const dir = bin('partial', ['ip', 'bridge', 'tc', 'mount', 'umount']);
+    const dir = bin('partial', ['ip', 'bridge', 'tc', 'mount', 'umount', 'modprobe']);
     writeFileSync(path.join(dir, 'sysctl'), 'not executable');
     expect(missingTools(dir).sort()).toEqual(['dnsmasq', 'nft', 'sysctl']);
     expect(() => preflight(dir)).toThrow(PreflightError);

@@ -80,17 +80,36 @@ function dumpByKey(fd: number, keySize: number, valueSize: number): Packed {
   return { count: keys.length, keys: Buffer.concat(keys), values: Buffer.concat(values) };
 }
 
-/** Creates or replaces (BPF_ANY) every packed entry; throws on the first one the kernel refuses. */
-export function updateEntries(fd: number, keySize: number, valueSize: number, e: Packed): void {
-  if (!e.count) return;
+/** An entry the kernel refused to write: its index in the packed input and the errno. */
+export interface Refused {
+  index: number;
+  errno: number;
+  message: string;
+}
+
+/**
+ * Creates or replaces (BPF_ANY) every packed entry the kernel accepts, and returns the ones it refuses
+ * (e.g. E2BIG: the map is full) instead of stopping at the first: one network's entries that do not fit
+ * must not keep the others' from being written.
+ */
+export function updateEntries(fd: number, keySize: number, valueSize: number, e: Packed): Refused[] {
+  if (!e.count) return [];
   const r = bpf.mapUpdateBatch(fd, e.keys, e.values, e.count);
-  if (!r.errno) return;
-  if (!UNSUPPORTED.has(r.errno)) throw new BpfError('bpf_map_update_batch', r.errno, `entry ${r.count + 1} of ${e.count}`);
-  // Per key, from the first entry: a call refused outright leaves `count` as it was passed, so it does not
-  // say how far the batch got; rewriting an entry is harmless. An entry that is itself wrong (EINVAL) is named.
-  for (let i = 0; i < e.count; i++) {
-    bpf.mapUpdate(fd, e.keys.subarray(i * keySize, (i + 1) * keySize), e.values.subarray(i * valueSize, (i + 1) * valueSize));
+  if (!r.errno) return [];
+  // Refused outright (unsupported): `count` is left as passed, so it does not say how far the batch got;
+  // rewriting an entry is harmless, so start over per key. Otherwise the first r.count entries are written.
+  const from = UNSUPPORTED.has(r.errno) ? 0 : Math.min(r.count, e.count);
+  const refused: Refused[] = [];
+  for (let i = from; i < e.count; i++) {
+    try {
+      bpf.mapUpdate(fd, e.keys.subarray(i * keySize, (i + 1) * keySize), e.values.subarray(i * valueSize, (i + 1) * valueSize));
+    } catch (err) {
+      // The errno alone: libbpf's message buffer (BpfError's detail) holds unrelated earlier lines here.
+      const errno = err instanceof BpfError ? err.errno : 0;
+      refused.push({ index: i, errno, message: errno ? new BpfError('bpf_map_update_elem', errno).message : (err as Error).message });
+    }
   }
+  return refused;
 }
 
 /** Deletes every packed key; keys already absent (someone else deleted them) are skipped, as mapDelete does. */

@@ -18,7 +18,7 @@ import { reconcileDhcp } from '../dhcp/index.js';
 import { describeChange } from '../netlink/change.js';
 import * as bpf from './libbpf.js';
 import { ensurePrograms, openPinnedProgram, type ProgramName } from './loader.js';
-import { PinnedMaps } from './maps.js';
+import { PinnedMaps, vniOfChange, type RefusedChange } from './maps.js';
 import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
 import { observedEndpoints } from './endpoints.js';
 import { nodeEnv, planDevices } from './devices.js';
@@ -28,6 +28,7 @@ import { reconcileShares } from './ct-shares.js';
 import { detachAll } from './teardown.js';
 
 type Errors = ReconcileReport['errors'];
+interface MapsResult { changes: number; errors: Errors; entries: Record<string, number>; refused: Record<string, number> }
 
 export class BpfDataplane implements Dataplane {
   readonly mode = 'bpf' as const;
@@ -88,7 +89,7 @@ export class BpfDataplane implements Dataplane {
     const durationMs = Date.now() - t0;
     for (const e of errors) log.error({ vni: e.vni, network: e.network, err: e.message }, 'reconcile error');
     log.info({ changes, errors: errors.length, durationMs, phases }, 'reconciled');
-    return { mode: 'bpf', changes, errors, durationMs, entries: final!.entries };
+    return { mode: 'bpf', changes, errors, durationMs, entries: final!.entries, ...(Object.keys(final!.refused).length ? { refused: final!.refused } : {}) };
   }
 
   /**
@@ -96,7 +97,7 @@ export class BpfDataplane implements Dataplane {
    * `early` (the links the pass just listed): gives up (undefined, nothing written) when the desired tables
    * cannot be complete yet, e.g. a network's bridge or the vxe device does not exist before step 2.
    */
-  private async programMaps(intent: NodeIntent, earlyLinks?: LinkInfo[]): Promise<{ changes: number; errors: Errors; entries: Record<string, number> } | undefined> {
+  private async programMaps(intent: NodeIntent, earlyLinks?: LinkInfo[]): Promise<MapsResult | undefined> {
     const log = this.log;
     const netns = this.opts.netns;
     const errors: Errors = [];
@@ -124,10 +125,13 @@ export class BpfDataplane implements Dataplane {
       if (early && desired.errors.length) return undefined;
       errors.push(...desired.errors);
       const mapChanges = diffMaps(observed, desired.state);
-      maps.apply(mapChanges);
-      changes += mapChanges.length;
-      // apply() throws on the first failed write, so the maps now hold exactly the desired tables.
-      const entries = Object.fromEntries(MANAGED_MAPS.filter((m) => m !== 'vxm_config').map((m) => [m, desired.state[m].size]));
+      const refusedChanges = maps.apply(mapChanges);
+      changes += mapChanges.length - refusedChanges.length;
+      const refused = refusedByMap(refusedChanges);
+      errors.push(...refusedErrors(refusedChanges, intent));
+      for (const r of refusedChanges) log.debug({ map: r.change.map, key: r.change.key, err: r.message }, 'map entry refused');
+      // The maps now hold the desired tables except the refused entries (reported against their networks).
+      const entries = Object.fromEntries(MANAGED_MAPS.filter((m) => m !== 'vxm_config').map((m) => [m, desired.state[m].size - (refused[m] ?? 0)]));
       for (const c of mapChanges) log.debug({ map: c.map, op: c.op, key: c.key }, 'map entry changed');
 
       const want = new Map<number, ProgramName>();
@@ -151,7 +155,7 @@ export class BpfDataplane implements Dataplane {
         changes += egressSteps.length - failures.length;
         for (const f of failures) errors.push({ message: `egress ${f.step.op} #${f.step.ifindex}: ${f.message}` });
       }
-      return { changes, errors, entries };
+      return { changes, errors, entries, refused };
     } finally {
       for (const fd of Object.values(fds)) bpf.closeFd(fd);
       maps.close();
@@ -215,4 +219,29 @@ export class BpfDataplane implements Dataplane {
 export function sharedDevicesExist(links: Array<{ name: string }>, intent: NodeIntent): boolean {
   const have = new Set(links.map((l) => l.name));
   return intent.clusterNetworks.every((cn) => have.has(names.externalVxlan(cn.port)) && cn.networks.every((n) => have.has(names.bridge(n.vni))));
+}
+
+/** Refused map entries per map (vxmesh_map_entries_refused_total). */
+export function refusedByMap(refused: RefusedChange[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of refused) out[r.change.map] = (out[r.change.map] ?? 0) + 1;
+  return out;
+}
+
+/** Pure: one error per network (or node-wide map) whose entries the kernel refused, naming the maps, counts and errno. */
+export function refusedErrors(refused: RefusedChange[], intent: NodeIntent): Errors {
+  const keyOf = new Map(intent.clusterNetworks.flatMap((cn) => cn.networks.map((n) => [n.vni, n.key] as const)));
+  const groups = new Map<string, { vni?: number; perMap: Map<string, { n: number; err: string }> }>();
+  for (const r of refused) {
+    const vni = vniOfChange(r.change);
+    const g = groups.get(String(vni)) ?? { vni, perMap: new Map() };
+    const m = g.perMap.get(r.change.map) ?? { n: 0, err: r.message };
+    m.n++;
+    g.perMap.set(r.change.map, m);
+    groups.set(String(vni), g);
+  }
+  return [...groups.values()].map((g) => ({
+    ...(g.vni !== undefined ? { vni: g.vni, network: keyOf.get(g.vni) } : {}),
+    message: `map entries refused, the rest of the node is programmed: ${[...g.perMap].map(([map, m]) => `${map}: ${m.n} entr${m.n === 1 ? 'y' : 'ies'} (${m.err})`).join('; ')}`,
+  }));
 }

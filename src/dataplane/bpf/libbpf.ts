@@ -55,6 +55,7 @@ const f = {
   map_internal: lib.func('bool bpf_map__is_internal(bpf_map *map)'),
   map_set_pin_path: lib.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
   map_fd: lib.func('int bpf_map__fd(bpf_map *map)'),
+  map_set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
   update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)'),
   delete: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
@@ -156,6 +157,8 @@ export function findMap(obj: BpfObjectPtr, name: string): BpfMapPtr {
 }
 
 export const setMapPinPath = (map: BpfMapPtr, path: string): void => void check('bpf_map__set_pin_path', f.map_set_pin_path(map, path) as number);
+/** Before load only (the test knob VXMESH_TEST_MAP_MAX_ENTRIES uses it to make a map fill up). */
+export const setMapMaxEntries = (map: BpfMapPtr, n: number): void => void check('bpf_map__set_max_entries', f.map_set_max_entries(map, n) as number);
 export const mapFd = (map: BpfMapPtr): number => check('bpf_map__fd', f.map_fd(map) as number);
 
 export const BPF_ANY = 0;

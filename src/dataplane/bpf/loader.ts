@@ -12,6 +12,7 @@ import { BpfError } from '../../errors.js';
 import { decode, u32 } from './abi.js';
 import * as bpf from './libbpf.js';
 import { MAP_SIZES } from './maps.js';
+import { names } from '../names.js';
 
 export const PROGRAMS = {
   fromVm: { object: 'vxm_from_vm.bpf.o', program: 'vxm_from_vm', pin: 'prog_from_vm' },
@@ -68,11 +69,30 @@ function pinnedIds(pinDir: string): Record<ProgramName, number> | undefined {
   return ids;
 }
 
+/**
+ * Test knob, for fault-injection tests only: `VXMESH_TEST_MAP_MAX_ENTRIES=vxm_endpoints=4,vxm_arp=8` creates
+ * those maps that small (when they are created, not when pinned ones are reused), so that a test can fill one.
+ */
+export const TEST_MAX_ENTRIES_ENV = 'VXMESH_TEST_MAP_MAX_ENTRIES';
+
+export function testMaxEntries(env = process.env[TEST_MAX_ENTRIES_ENV]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (env ?? '').split(',').filter(Boolean)) {
+    const [name, n] = part.split('=');
+    if (name && Number.isInteger(Number(n)) && Number(n) > 0) out[name.trim()] = Number(n);
+  }
+  return out;
+}
+
 /** Opens, loads (maps pinned by name under pinDir, reused when present) and pins one object's program. */
 function loadOne(dir: string, pinDir: string, p: (typeof PROGRAMS)[ProgramName]): number {
   const obj = bpf.openObject(path.join(dir, p.object));
   try {
-    for (const { name, map } of bpf.listMaps(obj)) bpf.setMapPinPath(map, path.join(pinDir, name));
+    const limits = testMaxEntries();
+    for (const { name, map } of bpf.listMaps(obj)) {
+      bpf.setMapPinPath(map, path.join(pinDir, name));
+      if (limits[name] !== undefined) bpf.setMapMaxEntries(map, limits[name]);
+    }
     bpf.loadObject(obj, p.object);
     const prog = bpf.findProgram(obj, p.program);
     const pin = path.join(pinDir, p.pin);
@@ -106,6 +126,19 @@ export function ensurePrograms(pinDir: string, dir = objectDir()): LoadedProgram
     if (!(err instanceof BpfError) || !/reuse|incompatible/i.test(err.message)) throw err;
     for (const m of Object.keys(MAP_SIZES)) fs.rmSync(path.join(pinDir, m), { force: true });
     return { ids: load(), hash, loaded: true };
+  }
+}
+
+/**
+ * Do the pinned programs come from this build (vxm_config's object hash equals the objects') with every
+ * program pinned? Then the agent needs no load at all: it reuses them. False on any read error.
+ */
+export function pinnedProgramsCurrent(bpffs = '/sys/fs/bpf', dir = objectDir()): boolean {
+  const pinDir = names.pinDir(bpffs);
+  try {
+    return pinnedHash(pinDir) === objectHash(dir) && pinnedIds(pinDir) !== undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -63,15 +63,32 @@ export class PinnedMaps {
     return s;
   }
 
-  /** Writes the changes in their order, one batch per run of same-map same-op changes; throws on the first refused write. */
-  apply(changes: MapChange[]): void {
-    for (const run of changeRuns(changes)) {
-      const fd = this.fds[run.map];
-      const { key, value } = MAP_SIZES[run.map];
-      const keys = packHex(run.map, run.changes.map((c) => c.key), key);
-      if (run.op === 'delete') deleteKeys(fd, key, keys, run.changes.length);
-      else updateEntries(fd, key, value, { count: run.changes.length, keys, values: packHex(run.map, run.changes.map((c) => c.value ?? ''), value) });
+  /**
+   * Writes the changes in their order, one batch per run of same-map same-op changes. An update the
+   * kernel refuses (e.g. E2BIG, the map is full) does not stop the others: it is retried once after the
+   * deletes (which may have made room) and, if still refused, returned. A refused delete throws.
+   */
+  apply(changes: MapChange[]): RefusedChange[] {
+    let refused: RefusedChange[] = [];
+    for (const run of changeRuns(changes)) refused.push(...this.applyRun(run));
+    if (refused.length && changes.some((c) => c.op === 'delete')) {
+      const again = refused.map((r) => r.change);
+      refused = [];
+      for (const run of changeRuns(again)) refused.push(...this.applyRun(run));
     }
+    return refused;
+  }
+
+  private applyRun(run: ChangeRun): RefusedChange[] {
+    const fd = this.fds[run.map];
+    const { key, value } = MAP_SIZES[run.map];
+    const keys = packHex(run.map, run.changes.map((c) => c.key), key);
+    if (run.op === 'delete') {
+      deleteKeys(fd, key, keys, run.changes.length);
+      return [];
+    }
+    const values = packHex(run.map, run.changes.map((c) => c.value ?? ''), value);
+    return updateEntries(fd, key, value, { count: run.changes.length, keys, values }).map((r) => ({ change: run.changes[r.index]!, errno: r.errno, message: r.message }));
   }
 
   /** Decoded entries of one managed map (for inspect). */
@@ -134,6 +151,24 @@ export function packHex(map: string, hex: string[], size: number): Buffer {
     out.write(h, i * size, size, 'hex');
   });
   return out;
+}
+
+/** A map update the kernel refused (after one retry). */
+export interface RefusedChange {
+  change: MapChange;
+  errno: number;
+  message: string;
+}
+
+/**
+ * Pure: the VNI a map entry belongs to (keys {vni, …} of vxm_endpoints/vxm_arp/vxm_pol_eps, vni keys of
+ * vxm_networks/vxm_flood, the value's vni of vxm_ports); undefined for node-wide maps (vteps, config, policy rules/groups).
+ */
+export function vniOfChange(c: MapChange): number | undefined {
+  const hex = c.map === 'vxm_ports' ? c.value : c.key;
+  if (!hex || hex.length < 8) return undefined;
+  if (!['vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_pol_eps', 'vxm_networks', 'vxm_flood'].includes(c.map)) return undefined;
+  return Buffer.from(hex.slice(0, 8), 'hex').readUInt32LE(0);
 }
 
 export interface ChangeRun { map: ManagedMap; op: MapChange['op']; changes: MapChange[] }

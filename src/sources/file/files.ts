@@ -4,20 +4,38 @@
  */
 import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { SourceError } from '../../errors.js';
 
-/** Every `*.yaml` / `*.yml` under `dir` (sub-directories included, hidden files and temporaries excluded), sorted. */
-export async function listYamlFiles(dir: string, depth = 3): Promise<string[]> {
+export interface ListOptions {
+  /** Sub-directory levels read below `dir` (default 3). */
+  depth?: number;
+  /** A missing `dir` lists as empty instead of failing (readers of optional directories, e.g. the lab's status/). */
+  missingOk?: boolean;
+}
+
+/**
+ * Every `*.yaml` / `*.yml` under `dir` (sub-directories included, hidden files and temporaries excluded), sorted.
+ * A directory that cannot be read is an error (SourceError naming it), never an empty listing: an empty
+ * listing is a snapshot without objects, and the agent would remove every network of the node. Only a
+ * sub-directory removed between its listing and its reading counts as gone.
+ */
+export async function listYamlFiles(dir: string, opts: ListOptions = {}): Promise<string[]> {
+  return listLevel(dir, opts.depth ?? 3, opts.missingOk === true);
+}
+
+async function listLevel(dir: string, depth: number, missingOk: boolean): Promise<string[]> {
   const out: string[] = [];
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return out;
+  } catch (cause) {
+    if (missingOk && (cause as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw new SourceError(`state directory ${dir}: cannot list: ${(cause as Error).message}`, { cause });
   }
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory() && depth > 0) out.push(...(await listYamlFiles(full, depth - 1)));
+    if (e.isDirectory() && depth > 0) out.push(...(await listLevel(full, depth - 1, true)));
     else if (e.isFile() && /\.ya?ml$/.test(e.name)) out.push(full);
   }
   return out.sort();

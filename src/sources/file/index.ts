@@ -51,6 +51,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   let lastJson = '';
   let memoryFile: string | undefined;
   let memoryWritten = '';
+  let readErrors = 0;
   let onChange: () => void = () => {};
   const watchers: FSWatcher[] = [];
   let poll: NodeJS.Timeout | undefined;
@@ -59,26 +60,38 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   let again = false;
   let closed = false;
 
+  /**
+   * One read. A read that fails (the directory cannot be listed) keeps the snapshot as it was and sets
+   * `readError`: the agent then leaves the dataplane as it is and reports not ready, instead of applying
+   * an empty snapshot. The next successful read clears it.
+   */
   async function reload(): Promise<void> {
     const checkedAt = Date.now();
-    const files = await listYamlFiles(dir);
-    const sig = await dirSignature(files);
-    if (sig === lastSig) {
-      state.checkedAt = checkedAt;
+    let files: string[];
+    let r;
+    try {
+      files = await listYamlFiles(dir);
+      const sig = await dirSignature(files);
+      if (sig === lastSig) return recovered(checkedAt);
+      r = await loadStateDir(dir, memory);
+      lastSig = sig;
+    } catch (err) {
+      const message = (err as Error).message;
+      readErrors++;
+      if (state.readError !== message) {
+        log.error({ err: message, dir }, 'state directory read failed, snapshot kept, dataplane left as it is');
+        state = { ...state, readError: message, readErrors, generation: state.generation + 1 };
+        onChange();
+      } else state = { ...state, readErrors };
       return;
     }
-    lastSig = sig;
-    const r = await loadStateDir(dir, memory);
     await remember();
     opts.policyStore?.save(memory.lastGood);
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) });
-    if (json === lastJson) {
-      state.checkedAt = checkedAt;
-      return;
-    }
+    if (json === lastJson) return recovered(checkedAt);
     const prevErrors = new Set(state.errors.map((e) => e.message));
     lastJson = json;
-    state = { snapshot: r.snapshot, errors: r.errors, generation: state.generation + 1, checkedAt };
+    state = { snapshot: r.snapshot, errors: r.errors, generation: state.generation + 1, checkedAt, readErrors };
     for (const e of r.errors) {
       if (!prevErrors.has(e.message)) log.warn({ err: e.message, code: e.code, ...errorFields(e) }, 'invalid input ignored, last good version kept');
     }
@@ -96,6 +109,17 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
     } catch (err) {
       log.warn({ err: (err as Error).message, file: memoryFile }, 'cannot keep first-seen order and last good versions across restarts');
     }
+  }
+
+  /** The directory reads as before: confirmed current; a read error, if any, is over. */
+  function recovered(checkedAt: number): void {
+    if (state.readError === undefined) {
+      state.checkedAt = checkedAt;
+      return;
+    }
+    log.info({ dir }, 'state directory readable again');
+    state = { snapshot: state.snapshot, errors: state.errors, generation: state.generation + 1, checkedAt, readErrors };
+    onChange();
   }
 
   /** Serialises reads; a trigger during a read causes one more read afterwards. */
