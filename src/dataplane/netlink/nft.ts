@@ -133,14 +133,26 @@ export function parseRuleset(json: unknown, prefix = 'vxmesh'): ObservedTable[] 
     if (t && t.name.startsWith(prefix)) tables.set(key(t.family, t.name), { family: t.family, name: t.name, sets: [], chains: [] });
   }
   for (const it of items) {
-    const s = it.set as { family: string; table: string; name: string; type: string; elem?: unknown[] } | undefined;
+    const s = it.set as { family: string; table: string; name: string; type: unknown; elem?: unknown[] } | undefined;
     const c = it.chain as { family: string; table: string; name: string; type?: string; hook?: string; prio?: number; policy?: string } | undefined;
     const r = it.rule as { family: string; table: string; chain: string; comment?: string } | undefined;
-    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: s.type, elements: (s.elem ?? []).map((e) => String(e)) });
+    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: typeText(s.type), elements: (s.elem ?? []).map(elemText) });
     if (c) tables.get(key(c.family, c.table))?.chains.push({ name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy, rules: [] });
     if (r) tables.get(key(r.family, r.table))?.chains.find((x) => x.name === r.chain)?.rules.push(r.comment);
   }
   return [...tables.values()];
+}
+
+/** A set's type as nft writes it: `ipv4_addr`, or `iface_index . ether_addr` for a concatenation. */
+const typeText = (t: unknown): string => (Array.isArray(t) ? t.map(String).join(' . ') : String(t));
+
+/** A set element as nft's text syntax writes it: `10.0.0.1`, `vxmp1 . 02:00:00:00:00:01` (concatenations). */
+export function elemText(e: unknown): string {
+  if (e && typeof e === 'object') {
+    if ('concat' in e && Array.isArray(e.concat)) return e.concat.map(elemText).join(' . ');
+    if ('elem' in e && e.elem && typeof e.elem === 'object' && 'val' in e.elem) return elemText(e.elem.val);
+  }
+  return String(e);
 }
 
 export async function listOwnedTables(opts: { netns?: string }): Promise<ObservedTable[]> {
