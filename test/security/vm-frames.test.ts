@@ -244,6 +244,43 @@ describe('bpf mode: migration admits the arriving guest only on the target\'s bo
   });
 });
 
+describe('kernel mode: migration admits the arriving guest on the target\'s bound port at once, and nowhere else', () => {
+  it('drops the guest\'s identity from another port of the target node while the target port carries it from the switchover on', async () => {
+    const lab = new Lab();
+    const planes = new Planes(lab, 'kernel');
+    const GUEST = A2;
+    try {
+      await lab.build([A], [A1, A2, A3]);
+      await planes.reconcile();
+      await sh(lab.vmNs('a2'), ['ip', 'link', 'add', 'eth1', 'address', GUEST.mac, 'mtu', '1450', 'type', 'veth', 'peer', 'name', 'vxmpa2t', 'mtu', '1450', 'netns', lab.nodeNs('n1')]);
+      await plugPort(lab.nodeNs('n1'), 'vxmpa2t', names.bridge(A.vni), lab.binding('a2'));
+      await sh(lab.vmNs('a2'), ['ip', 'addr', 'add', `${GUEST.ip}/24`, 'dev', 'eth1']);
+      await planes.reconcile((node) => {
+        const intent = lab.intent(node);
+        for (const ep of intent.clusterNetworks[0]!.networks[0]!.endpoints) {
+          if (ep.mac !== GUEST.mac) continue;
+          ep.migratingTo = { node: lab.nodeName('n1'), vtep: NODE_IPS.n1! };
+          if (node === 'n1') ep.arriving = true;
+        }
+        return intent;
+      });
+      const cap = await startCapture(lab.vmNs('a1'), 'udp');
+      await scapySend(lab.vmNs('a3'), [`Ether(src="${GUEST.mac}", dst="${A1.mac}")/IP(src="${GUEST.ip}", dst="${A1.ip}")/UDP(sport=4000, dport=5020)/"fake"`]);
+      await sh(lab.vmNs('a2'), ['ip', 'link', 'set', 'eth0', 'down']);
+      await sh(lab.vmNs('a2'), ['ip', 'link', 'set', 'eth1', 'up']);
+      await scapySend(lab.vmNs('a2'), [`Ether(src="${GUEST.mac}", dst="${A1.mac}")/IP(src="${GUEST.ip}", dst="${A1.ip}")/UDP(sport=4000, dport=5021)/"real"`], 'eth1');
+      const lines = await cap.stop();
+      expect([5020, 5021].map((p) => toPort(lines, p))).toEqual([0, 1]);
+      expect(await nftDrops(lab.nodeNs('n1'), 'spoof-mac')).toBeGreaterThan(0);
+      await sh(lab.vmNs('a2'), ['arping', '-U', '-c', '1', '-I', 'eth1', GUEST.ip]);
+      expect(await ping(lab.vmNs('a3'), GUEST.ip)).toBe(true);
+    } finally {
+      await planes.close();
+      await lab.destroy();
+    }
+  });
+});
+
 describe('bpf mode: frames from the underlay', () => {
   it('counts VxLAN for VNIs that do not exist here under VNI 0, never under the random VNI', async () => {
     const lab = new Lab();
