@@ -93,6 +93,18 @@ export class Lab {
     };
   }
 
+  /** The intent for `node` while VM `vm` migrates to node `target` (computeIntent's view of migrationState.targetNode). */
+  migrating(node: string, vm: string, target: string): NodeIntent {
+    const intent = this.intent(node);
+    const mac = this.vms.find((v) => v.name === vm)!.mac;
+    for (const ep of intent.clusterNetworks[0]!.networks.flatMap((n) => n.endpoints)) {
+      if (ep.mac !== mac) continue;
+      ep.migratingTo = { node: this.nodeName(target), vtep: NODE_IPS[target]! };
+      if (node === target) ep.arriving = true;
+    }
+    return intent;
+  }
+
   async destroy(): Promise<void> {
     await destroyNamespaces([this.prefix, `vxmr-t${this.id}`]);
   }

@@ -76,16 +76,8 @@ class BpfNodes {
   }
 }
 
-/** The lab's intent for `node` while the guest migrates to n3 (what computeIntent gives for migrationState.targetNode = n3). */
-function migrating(lab: Lab, node: string): NodeIntent {
-  const intent = lab.intent(node);
-  for (const ep of intent.clusterNetworks[0]!.networks[0]!.endpoints) {
-    if (ep.mac !== GUEST.mac) continue;
-    ep.migratingTo = { node: lab.nodeName('n3'), vtep: NODE_IPS.n3! };
-    if (node === 'n3') ep.arriving = true;
-  }
-  return intent;
-}
+/** The lab's intent for `node` while the guest migrates to n3. */
+const migrating = (lab: Lab, node: string): NodeIntent => lab.migrating(node, GUEST.name, 'n3');
 
 /** Sends one hand-made frame with scapy from `netns` (`frame` is a scapy expression; the script may define `inner`). */
 async function scapySend(netns: string, iface: string, frame: string, inner = ''): Promise<void> {

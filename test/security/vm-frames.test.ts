@@ -191,15 +191,7 @@ describe('bpf mode: migration admits the arriving guest only on the target\'s bo
   });
 
   /** The intent while GUEST migrates n2 -> n1 (arriving on n1). */
-  const migrating = (node: string): NodeIntent => {
-    const intent = lab.intent(node);
-    for (const ep of intent.clusterNetworks[0]!.networks[0]!.endpoints) {
-      if (ep.mac !== GUEST.mac) continue;
-      ep.migratingTo = { node: lab.nodeName('n1'), vtep: NODE_IPS.n1! };
-      if (node === 'n1') ep.arriving = true;
-    }
-    return intent;
-  };
+  const migrating = (node: string): NodeIntent => lab.migrating(node, GUEST.name, 'n1');
 
   it('refuses a fake promotion from another port of the target node, and the real target port migrates with at most 1 lost ping at 10 ms', async () => {
     lab = new Lab();
@@ -255,15 +247,7 @@ describe('kernel mode: migration admits the arriving guest on the target\'s boun
       await sh(lab.vmNs('a2'), ['ip', 'link', 'add', 'eth1', 'address', GUEST.mac, 'mtu', '1450', 'type', 'veth', 'peer', 'name', 'vxmpa2t', 'mtu', '1450', 'netns', lab.nodeNs('n1')]);
       await plugPort(lab.nodeNs('n1'), 'vxmpa2t', names.bridge(A.vni), lab.binding('a2'));
       await sh(lab.vmNs('a2'), ['ip', 'addr', 'add', `${GUEST.ip}/24`, 'dev', 'eth1']);
-      await planes.reconcile((node) => {
-        const intent = lab.intent(node);
-        for (const ep of intent.clusterNetworks[0]!.networks[0]!.endpoints) {
-          if (ep.mac !== GUEST.mac) continue;
-          ep.migratingTo = { node: lab.nodeName('n1'), vtep: NODE_IPS.n1! };
-          if (node === 'n1') ep.arriving = true;
-        }
-        return intent;
-      });
+      await planes.reconcile((node) => lab.migrating(node, GUEST.name, 'n1'));
       const cap = await startCapture(lab.vmNs('a1'), 'udp');
       await scapySend(lab.vmNs('a3'), [`Ether(src="${GUEST.mac}", dst="${A1.mac}")/IP(src="${GUEST.ip}", dst="${A1.ip}")/UDP(sport=4000, dport=5020)/"fake"`]);
       await sh(lab.vmNs('a2'), ['ip', 'link', 'set', 'eth0', 'down']);
