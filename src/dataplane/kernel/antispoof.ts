@@ -13,10 +13,13 @@
  * rule cannot ask which bridge a frame came in on (`meta ibrname`); the table knows vxmesh's side
  * instead: its own devices (vxg<vni>, vxl<vni>) and the ports it admitted. In the forward hook a frame
  * between vxmesh's side and any other port is dropped, both ways, and in the prerouting hook (before
- * the bridge learns) a frame carrying a MAC of this node's overlay (any endpoint, any gateway) from a
- * port that is not admitted for it is dropped. So a port nobody programmed reaches neither the gateway,
- * nor the tunnel, nor any admitted VM, receives nothing from them, and cannot poison the bridge's FDB
- * with a VM's MAC. Frames of other bridges on the node never meet vxmesh's side and pass untouched.
+ * the bridge learns) a frame carrying the MAC of a VM of this node or of a gateway from a port that is
+ * not admitted for it is dropped. So a port nobody programmed reaches neither the gateway, nor the
+ * tunnel, nor any admitted VM, receives nothing from them, and cannot steal a local VM's or the
+ * gateway's MAC in the bridge's FDB. (Remote VMs' MACs are left out: the set stays as small as the
+ * node's own VMs, which every pass reads back. A stolen remote MAC only misdirects frames into the forward
+ * hook's drop until the next pass repairs the FDB; bpf mode tunnels to remote VMs without the bridge.)
+ * Frames of other bridges on the node never meet vxmesh's side and pass untouched.
  * What remains open: two ports both not yet programmed on one vxb<vni> bridge (two VMs of the same
  * network plugged within the same few milliseconds) can exchange frames until the next pass.
  *
@@ -107,7 +110,7 @@ export function antispoofState(intent: NodeIntent, links: LinkInfo[]): Antispoof
     for (const net of cn.networks) {
       seenVni.add(net.vni);
       overlay.add((net.gatewayMac || gatewayMac(net.vni)).toLowerCase());
-      for (const ep of net.endpoints) overlay.add(ep.mac.toLowerCase());
+      for (const ep of net.endpoints) if (ep.local || ep.arriving) overlay.add(ep.mac.toLowerCase());
       const placed = assignPorts(net.endpoints, byVni[net.vni] ?? []);
       unbound.push(...placed.unbound);
       for (const ep of net.endpoints) {
