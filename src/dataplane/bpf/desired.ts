@@ -90,8 +90,9 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
       if (gw) s.vxm_ports.set(hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
       const ports = env.vmPorts[vni] ?? [];
       const placed = assignPorts(net.endpoints, ports);
+      const unbound = new Set(placed.unbound);
       for (const port of ports) {
-        const flags = placed.unbound.includes(port) ? PORT_UNBOUND : PORT_VM;
+        const flags = unbound.has(port) ? PORT_UNBOUND : PORT_VM;
         s.vxm_ports.set(hex(u32(port.ifindex)), hex(encode('vxm_port', { vni, flags })));
       }
       for (const ep of net.endpoints) {

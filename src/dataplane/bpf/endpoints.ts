@@ -4,8 +4,8 @@
  *
  * Live migration (the states are explained in bpf/vxm_from_vm.bpf.c): the programs learn where a
  * migrating guest speaks from before KubeVirt reports completion, by rewriting its entry in place (on the
- * target: ARRIVING -> LOCAL on the target's port bound to the guest's NIC; elsewhere: MOVING -> REMOTE behind the target VTEP). The
- * agent keeps what they learned for as long as the migration is in progress, so a reconcile in that
+ * target: ARRIVING -> LOCAL on the target's port bound to the guest's NIC; elsewhere: MOVING -> REMOTE
+ * behind the target VTEP). The agent keeps what they learned for as long as the migration is in progress, so a reconcile in that
  * window never sends the guest's traffic back to the node it left; completion then clears the flags.
  */
 import type { EndpointIntent } from '../../intent/types.js';
@@ -45,10 +45,9 @@ export function observedEndpoints(table: Map<string, string>): { ports: Observed
 export function endpointValue(ep: EndpointIntent, port: number, observed: { local: number; remote: number }): EndpointValue {
   const local = (flags: number, next = 0): EndpointValue => ({ remote_vtep: 0, ifindex: port, flags: EP_LOCAL | flags, next_vtep: next });
   const remote = (vtep: number, flags: number, next = 0): EndpointValue => ({ remote_vtep: vtep, ifindex: 0, flags: EP_REMOTE | flags, next_vtep: next });
-  const observedRemote = observed.remote;
   if (ep.arriving) return port && observed.local === port ? local(EP_ARRIVING) : { ...remote(ipHost(ep.vtep), EP_ARRIVING), ifindex: port };
   if (!ep.migratingTo) return ep.local ? local(0) : remote(ipHost(ep.vtep), 0);
   const next = ipHost(ep.migratingTo.vtep);
-  if (observedRemote === next) return remote(next, EP_MOVING, next); // already moved by vxm_from_tunnel
+  if (observed.remote === next) return remote(next, EP_MOVING, next); // already moved by vxm_from_tunnel
   return ep.local ? local(EP_MOVING, next) : remote(ipHost(ep.vtep), EP_MOVING, next);
 }
