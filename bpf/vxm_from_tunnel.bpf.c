@@ -5,7 +5,8 @@
  * vxm_ct, vxm_pol_stats, vxm_endpoints (write: a migrated VM's move, 1a).
  *
  *  1. The outer source must be a member VTEP of the VNI's cluster network (vxm_vteps); unknown VNIs
- *     and non-member VTEPs are dropped (dropped-unknown-vtep, counted under the frame's VNI).
+ *     and non-member VTEPs are dropped (dropped-unknown-vtep): a non-member VTEP is counted under the
+ *     frame's VNI, an unknown VNI under VNI 0, so the underlay cannot fill vxm_stats with random VNIs.
  *  1a. Live migration (vxm_from_vm.bpf.c explains it): on a VNI flagged MOVING, a frame whose source MAC
  *     is a MOVING endpoint and whose outer source is that endpoint's next_vtep (the migration target)
  *     repoints the endpoint there: the guest resumed on the target and speaks from it.
@@ -13,7 +14,7 @@
  *     DHCP is answered on its own node; the sender's node drops the latter already); then the receiver's ingress group, for unicast to a selected endpoint of the
  *     network wherever the intent says it runs (a VM migrating here is guarded at once); dropped-policy.
  *  2. Unicast to a local endpoint on a known port: bpf_redirect_peer into the VM (forwarded-local).
- *  3. Everything else (broadcast, multicast, the gateway MAC, unknown or not-yet-learned MACs,
+ *  3. Everything else (broadcast, multicast, the gateway MAC, unknown MACs, endpoints without a bound port,
  *     VLAN-tagged frames): egress of the VNI's bridge, which forwards/floods to its ports
  *     (passed-to-kernel). A frame shorter than Ethernet is dropped (dropped-malformed).
  */
@@ -76,8 +77,9 @@ int vxm_from_tunnel(struct __sk_buff *skb)
 		vxm_count(0, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
 		return TC_ACT_SHOT;
 	}
-	if (vxm_check_vtep(&key, &net) < 0 || !net) {
-		vxm_count(key.tunnel_id, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
+	rc = vxm_check_vtep(&key, &net);
+	if (rc < 0 || !net) {
+		vxm_count(rc == -VXM_E_UNKNOWN_VTEP ? key.tunnel_id : 0, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
 		return TC_ACT_SHOT;
 	}
 	bridge = net->bridge_ifindex;

@@ -32,8 +32,8 @@
 #define VXM_BOOTREQUEST 1
 #define VXM_DHCP_CHADDR_OFF 28 /* op htype hlen hops, xid, secs flags, ciaddr yiaddr siaddr giaddr */
 
-/* The UDP header of an IPv4 first fragment (or whole datagram), else NULL. */
-static __always_inline struct udphdr *vxm_parse_udp(struct vxm_pkt *p, struct iphdr **ipp)
+/* The IPv4 and UDP headers of an IPv4 first fragment (or whole datagram), else NULL. */
+static __always_inline struct udphdr *vxm_parse_ip_udp(struct vxm_pkt *p, struct iphdr **ipp)
 {
 	struct iphdr *ip;
 	struct udphdr *udp;
@@ -41,12 +41,11 @@ static __always_inline struct udphdr *vxm_parse_udp(struct vxm_pkt *p, struct ip
 	if (p->proto != ETH_P_IP)
 		return NULL;
 	ip = vxm_parse_ipv4(p);
-	if (!ip || ip->protocol != IPPROTO_UDP || (ip->frag_off & bpf_htons(0x1fff)))
+	if (!ip)
 		return NULL;
-	udp = (void *)ip + ip->ihl * 4;
-	if ((void *)(udp + 1) > p->data_end)
-		return NULL;
-	*ipp = ip;
+	udp = vxm_parse_udp(p, ip);
+	if (udp)
+		*ipp = ip;
 	return udp;
 }
 
@@ -54,7 +53,7 @@ static __always_inline struct udphdr *vxm_parse_udp(struct vxm_pkt *p, struct ip
 static __always_inline int vxm_is_dhcp(struct vxm_pkt *p)
 {
 	struct iphdr *ip = NULL;
-	struct udphdr *udp = vxm_parse_udp(p, &ip);
+	struct udphdr *udp = vxm_parse_ip_udp(p, &ip);
 
 	if (!udp)
 		return 0;
@@ -66,7 +65,7 @@ static __always_inline int vxm_is_dhcp(struct vxm_pkt *p)
 static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway, __be32 bcast)
 {
 	struct iphdr *ip = NULL;
-	struct udphdr *udp = vxm_parse_udp(p, &ip);
+	struct udphdr *udp = vxm_parse_ip_udp(p, &ip);
 	__u8 *bootp, *chaddr;
 
 	if (!udp || !ip)

@@ -9,6 +9,8 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "vxm_abi.h"
@@ -77,6 +79,20 @@ static __always_inline struct iphdr *vxm_parse_ipv4(struct vxm_pkt *p)
 	if ((void *)ip + ip->ihl * 4 > p->data_end)
 		return NULL;
 	return ip;
+}
+
+/* Returns the UDP header of an IPv4 datagram's first (or only) fragment, or NULL when truncated,
+ * another protocol or a later fragment (which carries no UDP header). `ip` from vxm_parse_ipv4. */
+static __always_inline struct udphdr *vxm_parse_udp(struct vxm_pkt *p, struct iphdr *ip)
+{
+	struct udphdr *udp;
+
+	if (ip->protocol != IPPROTO_UDP || (ip->frag_off & bpf_htons(0x1fff)))
+		return NULL;
+	udp = (void *)ip + ip->ihl * 4;
+	if ((void *)(udp + 1) > p->data_end)
+		return NULL;
+	return udp;
 }
 
 static __always_inline int vxm_mac_is_multicast(const __u8 *mac)

@@ -34,8 +34,9 @@
 enum vxm_port_flags {
 	VXM_PORT_VM = 1,        /* a VM port: anti-spoofing applies */
 	VXM_PORT_GATEWAY = 2,   /* the gateway leg vxg<vni>: trusted */
-	VXM_PORT_UNCLAIMED = 4, /* a VM port no local endpoint was seen on, in a VNI with an ARRIVING endpoint:
-	                         * it may claim that endpoint (the migration target's new port) */
+	/* 4: retired (was UNCLAIMED, a port that could claim an arriving endpoint by speaking first); never reuse */
+	VXM_PORT_UNBOUND = 8,   /* a member of vxb<vni> without a valid binding to a VM NIC of this node
+	                         * (dataplane/port-binding.ts): every frame is dropped (dropped-unbound) */
 };
 
 /* vxm_config flags */
@@ -54,7 +55,7 @@ enum vxm_endpoint_flags {
 	VXM_EP_LOCAL = 1,    /* the VM runs on this node (remote_vtep == 0) */
 	VXM_EP_REMOTE = 2,   /* the VM runs behind remote_vtep */
 	VXM_EP_ARRIVING = 4, /* migrating to this node: REMOTE for forwarding, but its frames are admitted from
-	                      * an UNCLAIMED VM port of its VNI, and the first one makes it LOCAL on that port */
+	                      * ifindex (the target's port bound to its NIC), and the first one makes it LOCAL there */
 	VXM_EP_MOVING = 8,   /* migrating from where it is (here or remote_vtep) to next_vtep: a frame from
 	                      * next_vtep with this source MAC makes it REMOTE behind next_vtep */
 };
@@ -64,14 +65,16 @@ enum vxm_verdict {
 	VXM_V_FWD_LOCAL = 0,          /* redirected to a local VM port (bpf_redirect_peer) */
 	VXM_V_FWD_TUNNEL = 1,         /* encapsulated to a remote VTEP */
 	VXM_V_ARP_ANSWERED = 2,       /* ARP request answered in place */
-	VXM_V_DROP_UNKNOWN_VTEP = 3,  /* from the tunnel: source VTEP (or VNI) not a member */
+	VXM_V_DROP_UNKNOWN_VTEP = 3,  /* from the tunnel: source VTEP not a member (an unknown VNI: counted under VNI 0) */
 	VXM_V_DROP_SPOOF = 4,         /* from a VM: source MAC/IP not its own */
-	VXM_V_DROP_MALFORMED = 5,     /* from a VM: truncated or VLAN-tagged frame */
+	VXM_V_DROP_MALFORMED = 5,     /* from a VM: truncated or VLAN-tagged (in-band or skb->vlan_present) frame */
 	VXM_V_PASS_KERNEL = 6,        /* handed to the kernel bridge path */
 	VXM_V_FLOODED = 7,            /* broadcast/multicast replicated to the VNI's peers */
 	VXM_V_DROP_POLICY = 8,        /* a MultiNetworkPolicy denied it (per group: vxm_pol_stats) */
 	VXM_V_DROP_BCAST_RATE = 9,    /* broadcast/multicast over the VNI's replication budget: not replicated */
-	VXM_V__MAX = 10,
+	VXM_V_DROP_UNBOUND = 10,      /* from a VM port without a valid binding (VXM_PORT_UNBOUND) */
+	VXM_V_DROP_IPV6 = 11,         /* from a VM: IPv6, which vxmesh does not carry */
+	VXM_V__MAX = 12,
 };
 
 /* Reasons helpers return (negated); only entry points turn them into TC verdicts. Never reused. */
@@ -84,6 +87,8 @@ enum vxm_err {
 	VXM_E_VLAN = 6,
 	VXM_E_TUNNEL_KEY = 7,
 	VXM_E_POLICY = 8,
+	VXM_E_UNBOUND = 9,
+	VXM_E_IPV6 = 10,
 };
 
 /* Policy verdicts counted per group in vxm_pol_stats (userspace mirror: abi.ts POLICY_VERDICTS). */
@@ -114,7 +119,7 @@ _Static_assert(sizeof(struct vxm_endpoint_key) == 12, "vxm_endpoint_key size");
 
 struct vxm_endpoint {
 	__u32 remote_vtep; /* host order; 0 = local */
-	__u32 ifindex;     /* local port; 0 = not learned yet */
+	__u32 ifindex;     /* the port bound to the VM NIC (LOCAL, or ARRIVING: the target's); 0 = none: admits nothing */
 	__u32 flags;       /* enum vxm_endpoint_flags */
 	__u32 next_vtep;   /* host order; MOVING: the migration target's VTEP, else 0 */
 };

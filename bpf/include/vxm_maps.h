@@ -11,8 +11,8 @@
 #include <bpf/bpf_helpers.h>
 #include "vxm_abi.h"
 
-/* vxm_ports: ifindex -> {vni, flags}.
- * Writer: agent (dataplane/bpf/desired.ts via reconcile). Reader: vxm_from_vm. */
+/* vxm_ports: ifindex -> {vni, flags: VM (bound to a VM NIC of this node) | UNBOUND | GATEWAY}.
+ * Writer: agent (dataplane/bpf/desired.ts via reconcile, bindings from dataplane/vm-ports.ts). Reader: vxm_from_vm. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VXM_MAX_PORTS);

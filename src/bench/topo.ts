@@ -69,7 +69,7 @@ export class BenchTopology {
     for (const vm of this.vms) {
       await addVm({
         netns: this.ns(vm.name), nodeNetns: this.ns(vm.node), port: `vxmp${vm.name}`, bridge: names.bridge(VNI),
-        mac: vm.mac, address: `${vm.ip}/24`, gateway: GATEWAY, mtu: MTU,
+        mac: vm.mac, address: `${vm.ip}/24`, gateway: GATEWAY, mtu: MTU, binding: { vm: `bench/${vm.name}`, iface: 'default' },
       });
     }
     if (this.mode !== 'underlay') await this.reconcile();

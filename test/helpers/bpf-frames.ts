@@ -34,6 +34,28 @@ export function ipv4(src: string, dst: string, payload = Buffer.alloc(8), ihl = 
   return Buffer.concat([h, payload]);
 }
 
+/** A UDP header (ports in host order, no checksum) followed by `len` zero bytes. */
+export function udp(sport: number, dport: number, len = 240): Buffer {
+  const u = Buffer.alloc(8 + len);
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(u.length, 4);
+  return u;
+}
+
+/** An IPv6 header (next header: no next header) with `payload`. */
+export function ipv6(payload = Buffer.alloc(8)): Buffer {
+  const h = Buffer.alloc(40);
+  h[0] = 0x60;
+  h.writeUInt16BE(payload.length, 4);
+  h[6] = 59;
+  h[7] = 64;
+  h[8] = 0xfe;
+  h[9] = 0x80;
+  h[39] = 1;
+  return Buffer.concat([h, payload]);
+}
+
 export function vlan(dst: string, src: string, vid: number, inner: number, payload: Buffer): Buffer {
   const tag = Buffer.alloc(4);
   tag.writeUInt16BE(vid, 0);

@@ -9,6 +9,7 @@ import { createUnderlay, addHost, addVm, destroyNamespaces, nsName } from '../..
 import type { NodeIntent, NetworkIntent } from '../../src/intent/types.js';
 import { gatewayMac, names } from '../../src/dataplane/names.js';
 import { run } from '../../src/util/exec.js';
+import type { PortBinding } from '../../src/dataplane/port-binding.js';
 
 export interface NetDef {
   key: string;
@@ -46,6 +47,8 @@ export class Lab {
     return nsName(this.prefix, 'ext');
   }
   port = (vm: string) => `vxmp${vm}`;
+  /** The VM NIC a port of `vm` is bound to (the intent's endpoint: default/<vm>, interface default). */
+  binding = (vm: string): PortBinding => ({ vm: `default/${vm}`, iface: 'default' });
 
   async build(nets: NetDef[], vms: VmDef[]): Promise<void> {
     this.nets = nets;
@@ -60,7 +63,7 @@ export class Lab {
     const net = this.net(vm.net);
     await addVm({
       netns: this.vmNs(vm.name), nodeNetns: this.nodeNs(vm.node), port: this.port(vm.name), bridge: names.bridge(net.vni),
-      mac: vm.mac, address: `${vm.ip}/${net.cidr.split('/')[1]}`, gateway: net.gateway, mtu: MTU,
+      mac: vm.mac, address: `${vm.ip}/${net.cidr.split('/')[1]}`, gateway: net.gateway, mtu: MTU, binding: this.binding(vm.name),
     });
   }
 
@@ -88,6 +91,18 @@ export class Lab {
         networks,
       }],
     };
+  }
+
+  /** The intent for `node` while VM `vm` migrates to node `target` (computeIntent's view of migrationState.targetNode). */
+  migrating(node: string, vm: string, target: string): NodeIntent {
+    const intent = this.intent(node);
+    const mac = this.vms.find((v) => v.name === vm)!.mac;
+    for (const ep of intent.clusterNetworks[0]!.networks.flatMap((n) => n.endpoints)) {
+      if (ep.mac !== mac) continue;
+      ep.migratingTo = { node: this.nodeName(target), vtep: NODE_IPS[target]! };
+      if (node === target) ep.arriving = true;
+    }
+    return intent;
   }
 
   async destroy(): Promise<void> {

@@ -181,7 +181,7 @@ describe('reconcile over the pinned maps with batched I/O', () => {
   it('programs 20k endpoints, then repairs entries deleted, changed and added with bpftool on the next pass', async () => {
     const { hash } = ensurePrograms(pinDir);
     const intent = scaleIntent('n1', scaleEndpoints(20_000, 'n1'));
-    const env = { ifindex: {}, vmPorts: {}, learned: {}, objectHash: hash };
+    const env = { ifindex: {}, vmPorts: {}, objectHash: hash };
     const desired = desiredMaps(intent, env).state;
     const pass = () => {
       const maps = PinnedMaps.open(pinDir);

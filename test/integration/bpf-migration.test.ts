@@ -76,16 +76,8 @@ class BpfNodes {
   }
 }
 
-/** The lab's intent for `node` while the guest migrates to n3 (what computeIntent gives for migrationState.targetNode = n3). */
-function migrating(lab: Lab, node: string): NodeIntent {
-  const intent = lab.intent(node);
-  for (const ep of intent.clusterNetworks[0]!.networks[0]!.endpoints) {
-    if (ep.mac !== GUEST.mac) continue;
-    ep.migratingTo = { node: lab.nodeName('n3'), vtep: NODE_IPS.n3! };
-    if (node === 'n3') ep.arriving = true;
-  }
-  return intent;
-}
+/** The lab's intent for `node` while the guest migrates to n3. */
+const migrating = (lab: Lab, node: string): NodeIntent => lab.migrating(node, GUEST.name, 'n3');
 
 /** Sends one hand-made frame with scapy from `netns` (`frame` is a scapy expression; the script may define `inner`). */
 async function scapySend(netns: string, iface: string, frame: string, inner = ''): Promise<void> {
@@ -118,11 +110,11 @@ describe('bpf dataplane, live migration', () => {
     nodes = new BpfNodes(l);
     await nodes.reconcile((n) => l.intent(n));
     for (const [from, to] of [['a1', GUEST.ip], ['a3', GUEST.ip], ['a2', '10.10.0.13']] as const) expect(await ping(l.vmNs(from), to)).toBe(true);
-    await nodes.reconcile((n) => l.intent(n)); // every VM's port learned (a3's port is a3's now)
 
-    // The target's virt-launcher: the guest's NIC on n3, not running yet (down), same MAC and address.
+    // The target's virt-launcher: the guest's NIC on n3, not running yet (down), same MAC and address,
+    // its port bound to the guest's NIC when plugged.
     await sh(l.vmNs('a2'), ['ip', 'link', 'add', 'eth1', 'address', GUEST.mac, 'mtu', '1450', 'type', 'veth', 'peer', 'name', TARGET_PORT, 'mtu', '1450', 'netns', l.nodeNs('n3')]);
-    await plugPort(l.nodeNs('n3'), TARGET_PORT, names.bridge(A.vni));
+    await plugPort(l.nodeNs('n3'), TARGET_PORT, names.bridge(A.vni), l.binding(GUEST.name));
     await sh(l.vmNs('a2'), ['ip', 'addr', 'add', `${GUEST.ip}/24`, 'dev', 'eth1']);
 
     // KubeVirt names the target: every agent reconciles the migration state, n3 programs the new port.

@@ -194,7 +194,7 @@ describe('kernel dataplane lifecycle', () => {
     expect(await reconcileAll()).toBe(0);
   });
 
-  it('retire removes only vxlan devices and the VTEP filter; cleanup leaves nothing owned behind', async () => {
+  it('retire removes only vxlan devices and the VTEP filter (anti-spoofing stays); cleanup leaves nothing owned behind', async () => {
     lab = new Lab();
     await lab.build([A, B], [
       { name: 'a1', net: A.key, node: 'n1', ip: '10.10.0.11', mac: mac(0x11) },
@@ -206,8 +206,8 @@ describe('kernel dataplane lifecycle', () => {
     const links = (await sh(n1, ['ip', '-o', 'link', 'show'])).stdout;
     expect(links).not.toMatch(/vxl\d+/);
     expect(links).toMatch(/vxb100/);
-    // The gateway NAT and the DHCP filter are shared by both modes: they stay.
-    expect((await sh(n1, ['nft', 'list', 'tables'])).stdout.trim().split('\n').sort()).toEqual(['table bridge vxmesh_dhcp', 'table inet vxmesh']);
+    // The gateway NAT, the DHCP filter and the VM ports' anti-spoofing are shared by both modes: they stay.
+    expect((await sh(n1, ['nft', 'list', 'tables'])).stdout.trim().split('\n').sort()).toEqual(['table bridge vxmesh_antispoof', 'table bridge vxmesh_dhcp', 'table inet vxmesh']);
     expect(await ping(lab.vmNs('a1'), '10.10.0.1')).toBe(true); // gateway survives a mode switch
 
     for (const n of lab.nodes) await dp(n).cleanup();

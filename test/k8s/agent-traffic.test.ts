@@ -60,7 +60,7 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
   async function createVm(vm: string, mac: string, node: 'n1' | 'n2'): Promise<string> {
     await createObject(client, vmi(vm, 'tenant-a', 'blue', mac, nodeName(node)));
     const ip = await ipOf(vm);
-    await addVm({ netns: nsName(prefix, vm), nodeNetns: nsName(prefix, node), port: `vxmk${vm}`, bridge: names.bridge(100), mac, address: `${ip}/24`, gateway: '10.10.0.1', mtu: 1450 });
+    await addVm({ netns: nsName(prefix, vm), nodeNetns: nsName(prefix, node), port: `vxmk${vm}`, bridge: names.bridge(100), mac, address: `${ip}/24`, gateway: '10.10.0.1', mtu: 1450, binding: { vm: `tenant-a/${vm}`, iface: 'nic1' } });
     return ip;
   }
 

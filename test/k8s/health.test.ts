@@ -108,7 +108,7 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
 
   it('reports the BPF map entries it programmed, VM ports included once they are plugged', async () => {
     for (const vm of vms) {
-      await addVm({ netns: nsName(prefix, vm.name), nodeNetns: nodeNs, port: `vxmh${vm.name}`, bridge: names.bridge(100), mac: vm.mac, address: `${vm.ip}/24`, gateway: '10.10.0.1', mtu: 1450 });
+      await addVm({ netns: nsName(prefix, vm.name), nodeNetns: nodeNs, port: `vxmh${vm.name}`, bridge: names.bridge(100), mac: vm.mac, address: `${vm.ip}/24`, gateway: '10.10.0.1', mtu: 1450, binding: { vm: `tenant-a/${vm.name}`, iface: 'nic1' } });
     }
     // Two networks (blue, red): a gateway port each, plus the two VM ports of blue.
     const { samples } = await until('both VM ports programmed', async () => {

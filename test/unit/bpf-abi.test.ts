@@ -40,7 +40,7 @@ describe('abi.ts mirrors vxm_abi.h', () => {
   it('has the flag values of the header (plain constants: clang leaves these enums out of BTF)', async () => {
     const fs = await import('node:fs');
     const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');
-    const flags = ['PORT_VM', 'PORT_GATEWAY', 'PORT_UNCLAIMED', 'NET_MOVING', 'EP_LOCAL', 'EP_REMOTE', 'EP_ARRIVING', 'EP_MOVING', 'CFG_POLICY', 'POL_ANY'] as const;
+    const flags = ['PORT_VM', 'PORT_GATEWAY', 'PORT_UNBOUND', 'NET_MOVING', 'EP_LOCAL', 'EP_REMOTE', 'EP_ARRIVING', 'EP_MOVING', 'CFG_POLICY', 'POL_ANY'] as const;
     const inHeader = Object.fromEntries(flags.map((f) => [f, Number(new RegExp(`\\bVXM_${f} = (\\d+)`).exec(src)?.[1])]));
     expect(inHeader).toEqual(Object.fromEntries(flags.map((f) => [f, abi[f]])));
   });

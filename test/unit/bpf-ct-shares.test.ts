@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 function program(intent: NodeIntent) {
-  const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998, vxb200: 997 }, vmPorts: { 100: ['lo'] }, learned: { 100: { [A.mac]: 'lo' } }, objectHash: hash };
+  const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998, vxb200: 997 }, vmPorts: { 100: [{ name: 'lo', ifindex: 1, vni: 100, binding: { vm: 'default/a', iface: 'nic' } }] }, objectHash: hash };
   const r = reconcileShares(maps.fd('vxm_ct'), intent);
   maps.apply(diffMaps(maps.readState(), desiredMaps(intent, env).state));
   return r;

@@ -5,7 +5,7 @@ import { desiredMaps, diffMaps, emptyState } from '../../src/dataplane/bpf/desir
 import { nodeEnv, planDevices } from '../../src/dataplane/bpf/devices.js';
 import { planAttach } from '../../src/dataplane/bpf/attach.js';
 import {
-  EP_ARRIVING, EP_LOCAL, EP_MOVING, EP_REMOTE, NET_MOVING, PORT_GATEWAY, PORT_UNCLAIMED, PORT_VM, clusterId, decode, hostIpString, ipHost, macString,
+  EP_ARRIVING, EP_LOCAL, EP_MOVING, EP_REMOTE, NET_MOVING, PORT_GATEWAY, PORT_UNBOUND, PORT_VM, clusterId, decode, hostIpString, ipHost, macString,
 } from '../../src/dataplane/bpf/abi.js';
 
 const intent: NodeIntent = {
@@ -22,7 +22,8 @@ const intent: NodeIntent = {
     }],
   }],
 };
-const env = { ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7 }, vmPorts: { 100: ['vmp1'] }, learned: { 100: { '02:00:00:00:00:0a': 'vmp1' } }, objectHash: 42 };
+const bound = (name: string, ifindex: number, vm?: string) => ({ name, ifindex, vni: 100, ...(vm ? { binding: { vm: `default/${vm}`, iface: 'nic' } } : {}) });
+const env = { ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7 }, vmPorts: { 100: [bound('vmp1', 7, 'a')] }, objectHash: 42 };
 const link = (name: string, ifindex: number, extra: Partial<LinkInfo> = {}): LinkInfo => ({ name, ifindex, up: true, mtu: 1500, addrs: [], ...extra });
 
 describe('desiredMaps', () => {
@@ -35,7 +36,7 @@ describe('desiredMaps', () => {
     expect(ports).toEqual([[6, { vni: 100, flags: 2 }], [7, { vni: 100, flags: 1 }]]);
   });
 
-  it('stores local endpoints with their learned port and remote ones with their VTEP in host order', () => {
+  it('stores local endpoints with the port bound to their NIC and remote ones with their VTEP in host order', () => {
     const eps = entries(state.vxm_endpoints).map(([k, v]) => {
       const key = decode<{ vni: number; mac: number[] }>('vxm_endpoint_key', k);
       const val = decode<{ remote_vtep: number; ifindex: number; flags: number }>('vxm_endpoint', v);
@@ -53,6 +54,16 @@ describe('desiredMaps', () => {
     expect(fl.ips.slice(0, 2)).toEqual([ipHost('198.18.0.2'), 0]);
     const net = decode<{ bridge_ifindex: number; cluster_id: number }>('vxm_network', Buffer.from([...state.vxm_networks.values()][0]!, 'hex'));
     expect(net).toMatchObject({ bridge_ifindex: 5, cluster_id: clusterId('overlay') });
+  });
+
+  it('marks VM ports bound to no NIC of this node UNBOUND, and a local VM without a bound port gets port 0', () => {
+    const e = { ...env, ifindex: { ...env.ifindex, vmp2: 8, vmp3: 9 }, vmPorts: { 100: [bound('vmp1', 7), bound('vmp2', 8, 'b'), bound('vmp3', 9, 'zz')] } };
+    const st = desiredMaps(intent, e).state;
+    const ports = entries(st.vxm_ports).map(([k, v]) => [k.readUInt32LE(0), decode<{ flags: number }>('vxm_port', v).flags]);
+    // vmp1 has no binding, vmp2 is bound to b (which runs on n2), vmp3 to a VM that does not exist
+    expect(ports).toEqual([[6, PORT_GATEWAY], [7, PORT_UNBOUND], [8, PORT_UNBOUND], [9, PORT_UNBOUND]]);
+    const a = entries(st.vxm_endpoints).map(([, v]) => decode<{ ifindex: number; flags: number }>('vxm_endpoint', v))[0]!;
+    expect(a).toMatchObject({ ifindex: 0, flags: EP_LOCAL });
   });
 
   it('diffs to the minimal change set: all updates from empty, nothing when equal, deletes for stale keys', () => {
@@ -82,8 +93,11 @@ describe('desiredMaps during a live migration', () => {
   const withEndpoints = (endpoints: EndpointIntent[]): NodeIntent => ({
     ...intent, clusterNetworks: [{ ...intent.clusterNetworks[0]!, networks: [{ ...intent.clusterNetworks[0]!.networks[0]!, endpoints }] }],
   });
-  const migEnv = (learned: Record<string, string>, remoteVteps: Record<string, number> = {}) => ({
-    ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7, vmp2: 8 }, vmPorts: { 100: ['vmp1', 'vmp2'] }, learned: { 100: learned }, remoteVteps: { 100: remoteVteps }, objectHash: 42,
+  // vmp1 is bound to a (local), vmp2 to c's NIC (the target's new port), vmp3 to d (local, leaving).
+  const migEnv = (localPorts: Record<string, number> = {}, remoteVteps: Record<string, number> = {}) => ({
+    ifindex: { vxe0: 9, vxb100: 5, vxg100: 6, vmp1: 7, vmp2: 8, vmp3: 10 },
+    vmPorts: { 100: [bound('vmp1', 7, '0a'), bound('vmp2', 8, '0c'), bound('vmp3', 10, '0d')] },
+    localPorts: { 100: localPorts }, remoteVteps: { 100: remoteVteps }, objectHash: 42,
   });
   const view = (endpoints: EndpointIntent[], env: ReturnType<typeof migEnv>) => {
     const { state } = desiredMaps(withEndpoints(endpoints), env);
@@ -109,33 +123,33 @@ describe('desiredMaps during a live migration', () => {
   });
   const flagNames = (f: number) => [[EP_LOCAL, 'local'], [EP_REMOTE, 'remote'], [EP_ARRIVING, 'arriving'], [EP_MOVING, 'moving']].filter(([b]) => f & (b as number)).map(([, n]) => n).join('|');
 
-  it('keeps an arriving VM remote behind the source and lets the unclaimed VM ports admit it', () => {
-    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1' }));
+  it('keeps an arriving VM remote behind the source, carrying the target port bound to its NIC', () => {
+    const v = view(migrating, migEnv());
     expect(v.eps['0c']).toEqual([N2, 'remote|arriving', 0]);
-    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM | PORT_UNCLAIMED }); // vmp1 is a's
+    const { state } = desiredMaps(withEndpoints(migrating), migEnv());
+    const c = [...state.vxm_endpoints].map(([k, val]) => [decode<{ mac: number[] }>('vxm_endpoint_key', Buffer.from(k, 'hex')), decode<{ ifindex: number }>('vxm_endpoint', Buffer.from(val, 'hex'))] as const)
+      .find(([k]) => macString(k.mac) === mac('0c'))!;
+    expect(c[1].ifindex).toBe(8);
+    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM, 10: PORT_VM });
   });
 
-  it('keeps the promotion the program made (or the bridge saw) while the migration is in progress, and closes the ports', () => {
-    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp2' }));
-    expect(v.eps['0c']).toEqual([8, 'local|arriving', 0]);
-    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM });
+  it('keeps the promotion the program made on the bound port while the migration is in progress', () => {
+    expect(view(migrating, migEnv({ [mac('0c')]: 8 })).eps['0c']).toEqual([8, 'local|arriving', 0]);
   });
 
-  it('never places an arriving VM on a port another local VM was seen on', () => {
-    const v = view(migrating, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp1' }));
-    expect(v.eps['0c']).toEqual([N2, 'remote|arriving', 0]);
-    expect(v.ports[8]).toBe(PORT_VM | PORT_UNCLAIMED);
+  it('never keeps an arriving VM local on a port other than its bound one', () => {
+    expect(view(migrating, migEnv({ [mac('0c')]: 7 })).eps['0c']).toEqual([N2, 'remote|arriving', 0]);
   });
 
   it('flags VMs leaving for another node MOVING with the target VTEP, and their VNI for vxm_from_tunnel', () => {
-    const v = view(migrating, migEnv({ [mac('0d')]: 'vmp2' }));
-    expect(v.eps['0d']).toEqual([8, 'local|moving', N3]);
+    const v = view(migrating, migEnv());
+    expect(v.eps['0d']).toEqual([10, 'local|moving', N3]);
     expect(v.eps['0e']).toEqual([N2, 'remote|moving', N3]);
     expect(v.netFlags).toBe(NET_MOVING);
   });
 
   it('keeps a move vxm_from_tunnel learned (entry behind the target already) until completion', () => {
-    const v = view(migrating, migEnv({ [mac('0d')]: 'vmp2' }, { [mac('0d')]: ipHost(N3), [mac('0e')]: ipHost(N3) }));
+    const v = view(migrating, migEnv({}, { [mac('0d')]: ipHost(N3), [mac('0e')]: ipHost(N3) }));
     expect(v.eps['0d']).toEqual([N3, 'remote|moving', N3]);
     expect(v.eps['0e']).toEqual([N3, 'remote|moving', N3]);
     // a remote VTEP that is not the target is no reason to deviate from the intent
@@ -144,9 +158,10 @@ describe('desiredMaps during a live migration', () => {
 
   it('writes plain entries and no flags once the migration is over', () => {
     const done = [ep('0a', 'n1', '198.18.0.1'), ep('0c', 'n1', '198.18.0.1'), ep('0d', 'n3', N3), ep('0e', 'n3', N3)];
-    const v = view(done, migEnv({ [mac('0a')]: 'vmp1', [mac('0c')]: 'vmp2' }, { [mac('0d')]: ipHost(N3) }));
+    const v = view(done, migEnv({ [mac('0c')]: 8 }, { [mac('0d')]: ipHost(N3) }));
     expect(v.eps).toEqual({ '0a': [7, 'local', 0], '0c': [8, 'local', 0], '0d': [N3, 'remote', 0], '0e': [N3, 'remote', 0] });
-    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM });
+    // d runs on n3 now: its old port here is bound to a VM NIC that is not on this node, and carries nothing
+    expect(v.ports).toEqual({ 6: PORT_GATEWAY, 7: PORT_VM, 8: PORT_VM, 10: PORT_UNBOUND });
     expect(v.netFlags).toBe(0);
   });
 });
@@ -170,19 +185,12 @@ describe('planDevices', () => {
 });
 
 describe('nodeEnv', () => {
-  const links = [link('vxb100', 5, { kind: 'bridge' }), link('vxg100', 6, { master: 'vxb100' }), link('vmp1', 7, { master: 'vxb100' }), link('vmp2', 8, { master: 'vxb100' })];
-  it('finds VM ports as non-vxmesh bridge members and local MACs where the bridge learned them', () => {
-    const e = nodeEnv(links, [
-      { mac: '02:00:00:00:00:0A', dev: 'vmp2', self: false, master: 'vxb100', state: '' },
-      { mac: 'aa:aa:aa:aa:aa:aa', dev: 'vmp1', self: false, master: 'vxb100', state: 'permanent' },
-    ], {}, 1);
-    expect(e.vmPorts).toEqual({ 100: ['vmp1', 'vmp2'] });
-    expect(e.learned).toEqual({ 100: { '02:00:00:00:00:0a': 'vmp2' } });
-  });
-
-  it('keeps a known port after the bridge entry aged out, but not once the port left the bridge', () => {
-    expect(nodeEnv(links, [], { 100: { '02:00:00:00:00:0a': 7 } }, 1).learned).toEqual({ 100: { '02:00:00:00:00:0a': 'vmp1' } });
-    expect(nodeEnv(links.slice(0, 2), [], { 100: { '02:00:00:00:00:0a': 7 } }, 1).learned).toEqual({});
+  const links = [
+    link('vxb100', 5, { kind: 'bridge' }), link('vxg100', 6, { master: 'vxb100' }),
+    link('vmp1', 7, { master: 'vxb100', alias: 'vxmesh/default/a/nic' }), link('vmp2', 8, { master: 'vxb100', alias: 'not a binding' }),
+  ];
+  it('finds VM ports as non-vxmesh bridge members with the binding their alias names', () => {
+    expect(nodeEnv(links, 1).vmPorts).toEqual({ 100: [bound('vmp1', 7, 'a'), { ...bound('vmp2', 8), alias: 'not a binding' }].map((p, i) => (i === 0 ? { ...p, alias: 'vxmesh/default/a/nic' } : p)) });
   });
 });
 

@@ -6,7 +6,7 @@ import { desiredMaps, diffMaps } from '../../src/dataplane/bpf/desired.js';
 import { ensurePrograms, openPinnedProgram } from '../../src/dataplane/bpf/loader.js';
 import { PinnedMaps, statPackets } from '../../src/dataplane/bpf/maps.js';
 import * as bpf from '../../src/dataplane/bpf/libbpf.js';
-import { arp, arpRequest, dhcp, eth, ipv4, parseIp, parseMac, vlan } from '../helpers/bpf-frames.js';
+import { arp, arpRequest, dhcp, eth, ipv4, ipv6, parseIp, parseMac, udp, vlan } from '../helpers/bpf-frames.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 
 const TC_ACT_OK = 0;
@@ -17,6 +17,8 @@ const A = { mac: '02:00:00:00:00:0a', ip: '10.0.0.10' }; // local VM on port "lo
 const B = { mac: '02:00:00:00:00:0b', ip: '10.0.0.11' }; // remote VM behind 198.18.0.2
 const GW = { ip: '10.0.0.1', mac: names && '02:76:6d:00:00:64' };
 const BCAST = 'ff:ff:ff:ff:ff:ff';
+/** The test-run device "lo" as A's VM port, bound to A's NIC (vm-ports.ts). */
+const PORT_LO = { name: 'lo', ifindex: 1, vni: VNI, binding: { vm: 'default/a', iface: 'nic' } };
 
 const intent: NodeIntent = {
   node: 'n1',
@@ -44,7 +46,7 @@ beforeAll(async () => {
   const loaded = ensurePrograms(pinDir);
   maps = PinnedMaps.open(pinDir);
   // vxe0 = 999: redirects in a test run only return TC_ACT_REDIRECT; clones to it fail harmlessly.
-  const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998 }, vmPorts: { [VNI]: ['lo'] }, learned: { [VNI]: { [A.mac]: 'lo' } }, objectHash: loaded.hash };
+  const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998 }, vmPorts: { [VNI]: [PORT_LO] }, objectHash: loaded.hash };
   const { state } = desiredMaps(intent, env);
   maps.apply(diffMaps(maps.readState(), state));
   vmFd = openPinnedProgram(pinDir, 'fromVm');
@@ -101,9 +103,29 @@ describe('vxm_from_vm (BPF_PROG_TEST_RUN on port ifindex 1)', () => {
     expect(r.retval).toBe(TC_ACT_OK);
   });
 
-  it('lets DHCP from 0.0.0.0 through to the local bridge', () => {
-    const r = bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255')));
-    expect(r.retval).toBe(TC_ACT_OK);
+  it('accepts 0.0.0.0 as the source of a DHCP client message only, not of other UDP or TCP', () => {
+    expect(bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255', dhcp(68, 67, 1, A.mac)))).retval).toBe(TC_ACT_OK);
+    const before = count('dropped-spoof');
+    expect(bpf.testRun(vmFd, eth(B.mac, A.mac, 0x0800, ipv4('0.0.0.0', B.ip, udp(68, 53)))).retval).toBe(TC_ACT_SHOT);
+    expect(bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0800, ipv4('0.0.0.0', '255.255.255.255', udp(67, 68)))).retval).toBe(TC_ACT_SHOT);
+    const tcp = ipv4('0.0.0.0', B.ip, Buffer.alloc(20));
+    tcp[9] = 6;
+    expect(bpf.testRun(vmFd, eth(B.mac, A.mac, 0x0800, tcp)).retval).toBe(TC_ACT_SHOT);
+    expect(count('dropped-spoof')).toBe(before + 3);
+  });
+
+  it('accepts 0.0.0.0 as an ARP sender in a probe (request) only, not in a reply', () => {
+    const before = count('dropped-spoof');
+    expect(bpf.testRun(vmFd, eth(BCAST, A.mac, 0x0806, arp(2, A.mac, '0.0.0.0', B.mac, B.ip))).retval).toBe(TC_ACT_SHOT);
+    expect(count('dropped-spoof')).toBe(before + 1);
+  });
+
+  it('drops IPv6 from a VM port and counts it, while IPv4 from the same VM passes', () => {
+    const before = count('dropped-ipv6');
+    expect(bpf.testRun(vmFd, eth('33:33:00:00:00:02', A.mac, 0x86dd, ipv6())).retval).toBe(TC_ACT_SHOT);
+    expect(bpf.testRun(vmFd, eth(B.mac, A.mac, 0x86dd, ipv6())).retval).toBe(TC_ACT_SHOT);
+    expect(count('dropped-ipv6')).toBe(before + 2);
+    expect(bpf.testRun(vmFd, eth(B.mac, A.mac, 0x0800, ipv4(A.ip, B.ip))).retval).toBe(TC_ACT_REDIRECT);
   });
 
   it('keeps a DHCP broadcast (UDP 68 -> 67) on the node: to the local bridge, never replicated to peers', () => {
@@ -223,7 +245,7 @@ describe('vxm_from_tunnel', () => {
 
 describe('map reconcile', () => {
   it('holds exactly the intent after applying the diff, and a second diff is empty', () => {
-    const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998 }, vmPorts: { [VNI]: ['lo'] }, learned: { [VNI]: { [A.mac]: 'lo' } }, objectHash: 0 };
+    const env = { ifindex: { lo: 1, vxe0: 999, vxb100: 998 }, vmPorts: { [VNI]: [PORT_LO] }, objectHash: 0 };
     const { state } = desiredMaps(intent, env);
     const observed = maps.readState();
     const changes = diffMaps(observed, state);

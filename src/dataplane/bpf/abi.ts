@@ -15,7 +15,8 @@ export const VXM_CT_SHARE = 16384;
 
 export const PORT_VM = 1;
 export const PORT_GATEWAY = 2;
-export const PORT_UNCLAIMED = 4;
+// 4: retired (PORT_UNCLAIMED), never reused
+export const PORT_UNBOUND = 8;
 export const NET_MOVING = 1;
 export const EP_LOCAL = 1;
 export const EP_REMOTE = 2;
@@ -26,6 +27,7 @@ export const EP_MOVING = 8;
 export const VERDICTS = [
   'forwarded-local', 'forwarded-tunnel', 'arp-answered', 'dropped-unknown-vtep',
   'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded', 'dropped-policy', 'dropped-broadcast-rate',
+  'dropped-unbound', 'dropped-ipv6',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 

@@ -12,7 +12,6 @@ import { DataplaneError } from '../../errors.js';
 import { run } from '../../util/exec.js';
 import { names } from '../names.js';
 import { listLinks, type LinkInfo } from '../netlink/link.js';
-import { listFdb } from '../netlink/fdb.js';
 import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
 import { reconcileDhcp } from '../dhcp/index.js';
 import { describeChange } from '../netlink/change.js';
@@ -26,6 +25,8 @@ import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
 import { reconcileShares } from './ct-shares.js';
 import { detachAll } from './teardown.js';
+import { UnboundReporter } from '../vm-ports.js';
+import { reconcileAntispoof, removeAntispoof } from '../kernel/antispoof-apply.js';
 
 type Errors = ReconcileReport['errors'];
 interface MapsResult { changes: number; errors: Errors; entries: Record<string, number>; refused: Record<string, number> }
@@ -33,6 +34,7 @@ interface MapsResult { changes: number; errors: Errors; entries: Record<string, 
 export class BpfDataplane implements Dataplane {
   readonly mode = 'bpf' as const;
   readonly pinDir: string;
+  private readonly unbound = new UnboundReporter();
 
   constructor(private readonly opts: DataplaneOptions) {
     this.pinDir = names.pinDir(opts.bpffs ?? '/sys/fs/bpf');
@@ -103,7 +105,7 @@ export class BpfDataplane implements Dataplane {
     const errors: Errors = [];
     let changes = 0;
     const early = earlyLinks !== undefined;
-    const [links, fdb] = await Promise.all([earlyLinks ?? listLinks({ netns }), listFdb({ netns })]);
+    const links = earlyLinks ?? await listLinks({ netns });
     if (early && !sharedDevicesExist(links, intent)) return undefined;
     const progs = ensurePrograms(this.pinDir);
     if (progs.loaded) {
@@ -120,7 +122,7 @@ export class BpfDataplane implements Dataplane {
       errors.push(...shares.errors.map((e) => ({ ...e, network: keyOf.get(e.vni) })));
       const observed = maps.readState();
       const seen = observedEndpoints(observed.vxm_endpoints);
-      const env = { ...nodeEnv(links, fdb, seen.ports, progs.hash), remoteVteps: seen.remotes };
+      const env = { ...nodeEnv(links, progs.hash), localPorts: seen.ports, remoteVteps: seen.remotes };
       const desired = desiredMaps(intent, env);
       if (early && desired.errors.length) return undefined;
       errors.push(...desired.errors);
@@ -155,6 +157,11 @@ export class BpfDataplane implements Dataplane {
         changes += egressSteps.length - failures.length;
         for (const f of failures) errors.push({ message: `egress ${f.step.op} #${f.step.ifindex}: ${f.message}` });
       }
+      // The port gate (kernel/antispoof.ts): what reaches the bridge from a VM port, and every port not
+      // programmed yet. After the attachments, so a port is admitted there only once its program runs.
+      const gate = await reconcileAntispoof(intent, links, { netns, log, reporter: this.unbound });
+      changes += gate.applied;
+      if (gate.error) errors.push({ message: gate.error });
       return { changes, errors, entries, refused };
     } finally {
       for (const fd of Object.values(fds)) bpf.closeFd(fd);
@@ -198,6 +205,7 @@ export class BpfDataplane implements Dataplane {
 
   async cleanup(): Promise<void> {
     await this.retire();
+    await removeAntispoof(this.opts.netns); // shared by both modes: retire() keeps it
     const res = await cleanupGateways({ node: this.opts.node, netns: this.opts.netns, log: this.log, bridges: true });
     if (res.failures.length) {
       throw new DataplaneError('BPF_CLEANUP', `cleanup: ${res.failures.map((f) => `${describeChange(f.change)}: ${f.message}`).join('; ')}`);

@@ -1,5 +1,5 @@
 /**
- * desired.ts: pure. NodeIntent + what the node looks like (ifindexes, learned MACs) -> the exact
+ * desired.ts: pure. NodeIntent + what the node looks like (ifindexes, VM ports and their bindings) -> the exact
  * contents every vxmesh map should hold, as tables of hex key -> hex value (the bytes the kernel
  * stores, so observed and desired compare byte for byte), and the diff between two such states.
  */
@@ -7,12 +7,13 @@ import type { NodeIntent } from '../../intent/types.js';
 import { names, gatewayMac } from '../names.js';
 import { directedBroadcast } from '../../util/ipv4.js';
 import {
-  NET_MOVING, PORT_GATEWAY, PORT_UNCLAIMED, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
+  NET_MOVING, PORT_GATEWAY, PORT_UNBOUND, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
 } from './abi.js';
 import { CFG_POLICY } from './abi.js';
 import { policyTables } from './policy.js';
-import { endpointValue, placeEndpoints } from './endpoints.js';
+import { endpointValue } from './endpoints.js';
 import { floodVteps } from '../../intent/flood.js';
+import { assignPorts, type VmPort } from '../vm-ports.js';
 
 /** Maps the agent writes (vxm_stats is written by the programs only). */
 export const MANAGED_MAPS = [
@@ -27,10 +28,10 @@ export type MapState = Record<ManagedMap, Table>;
 export interface NodeEnv {
   /** Device name -> ifindex in the node netns. */
   ifindex: Record<string, number>;
-  /** Per VNI: the VM ports (non-vxmesh members of vxb<vni>). */
-  vmPorts: Record<number, string[]>;
-  /** Per VNI: MAC (lowercase) -> port name the bridge learned it on. */
-  learned: Record<number, Record<string, string>>;
+  /** Per VNI: the VM ports (non-vxmesh members of vxb<vni>) with their bindings (vm-ports.ts). */
+  vmPorts: Record<number, VmPort[]>;
+  /** Per VNI: MAC (lowercase) -> ifindex of the entries vxm_endpoints holds as local now (a promotion). */
+  localPorts?: Record<number, Record<string, number>>;
   /** Per VNI: MAC (lowercase) -> remote VTEP (host order) vxm_endpoints holds now; absent: none. */
   remoteVteps?: Record<number, Record<string, number>>;
   /** Object build hash (kept in vxm_config so a restarted agent knows the pinned programs). */
@@ -90,18 +91,19 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
         hex(encode('vxm_arp_entry', { mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0] })));
       const gw = env.ifindex[names.gatewayPort(vni)];
       if (gw) s.vxm_ports.set(hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
-      const placed = placeEndpoints(net.endpoints, env.learned[vni] ?? {});
-      for (const port of env.vmPorts[vni] ?? []) {
-        const idx = env.ifindex[port];
-        const flags = PORT_VM | (placed.openPorts && !placed.claimed.has(port) ? PORT_UNCLAIMED : 0);
-        if (idx) s.vxm_ports.set(hex(u32(idx)), hex(encode('vxm_port', { vni, flags })));
+      const ports = env.vmPorts[vni] ?? [];
+      const placed = assignPorts(net.endpoints, ports);
+      const unbound = new Set(placed.unbound);
+      for (const port of ports) {
+        const flags = unbound.has(port) ? PORT_UNBOUND : PORT_VM;
+        s.vxm_ports.set(hex(u32(port.ifindex)), hex(encode('vxm_port', { vni, flags })));
       }
       for (const ep of net.endpoints) {
         const mac = ep.mac.toLowerCase();
         s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(ep.ip) })), hex(encode('vxm_arp_entry', { mac: macBytes(mac), pad: [0, 0] })));
         const k = hex(encode('vxm_endpoint_key', { vni, mac: macBytes(mac), pad: [0, 0] }));
-        const port = placed.portOf.get(mac);
-        const v = endpointValue(ep, port ? env.ifindex[port] ?? 0 : 0, env.remoteVteps?.[vni]?.[mac] ?? 0);
+        const port = placed.portOf.get(mac)?.ifindex ?? 0;
+        const v = endpointValue(ep, port, { local: env.localPorts?.[vni]?.[mac] ?? 0, remote: env.remoteVteps?.[vni]?.[mac] ?? 0 });
         s.vxm_endpoints.set(k, hex(encode('vxm_endpoint', v)));
       }
     }

@@ -3,14 +3,13 @@
  *  - one collect-metadata vxlan device per VTEP port, names.externalVxlan(port) (`vxe0` for 4789):
  *    external, dstport, nolearning, MTU = uplink MTU - 50, up;
  *  - no per-VNI vxl<vni> devices: leftovers of kernel mode hold the UDP port and are deleted first;
- *  - VM ports = members of vxb<vni> vxmesh does not own; a local VM's port = where the bridge learned
- *    its MAC (kept once known while that port stays in the bridge, since fast-pathed frames bypass the
- *    bridge and its FDB entry ages out).
+ *  - VM ports = members of vxb<vni> vxmesh does not own, each with the VM NIC its alias binds it to
+ *    (vm-ports.ts); never where the bridge learned a MAC.
  */
 import type { NodeIntent } from '../../intent/types.js';
 import type { LinkInfo } from '../netlink/link.js';
-import type { FdbEntry } from '../netlink/fdb.js';
-import { names, isOwnedDevice } from '../names.js';
+import { names } from '../names.js';
+import { vmPortsByVni } from '../vm-ports.js';
 import type { NodeEnv } from './desired.js';
 
 export const VXLAN_OVERHEAD = 50;
@@ -58,40 +57,9 @@ export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[]
   return steps;
 }
 
-const vniOfBridge = (name: string): number | undefined => (/^vxb(\d+)$/.test(name) ? Number(name.slice(3)) : undefined);
-
-/**
- * The node facts for desiredMaps(). `previous` = local endpoints' ports currently in vxm_endpoints
- * (vni -> mac -> ifindex), kept while that port is still a VM port of the VNI and the bridge did not
- * learn the MAC elsewhere.
- */
-export function nodeEnv(links: LinkInfo[], fdb: FdbEntry[], previous: Record<number, Record<string, number>>, objectHash: number): NodeEnv {
+/** The node facts for desiredMaps() (the agent adds what vxm_endpoints holds now: localPorts, remoteVteps). */
+export function nodeEnv(links: LinkInfo[], objectHash: number): NodeEnv {
   const ifindex: Record<string, number> = {};
-  const nameOf = new Map<number, string>();
-  for (const l of links) {
-    ifindex[l.name] = l.ifindex;
-    nameOf.set(l.ifindex, l.name);
-  }
-  const vmPorts: Record<number, string[]> = {};
-  for (const l of links) {
-    const vni = l.master ? vniOfBridge(l.master) : undefined;
-    if (vni === undefined || isOwnedDevice(l.name)) continue;
-    (vmPorts[vni] ??= []).push(l.name);
-  }
-  for (const v of Object.values(vmPorts)) v.sort();
-  const learned: Record<number, Record<string, string>> = {};
-  for (const [vniText, macs] of Object.entries(previous)) {
-    const vni = Number(vniText);
-    for (const [mac, idx] of Object.entries(macs)) {
-      const port = nameOf.get(idx);
-      if (port && vmPorts[vni]?.includes(port)) (learned[vni] ??= {})[mac] = port;
-    }
-  }
-  for (const e of fdb) {
-    if (e.self || e.state === 'permanent' || !e.master) continue;
-    const vni = vniOfBridge(e.master);
-    if (vni === undefined || !vmPorts[vni]?.includes(e.dev)) continue;
-    (learned[vni] ??= {})[e.mac.toLowerCase()] = e.dev;
-  }
-  return { ifindex, vmPorts, learned, objectHash };
+  for (const l of links) ifindex[l.name] = l.ifindex;
+  return { ifindex, vmPorts: vmPortsByVni(links), objectHash };
 }

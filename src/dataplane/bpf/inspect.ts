@@ -3,7 +3,7 @@
  * counters per VNI, and the bpftool command lines showing the same.
  */
 import path from 'node:path';
-import { EP_ARRIVING, EP_MOVING, hostIpString, ipString, macString, type Verdict } from './abi.js';
+import { EP_ARRIVING, EP_MOVING, PORT_GATEWAY, PORT_UNBOUND, hostIpString, ipString, macString, type Verdict } from './abi.js';
 import type { PinnedMaps, StatRow } from './maps.js';
 import { ALL_MAPS } from './maps.js';
 import { readPolicyRows } from './policy-inspect.js';
@@ -12,7 +12,7 @@ import { policyCounterText, type PolicyCounterRow } from '../kernel/policy-inspe
 
 export interface BpfInspectData {
   pinDir: string;
-  ports: Array<{ ifindex: number; name?: string; vni: number; kind: 'vm' | 'gateway' }>;
+  ports: Array<{ ifindex: number; name?: string; vni: number; kind: 'vm' | 'gateway' | 'unbound' }>;
   endpoints: Array<{ vni: number; mac: string; ip?: string; localPort?: string; localIfindex?: number; remoteVtep?: string; migration?: string }>;
   arp: Array<{ vni: number; ip: string; mac: string }>;
   vteps: Array<{ clusterId: number; ip: string }>;
@@ -37,13 +37,13 @@ export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfI
         vni: e.key.vni, mac, ip: ipOf.get(`${e.key.vni}/${mac}`),
         ...(e.value.remote_vtep
           ? { remoteVtep: hostIpString(e.value.remote_vtep) }
-          : { localIfindex: e.value.ifindex, localPort: e.value.ifindex ? ifname.get(e.value.ifindex) ?? `#${e.value.ifindex}` : '(not learned yet)' }),
+          : { localIfindex: e.value.ifindex, localPort: e.value.ifindex ? ifname.get(e.value.ifindex) ?? `#${e.value.ifindex}` : '(no bound port)' }),
         ...(migration ? { migration } : {}),
       };
     })
     .sort((a, b) => a.vni - b.vni || (a.ip ?? '').localeCompare(b.ip ?? '', undefined, { numeric: true }));
   const ports = maps.entries<number, { vni: number; flags: number }>('vxm_ports', 'u32', 'vxm_port')
-    .map((e) => ({ ifindex: e.key, name: ifname.get(e.key), vni: e.value.vni, kind: (e.value.flags & 2 ? 'gateway' : 'vm') as 'vm' | 'gateway' }))
+    .map((e) => ({ ifindex: e.key, name: ifname.get(e.key), vni: e.value.vni, kind: portKind(e.value.flags) }))
     .sort((a, b) => a.vni - b.vni || a.ifindex - b.ifindex);
   const vteps = maps.entries<{ cluster_id: number; ip: number }, number>('vxm_vteps', 'vxm_vtep_key', 'u8')
     .map((e) => ({ clusterId: e.key.cluster_id, ip: hostIpString(e.key.ip) }))
@@ -86,4 +86,8 @@ export function inspectText(d: BpfInspectData): string {
     'Same data, raw:',
     ...d.bpftool.map((c) => `  ${c}`),
   ].join('\n');
+}
+
+function portKind(flags: number): 'vm' | 'gateway' | 'unbound' {
+  return flags & PORT_GATEWAY ? 'gateway' : flags & PORT_UNBOUND ? 'unbound' : 'vm';
 }

@@ -18,9 +18,14 @@ import { VTEP_TABLE } from './vtep-filter.js';
 import { POLICY_TABLE } from './policy.js';
 import { FLOOD_TABLE } from './flood-limit.js';
 import { policyCounterText, readPolicyCounters } from './policy-inspect.js';
+import { ANTISPOOF_TABLE, antispoofState, planAntispoof } from './antispoof.js';
+import { logUnbound, removeAntispoof } from './antispoof-apply.js';
+import { findTable } from '../netlink/nft.js';
+import { UnboundReporter } from '../vm-ports.js';
 
 export class KernelDataplane implements Dataplane {
   readonly mode = 'kernel' as const;
+  private readonly unbound = new UnboundReporter();
   constructor(private readonly opts: DataplaneOptions) {}
 
   private get log() {
@@ -37,6 +42,10 @@ export class KernelDataplane implements Dataplane {
       throw new DataplaneError('KERNEL_OBSERVE', `cannot read node ${this.opts.node}: ${(cause as Error).message}`, { cause });
     }
     const plan = planKernel(obs, intent);
+    // VM ports: the anti-spoofing table (antispoof.ts), before any other change.
+    const gate = antispoofState(intent, obs.node.links);
+    plan.changes.unshift(...planAntispoof(findTable(obs.node.tables, 'bridge', ANTISPOOF_TABLE), gate, obs.node.links));
+    logUnbound(gate.unbound, this.unbound, log);
     for (const c of plan.changes) {
       if (c.reason?.startsWith('vxlan attributes differ')) log.warn({ vni: c.vni, op: 'recreate', reason: c.reason }, 'vxlan device recreated');
     }
@@ -67,6 +76,7 @@ export class KernelDataplane implements Dataplane {
 
   async cleanup(): Promise<void> {
     await this.retire();
+    await removeAntispoof(this.opts.netns); // shared by both modes: retire() keeps it
     const res = await cleanupGateways({ node: this.opts.node, netns: this.opts.netns, log: this.log, bridges: true });
     this.throwOnFailure(res.failures, 'cleanup');
   }

@@ -164,11 +164,11 @@ export function parseRuleset(json: unknown, prefix = 'vxmesh'): ObservedTable[] 
     if (t && t.name.startsWith(prefix)) tables.set(key(t.family, t.name), { family: t.family, name: t.name, sets: [], chains: [] });
   }
   for (const it of items) {
-    const s = it.set as { family: string; table: string; name: string; type: string; elem?: unknown[] } | undefined;
+    const s = it.set as { family: string; table: string; name: string; type: unknown; elem?: unknown[] } | undefined;
     const c = it.chain as { family: string; table: string; name: string; type?: string; hook?: string; prio?: number; policy?: string } | undefined;
     const r = it.rule as { family: string; table: string; chain: string; comment?: string } | undefined;
     const m = it.map as { family: string; table: string; name: string; elem?: unknown[] } | undefined;
-    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: s.type, elements: (s.elem ?? []).map(canonicalElement) });
+    if (s) tables.get(key(s.family, s.table))?.sets.push({ name: s.name, type: typeText(s.type), elements: (s.elem ?? []).map(canonicalElement) });
     if (m) {
       const t = tables.get(key(m.family, m.table));
       if (t) (t.maps ??= []).push({ name: m.name, elements: (m.elem ?? []).map(canonicalElement) });
@@ -178,6 +178,9 @@ export function parseRuleset(json: unknown, prefix = 'vxmesh'): ObservedTable[] 
   }
   return [...tables.values()];
 }
+
+/** A set's type as nft writes it: `ipv4_addr`, or `iface_index . ether_addr` for a concatenation. */
+const typeText = (t: unknown): string => (Array.isArray(t) ? t.map(String).join(' . ') : String(t));
 
 export async function listOwnedTables(opts: { netns?: string }): Promise<ObservedTable[]> {
   return parseRuleset(await runJson(['nft', '-j', 'list', 'ruleset'], { netns: opts.netns }));
