@@ -144,6 +144,22 @@ describe.each(MODES)('traffic policies in %s mode', (mode) => {
     expect(await tcp('vm-a2', A1, 7)).toBe('vm-a1');
   });
 
+  it.skipIf(mode !== 'kernel')('repairs a flushed policy chain, set or map by content within a resync (kernel mode)', async () => {
+    await applyPolicies(fromClients);
+    expect(await tcp('vm-a3', A1, 7)).toBe('-');
+    const node = lab.node(1);
+    const table = JSON.parse((await lab.exec(node, ['nft', '-j', 'list', 'table', 'bridge', 'vxmesh_policy'])).stdout).nftables as Array<Record<string, any>>;
+    const chains = table.filter((x) => x.chain && /^g\d+$/.test(x.chain.name)).map((x) => x.chain.name as string);
+    const sets = table.filter((x) => x.set && /^g\d+_(l4|any)$/.test(x.set.name)).map((x) => x.set.name as string);
+    expect(chains.length).toBeGreaterThan(0);
+    for (const c of chains) expect((await lab.exec(node, ['nft', 'flush', 'chain', 'bridge', 'vxmesh_policy', c])).exitCode).toBe(0);
+    for (const x of sets) await lab.exec(node, ['nft', 'flush', 'set', 'bridge', 'vxmesh_policy', x]);
+    await lab.exec(node, ['nft', 'flush', 'map', 'bridge', 'vxmesh_policy', 'ports']);
+    await sleep(5000); // resync is 2 s in the lab
+    expect(await tcp('vm-a3', A1, 7)).toBe('-'); // a flushed group chain would let it through
+    expect(await tcp('vm-a2', A1, 7)).toBe('vm-a1'); // a flushed set would deny it
+  });
+
   it('keeps a migrated VM guarded: denied probes sent across the move never get through', async () => {
     // vxm-a1 may only be reached by clients on TCP 7 and may not send anything itself (replies excepted).
     await applyPolicies(fromClients, policy('web-no-egress', { podSelector: web, policyTypes: ['Egress'] }));
