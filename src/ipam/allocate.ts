@@ -78,7 +78,7 @@ export function allocate(snapshot: Snapshot): AllocateResult {
       while (cursor <= pool.last && (used.has(cursor) || !pool.usable(cursor))) cursor++;
       if (cursor > pool.last) {
         errors.push(new InvalidSpecError({ kind: 'VxlanNetwork', namespace: net.metadata.namespace, name: net.metadata.name }, 'spec.cidr',
-          `${net.spec.cidr} is exhausted: no address left for ${nic.vm} ${nic.iface}`));
+          `${net.spec.cidr} is exhausted: no address left for ${nic.namespace === net.metadata.namespace ? `${nic.vm} ${nic.iface}` : `a VM of another namespace`}`));
         continue;
       }
       result.set(nic, intToIp(cursor));

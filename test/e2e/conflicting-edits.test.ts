@@ -1,17 +1,23 @@
 /**
- * A conflicting edit rejects the edit, not the bystander — against running agents (file source, both
- * dataplane modes). Each edit is written straight into the lab's state (as a user editing the cluster
- * would; `lab apply` would refuse it before any agent reads it) while two 10 ms ping streams run: one to
- * the untouched object's VM, one to the edited object's VM. Both must lose nothing: the untouched object
- * keeps its place and the edited one keeps serving its last good version.
+ * A conflicting edit rejects the edit, not the bystander — against running agents, both dataplane modes,
+ * both sources. Each edit is written straight into the cluster (the file source: the lab's state file, as
+ * a user editing it would — `lab apply` refuses it before any agent reads it; the Kubernetes source: an
+ * update through the API server, whose double does not evaluate the CRDs' CEL rules, so the VNI edit that
+ * a real API server refuses reaches the agents) while two 10 ms ping streams run: one to the untouched
+ * object's VM, one to the edited object's VM. Both must lose nothing: the untouched object keeps its place
+ * and the edited one keeps serving its last good version.
  */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient, loadKubeConfig, type KObject } from '../../src/k8s/client.js';
+import { RESOURCES, type ResourceRef } from '../../src/k8s/resources.js';
 import { run } from '../../src/util/exec.js';
 import { find, parsePing, sleep, TestLab, waitFor, type Doc } from '../helpers/lab.js';
 
 const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean);
+const SOURCES = (process.env.E2E_SOURCES ?? 'file,kubernetes').split(',').filter(Boolean);
+const SETUPS = MODES.flatMap((mode) => SOURCES.map((source) => [mode, source] as const));
 
 interface Stream { from: string; to: string; answers: string }
 interface EditCase {
@@ -23,16 +29,18 @@ interface EditCase {
   edited: Stream;
   /** Matches a rejection of the untouched object: must never appear. */
   bystander: RegExp;
+  /** Only the controller writes allocations on Kubernetes (and puts an edited one back at once). */
+  fileOnly?: boolean;
 }
 
 /** The messages of the objects an agent's log says it rejected. */
-const rejected = (log: string): string[] => log.split('\n').filter((l) => l.includes('invalid input ignored')).map((l) => String(JSON.parse(l).err));
+const rejected = (log: string): string[] => log.split('\n').filter((l) => /invalid (input|object) ignored/.test(l)).map((l) => String(JSON.parse(l).err));
 const alloc = (docs: Doc[], vm: string) => docs.find((d) => d.kind === 'VxlanIPAllocation' && d.spec.vm === vm)!;
 const mac = (docs: Doc[], vm: string) => find(docs, 'VirtualMachineInstance', vm).spec.domain.devices.interfaces[0];
 
 const CASES: EditCase[] = [
   {
-    what: "a network edited to another tenant's VNI (the edited network first in the file)",
+    what: "a network edited to another tenant's VNI (the edited network sorts first)",
     edit: (d) => (find(d, 'VxlanNetwork', 'blue').spec.vni = 200),
     message: /VxlanNetwork tenant-a\/blue: spec\.vni 200 is already in use .*the last good version stays in force/,
     untouched: { from: 'vm-b1', to: '10.10.0.3', answers: 'vm-b2' },
@@ -40,7 +48,7 @@ const CASES: EditCase[] = [
     bystander: /^VxlanNetwork tenant-b\/red:/,
   },
   {
-    what: "a network edited to another tenant's VNI (the edited network second in the file)",
+    what: "a network edited to another tenant's VNI (the edited network sorts second)",
     edit: (d) => (find(d, 'VxlanNetwork', 'red').spec.vni = 100),
     message: /VxlanNetwork tenant-b\/red: spec\.vni 100 is already in use .*the last good version stays in force/,
     untouched: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
@@ -74,6 +82,7 @@ const CASES: EditCase[] = [
   {
     what: "an allocation edited to another VM's address",
     edit: (d) => (alloc(d, 'vm-a2').spec.ip = '10.10.0.2'),
+    fileOnly: true,
     message: /VxlanIPAllocation tenant-a\/vm-a2\.nic1: spec\.ip 10\.10\.0\.2 is already allocated to tenant-a\/vm-a1 nic1/,
     untouched: { from: 'vm-a3', to: '10.10.0.2', answers: 'vm-a1' },
     edited: { from: 'vm-a1', to: '10.10.0.3', answers: 'vm-a2' },
@@ -81,10 +90,13 @@ const CASES: EditCase[] = [
   },
 ];
 
-describe.each(MODES)('conflicting edits against running agents in %s mode', (mode) => {
+describe.each(SETUPS)('conflicting edits against running agents in %s mode, %s source', (mode, source) => {
   let lab: TestLab;
   let stateFile = '';
   let original = '';
+  let api: KubeClient | undefined;
+  /** Objects an edit changed through the API, as they were before. */
+  let changed: Array<{ resource: ResourceRef; before: KObject }> = [];
   const logOf = (i: number) => `/run/vxmesh/${lab.name}/logs/${lab.node(i)}.log`;
   const logs = () => [1, 2, 3].map((i) => readFileSync(logOf(i), 'utf8'));
   /** Writes the state file atomically, as an editor or a GitOps tool would. */
@@ -94,20 +106,41 @@ describe.each(MODES)('conflicting edits against running agents in %s mode', (mod
     edit(docs);
     return docs.map((d) => YAML.stringify(d)).join('---\n');
   };
+  /** Makes the edit in the cluster: the state file, or updates through the API server. */
+  const applyEdit = async (edit: (docs: Doc[]) => void) => {
+    if (!api) return writeState(edited(edit));
+    const resources = [RESOURCES.vxlanNetworks, RESOURCES.vmis];
+    const current = (await Promise.all(resources.map(async (r) => (await api!.list(r)).items.map((o) => ({ resource: r, before: o }))))).flat();
+    const after = structuredClone(current.map((c) => c.before)) as Doc[];
+    edit(after);
+    changed = current.filter((c, i) => JSON.stringify(c.before) !== JSON.stringify(after[i]));
+    for (const c of changed) await api.replace(c.resource, after[current.indexOf(c)] as KObject);
+  };
+  const undoEdit = async () => {
+    if (!api) return writeState(original);
+    for (const c of changed) {
+      const now = (await api.get(c.resource, c.before.metadata.name, c.before.metadata.namespace))!;
+      await api.replace(c.resource, { ...now, metadata: { ...now.metadata, annotations: c.before.metadata.annotations }, spec: c.before.spec });
+    }
+    changed = [];
+  };
   const stream = (s: Stream) => lab.exec(s.from, ['ping', '-i', '0.01', '-c', '400', '-q', s.to], { timeoutMs: 30_000 });
 
   beforeAll(async () => {
     lab = new TestLab(mode);
-    await lab.up();
-    stateFile = `/run/vxmesh/${lab.name}/state/cluster.yaml`;
-    original = readFileSync(stateFile, 'utf8');
+    await lab.up(lab.docs, source === 'kubernetes' ? ['--source', 'kubernetes'] : []);
+    if (source === 'kubernetes') api = new KubeClient(loadKubeConfig({ kubeconfig: (await lab.status()).apiserver!.kubeconfig }));
+    else {
+      stateFile = `/run/vxmesh/${lab.name}/state/cluster.yaml`;
+      original = readFileSync(stateFile, 'utf8');
+    }
   });
 
   afterAll(async () => {
     await lab?.down();
   });
 
-  it.each(CASES)('$what: the untouched VM loses no ping, the edited one keeps its last good version', async (c) => {
+  it.each(CASES.filter((c) => source === 'file' || !c.fileOnly))('$what: the untouched VM loses no ping, the edited one keeps its last good version', async (c) => {
     // Positive controls first: both streams' targets answer, from the VMs the streams start at.
     expect(await lab.whoAnswers(c.untouched.from, c.untouched.to)).toBe(c.untouched.answers);
     expect(await lab.whoAnswers(c.edited.from, c.edited.to)).toBe(c.edited.answers);
@@ -116,7 +149,7 @@ describe.each(MODES)('conflicting edits against running agents in %s mode', (mod
     const editedStream = stream(c.edited);
     try {
       await sleep(500);
-      await writeState(edited(c.edit));
+      await applyEdit(c.edit);
       await waitFor('every agent to reject the edit', async () => logs().every((l, i) => rejected(l.slice(before[i])).some((m) => c.message.test(m))), 3000, 50);
       await sleep(2200); // a resync with the edit in place
       const [u, e] = [parsePing((await untouched).stdout), parsePing((await editedStream).stdout)];
@@ -133,12 +166,13 @@ describe.each(MODES)('conflicting edits against running agents in %s mode', (mod
     } finally {
       await untouched.catch(() => undefined);
       await editedStream.catch(() => undefined);
-      await writeState(original);
+      await undoEdit();
       await sleep(300);
     }
   });
 
-  it('still rejects the edit, not the bystander, after an agent restart with the edit in place', async () => {
+  // The file source keeps its memory in the state directory; on Kubernetes the API server refuses this edit.
+  it.runIf(source === 'file')('still rejects the edit, not the bystander, after an agent restart with the edit in place', async () => {
     await writeState(edited(CASES[0]!.edit));
     try {
       await waitFor('node1 to reject the edit', async () => rejected(logs()[0]!).some((m) => CASES[0]!.message.test(m)), 3000, 50);

@@ -90,4 +90,13 @@ describe('IPAM', () => {
       expect(r.errors).toHaveLength(1);
     }
   });
+
+  it('reports exhaustion without naming a VM of another namespace', () => {
+    const s = base();
+    const blue = s.vxlanNetworks.find((n) => n.metadata.name === 'blue')!;
+    blue.spec.cidr = '10.10.0.0/30'; // one usable address besides the gateway
+    blue.spec.allowedNamespaces = ['tenant-b'];
+    s.vmis = [vmi('a1', 'tenant-a', 'tenant-a/blue', '02:00:00:0a:00:01'), vmi('zz', 'tenant-b', 'tenant-a/blue', '02:00:00:0b:00:99')];
+    expect(allocate(s).errors.map((e) => e.message)).toEqual(['VxlanNetwork tenant-a/blue: spec.cidr 10.10.0.0/30 is exhausted: no address left for a VM of another namespace']);
+  });
 });
