@@ -55,6 +55,8 @@ export class ReconcileLoop {
   private lastIntent = '';
   private lastOk = false;
   private lastErrors: string[] = [];
+  /** The reason of the held pass whose status was published last (undefined after a pass reached the dataplane). */
+  private heldPublished: string | undefined;
   private stopped = false;
   passes = 0;
   /** Epoch ms of the last pass that reached the dataplane (0 before the first). */
@@ -145,6 +147,7 @@ export class ReconcileLoop {
     this.lastIntent = key;
     this.lastOk = errors.length === 0;
     this.lastErrors = errors;
+    this.heldPublished = undefined;
     const summary = { mode, changes: report?.changes ?? 0, durationMs, errors, invalidInput: inputErrors.length, resync: force };
     if (errors.length) log.warn(summary, 'reconcile finished with errors');
     else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
@@ -170,7 +173,10 @@ export class ReconcileLoop {
     this.lastOk = false;
     this.lastErrors = [message];
     const result: PassResult = { skipped: false, held: stage, errors: [message, ...inputErrors], converged: false };
-    for (const p of source.current().snapshot.statuses.filter((x) => x.status.node === node)) {
+    // Published once per distinct reason: a held pass repeats every resync, its status need not.
+    const statuses = this.heldPublished === message ? [] : source.current().snapshot.statuses.filter((x) => x.status.node === node);
+    this.heldPublished = message;
+    for (const p of statuses) {
       const prev = p.status;
       try {
         await source.publishStatus(statusObject({

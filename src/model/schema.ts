@@ -187,7 +187,7 @@ export const vxlanStatusSchema = z.object({
     ready: z.boolean().default(false),
     message: z.string().optional(),
     lastReconcile: z.string().optional(),
-    /** Ready, VtepReady, InputValid (metav1.Condition shape), like Harvester's VlanStatus. */
+    /** Ready, VtepReady, DataplaneMode, InputValid (metav1.Condition shape), like Harvester's VlanStatus. */
     conditions: z
       .array(z.object({
         type: z.string().min(1),

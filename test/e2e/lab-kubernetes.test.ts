@@ -55,7 +55,7 @@ describe('the demo lab with the Kubernetes source', () => {
     expect(statuses.sort()).toEqual([1, 2, 3].map((i) => [lab.node(i), `198.18.0.1${i}`, mode, true]));
     for (const s of items) {
       const conds = Object.fromEntries(s.status.conditions.map((c: { type: string; status: string }) => [c.type, c.status]));
-      expect(conds, s.metadata.name).toEqual({ Ready: 'True', VtepReady: 'True', InputValid: 'True' });
+      expect(conds, s.metadata.name).toEqual({ Ready: 'True', VtepReady: 'True', DataplaneMode: 'True', InputValid: 'True' });
     }
     const nads = (await api.list(RESOURCES.nads)).items.map((n) => `${n.metadata.namespace}/${n.metadata.name}`);
     expect(nads.sort()).toEqual(['tenant-a/blue', 'tenant-b/red']);
