@@ -30,14 +30,17 @@ function otherBuild(breakObject?: string): string {
   return dir;
 }
 
-const info = (map: string) => {
-  const fd = bpf.objGet(path.join(pinDir, map));
+/** Opens a pin of pinDir for `fn`, then closes it. */
+function withPin<T>(pin: string, fn: (fd: number) => T): T {
+  const fd = bpf.objGet(path.join(pinDir, pin));
   try {
-    return bpf.mapShape(fd);
+    return fn(fd);
   } finally {
     bpf.closeFd(fd);
   }
-};
+}
+const info = (map: string) => withPin(map, bpf.mapShape);
+const progId = (pin: string) => withPin(pin, bpf.progId);
 const epKey = (n: number) => encode('vxm_endpoint_key', { vni: 100, mac: [2, 0, 0, 0, 0, n], pad: [0, 0] });
 
 beforeAll(async () => {
@@ -96,14 +99,6 @@ describe('loading a new build make-before-break', () => {
   });
 
   it('a build that fails to open, or whose fill fails, leaves the pinned programs and maps untouched', () => {
-    const progId = (pin: string) => {
-      const fd = bpf.objGet(path.join(pinDir, pin));
-      try {
-        return bpf.progId(fd);
-      } finally {
-        bpf.closeFd(fd);
-      }
-    };
     const before = { prog: progId('prog_from_vm'), ct: info('vxm_ct').id, endpoints: info('vxm_endpoints').id };
     expect(() => ensurePrograms(pinDir, otherBuild('vxm_to_port.bpf.o'))).toThrow(/bpf_object__open_file/);
     expect({ prog: progId('prog_from_vm'), ct: info('vxm_ct').id, endpoints: info('vxm_endpoints').id }).toEqual(before);
