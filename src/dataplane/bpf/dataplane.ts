@@ -16,7 +16,8 @@ import { cleanupGateways, reconcileGateways } from '../gateway/index.js';
 import { reconcileDhcp } from '../dhcp/index.js';
 import { describeChange } from '../netlink/change.js';
 import * as bpf from './libbpf.js';
-import { ensurePrograms, openPinnedProgram, type ProgramName } from './loader.js';
+import { ensurePrograms, objectDir, openPinnedProgram, type ProgramName } from './loader.js';
+import { fillFromIntent } from './upgrade-fill.js';
 import { PinnedMaps, vniOfChange, type RefusedChange } from './maps.js';
 import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
 import { observedEndpoints } from './endpoints.js';
@@ -107,12 +108,19 @@ export class BpfDataplane implements Dataplane {
     const early = earlyLinks !== undefined;
     const links = earlyLinks ?? await listLinks({ netns });
     if (early && !sharedDevicesExist(links, intent)) return undefined;
-    const progs = ensurePrograms(this.pinDir);
+    // A new build: its maps filled from this intent before its programs take over (upgrade.ts).
+    const progs = ensurePrograms(this.pinDir, objectDir(), (staging, hash) => void fillFromIntent(staging, intent, links, hash), (line) => log.info({ op: 'upgrade' }, line));
     if (progs.loaded) {
       changes++;
-      log.info({ op: 'load', hash: progs.hash }, 'programs loaded');
+      log.info({ op: 'load', hash: progs.hash, maps: Object.fromEntries(progs.steps.map((s) => [s.map, s.action])) }, 'programs loaded');
     }
-    const maps = PinnedMaps.open(this.pinDir);
+    let maps: PinnedMaps;
+    try {
+      maps = PinnedMaps.open(this.pinDir);
+    } catch (err) {
+      progs.settle();
+      throw err;
+    }
     const fds: Partial<Record<ProgramName, number>> = {};
     try {
       // Flow-table shares before the policy maps, so the first allowed packet is recorded (ct-shares.ts).
@@ -164,6 +172,9 @@ export class BpfDataplane implements Dataplane {
       if (gate.error) errors.push({ message: gate.error });
       return { changes, errors, entries, refused };
     } finally {
+      // After the attachments: the old programs are gone; flows they recorded since the carry are carried.
+      const late = progs.settle();
+      if (late) log.info({ op: 'upgrade', flows: late }, 'flows recorded during the switch carried');
       for (const fd of Object.values(fds)) bpf.closeFd(fd);
       maps.close();
     }

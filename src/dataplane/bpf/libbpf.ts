@@ -56,6 +56,12 @@ const f = {
   map_set_pin_path: lib.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
   map_fd: lib.func('int bpf_map__fd(bpf_map *map)'),
   map_set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
+  map_reuse_fd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
+  map_type: lib.func('int bpf_map__type(bpf_map *map)'),
+  map_key_size: lib.func('uint32_t bpf_map__key_size(bpf_map *map)'),
+  map_value_size: lib.func('uint32_t bpf_map__value_size(bpf_map *map)'),
+  map_max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+  map_flags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
   update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
   lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)'),
   delete: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
@@ -159,6 +165,32 @@ export function findMap(obj: BpfObjectPtr, name: string): BpfMapPtr {
 export const setMapPinPath = (map: BpfMapPtr, path: string): void => void check('bpf_map__set_pin_path', f.map_set_pin_path(map, path) as number);
 /** Before load only (the test knob VXMESH_TEST_MAP_MAX_ENTRIES uses it to make a map fill up). */
 export const setMapMaxEntries = (map: BpfMapPtr, n: number): void => void check('bpf_map__set_max_entries', f.map_set_max_entries(map, n) as number);
+/** Before load: the object's map uses this (already existing) map instead of creating one (libbpf dups the fd). */
+export const reuseMapFd = (map: BpfMapPtr, fd: number): void => void check('bpf_map__reuse_fd', f.map_reuse_fd(map, fd) as number);
+
+/** A map's shape as the kernel compares it: type, key/value size, max entries, flags. */
+export interface MapShape { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }
+
+/** What an opened (not necessarily loaded) object declares for one map, after any set_max_entries. */
+export function declaredMapShape(map: BpfMapPtr): MapShape {
+  return {
+    type: f.map_type(map) as number, keySize: f.map_key_size(map) as number, valueSize: f.map_value_size(map) as number,
+    maxEntries: f.map_max_entries(map) as number, flags: f.map_flags(map) as number,
+  };
+}
+
+/** A live map's shape (struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags, name[16], …). */
+export function mapShape(fd: number): MapShape & { id: number; name: string } {
+  const info = Buffer.alloc(80);
+  const len = [info.length];
+  check('bpf_obj_get_info_by_fd', f.obj_info(fd, info, len) as number);
+  const name = info.subarray(24, 40);
+  return {
+    type: info.readUInt32LE(0), id: info.readUInt32LE(4), keySize: info.readUInt32LE(8), valueSize: info.readUInt32LE(12),
+    maxEntries: info.readUInt32LE(16), flags: info.readUInt32LE(20), name: name.subarray(0, Math.max(0, name.indexOf(0))).toString() || name.toString(),
+  };
+}
+
 export const mapFd = (map: BpfMapPtr): number => check('bpf_map__fd', f.map_fd(map) as number);
 
 export const BPF_ANY = 0;

@@ -2,17 +2,19 @@
  * loader.ts: makes sure the two TC programs are loaded and pinned under <bpffs>/vxmesh/ with the maps
  * they share, reusing what a previous agent pinned. Programs are pinned as prog_from_vm and
  * prog_from_tunnel; the build's hash is kept in vxm_config.object_hash, so a restarted agent reloads
- * only when the objects changed (then re-attaching with replace swaps programs without a gap).
+ * only when the objects changed, make-before-break (upgrade.ts; re-attaching with replace swaps programs
+ * without a gap).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfError } from '../../errors.js';
 import { decode, u32 } from './abi.js';
 import * as bpf from './libbpf.js';
 import { MAP_SIZES } from './maps.js';
 import { names } from '../names.js';
+import { upgradePrograms } from './upgrade.js';
+import type { MapStep } from './upgrade-plan.js';
 
 export const PROGRAMS = {
   fromVm: { object: 'vxm_from_vm.bpf.o', program: 'vxm_from_vm', pin: 'prog_from_vm' },
@@ -40,13 +42,21 @@ export interface LoadedPrograms {
   hash: number;
   /** True when this call loaded (new) programs rather than reusing pinned ones. */
   loaded: boolean;
+  /** What the load did with each map (empty when nothing was loaded). */
+  steps: MapStep[];
+  /** Call once the programs were replaced on every attachment: carries late flows, closes the old maps; returns flows carried. */
+  settle(): number;
 }
+
+/** Fills the new maps (pinned under stagingDir) from the intent; `hash` is the new build's. */
+export type FillMaps = (stagingDir: string, hash: number) => void;
 
 function pinnedHash(pinDir: string): number | undefined {
   const p = path.join(pinDir, 'vxm_config');
   if (!fs.existsSync(p)) return undefined;
   const fd = bpf.objGet(p);
   try {
+    if (bpf.mapShape(fd).valueSize !== MAP_SIZES.vxm_config.value) return undefined; // another ABI: not this build
     const v = bpf.mapLookup(fd, u32(0), MAP_SIZES.vxm_config.value);
     return v ? Number(decode<{ object_hash: number | bigint }>('vxm_config', v).object_hash) : undefined;
   } finally {
@@ -84,49 +94,21 @@ export function testMaxEntries(env = process.env[TEST_MAX_ENTRIES_ENV]): Record<
   return out;
 }
 
-/** Opens, loads (maps pinned by name under pinDir, reused when present) and pins one object's program. */
-function loadOne(dir: string, pinDir: string, p: (typeof PROGRAMS)[ProgramName]): number {
-  const obj = bpf.openObject(path.join(dir, p.object));
-  try {
-    const limits = testMaxEntries();
-    for (const { name, map } of bpf.listMaps(obj)) {
-      bpf.setMapPinPath(map, path.join(pinDir, name));
-      if (limits[name] !== undefined) bpf.setMapMaxEntries(map, limits[name]);
-    }
-    bpf.loadObject(obj, p.object);
-    const prog = bpf.findProgram(obj, p.program);
-    const pin = path.join(pinDir, p.pin);
-    fs.rmSync(pin, { force: true });
-    bpf.pinProgram(prog, pin);
-    return bpf.progId(bpf.programFd(prog));
-  } finally {
-    bpf.closeObject(obj);
-  }
-}
-
 /**
- * Ensures both programs are pinned and current. When pinned maps are incompatible with the new
- * objects (ABI change), they are unpinned and recreated (the next map reconcile refills them).
+ * Ensures the programs are pinned and current. A new build is loaded make-before-break (upgrade.ts): its
+ * maps are reused when compatible, else created beside the old ones, carried over (flow table) and filled
+ * by `fill` from the intent before any program uses them; the pins then switch to the new maps and
+ * programs. The caller replaces the programs on every attachment, then calls settle().
  */
-export function ensurePrograms(pinDir: string, dir = objectDir()): LoadedPrograms {
+export function ensurePrograms(pinDir: string, dir = objectDir(), fill?: FillMaps, log?: (line: string) => void): LoadedPrograms {
   const hash = objectHash(dir);
   fs.mkdirSync(pinDir, { recursive: true });
   if (pinnedHash(pinDir) === hash) {
     const ids = pinnedIds(pinDir);
-    if (ids) return { ids, hash, loaded: false };
+    if (ids) return { ids, hash, loaded: false, steps: [], settle: () => 0 };
   }
-  const load = () => ({
-    fromVm: loadOne(dir, pinDir, PROGRAMS.fromVm),
-    fromTunnel: loadOne(dir, pinDir, PROGRAMS.fromTunnel),
-    toPort: loadOne(dir, pinDir, PROGRAMS.toPort),
-  });
-  try {
-    return { ids: load(), hash, loaded: true };
-  } catch (err) {
-    if (!(err instanceof BpfError) || !/reuse|incompatible/i.test(err.message)) throw err;
-    for (const m of Object.keys(MAP_SIZES)) fs.rmSync(path.join(pinDir, m), { force: true });
-    return { ids: load(), hash, loaded: true };
-  }
+  const r = upgradePrograms(pinDir, dir, PROGRAMS, { fill: fill && ((staging) => fill(staging, hash)), limits: testMaxEntries(), log });
+  return { ids: r.ids as Record<ProgramName, number>, hash, loaded: true, steps: r.steps, settle: r.settle };
 }
 
 /**
