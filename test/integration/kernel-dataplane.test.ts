@@ -128,7 +128,9 @@ describe('kernel dataplane isolation and egress', () => {
     lab.extraPeers = [EXT_IP];
     const r = await dp('n1').reconcile(lab.intent('n1'));
     expect(r.errors).toEqual([]);
-    expect(r.changes).toBe(2); // one set element, one flood entry: the filter is updated in place
+    // one element in the VTEP filter's set and one in each gateway guard's set (node, router), updated in
+    // place; no flood entry: the new peer holds no VM of VNI 100
+    expect(r.changes).toBe(3);
     expect(await crafted()).toBeGreaterThan(0);
   });
 });
@@ -231,6 +233,9 @@ describe('kernel dataplane error isolation', () => {
       { name: 'a1', net: A.key, node: 'n1', ip: '10.10.0.11', mac: mac(0x11) },
       { name: 'a2', net: A.key, node: 'n2', ip: '10.10.0.12', mac: mac(0x12) },
     ]);
+    // A VM of the broken network on every node (in the intent only: its gateway cannot be a guest route),
+    // so that every node plans its router.
+    for (const [i, n] of lab.nodes.entries()) lab.vms.push({ name: `c${i}`, net: bad.key, node: n, ip: `10.30.0.${11 + i}`, mac: mac(0x31 + i) });
     for (const n of lab.nodes) {
       const r = await dp(n).reconcile(lab.intent(n));
       expect(r.errors.length).toBeGreaterThan(0);

@@ -110,6 +110,18 @@ describe('computeIntent', () => {
     expect(i1.clusterNetworks[0]!.networks[0]!.endpoints.map((e) => e.vm)).toEqual(['tenant-a/a1']);
   });
 
+  it('lists every known VTEP and port, of cluster networks this node is not a member of too (the gateway guard)', () => {
+    const s = allocated();
+    const edge = structuredClone(s.vxlanConfigs[0]!);
+    edge.metadata.name = 'edge';
+    edge.spec = { ...edge.spec, clusterNetwork: 'edge', port: 4790, nodeSelector: { matchLabels: { edge: 'yes' } }, vtep: { ...edge.spec.vtep, addressFrom: 'static', addresses: { node9: '198.19.0.9' } } };
+    s.vxlanConfigs.push(edge);
+    s.nodes.push({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node9', labels: { edge: 'yes' } } });
+    const i = computeIntent(s, 'node1');
+    expect(i.clusterNetworks.map((cn) => cn.name)).toEqual(['overlay']);
+    expect(i.underlay).toEqual({ vteps: ['198.18.0.11', '198.18.0.12', '198.18.0.13', '198.19.0.9'], ports: [4789, 4790] });
+  });
+
   it('uses the VTEP the agent observed locally over a stale published one', () => {
     const i = computeIntent(allocated(), 'node1', { vteps: { overlay: '198.18.0.99' } });
     expect(i.clusterNetworks[0]!.localVtep).toBe('198.18.0.99');

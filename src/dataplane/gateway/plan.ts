@@ -1,6 +1,7 @@
 /**
- * The shared gateway (both modes), Neutron-qrouter style because there is no VRF: per network a router
- * namespace `vxmr-<node>-<vni>` joined to the node by two veth pairs, `vxg<vni>` (bridge port) <-> `gw0`
+ * The shared gateway (both modes), Neutron-qrouter style because there is no VRF: per network with a VM on
+ * this node (or arriving: networks.ts routedNetworks) a router namespace `vxmr-<node>-<vni>` joined to the
+ * node by two veth pairs, `vxg<vni>` (bridge port) <-> `gw0`
  * (gateway IP + MAC, the same on every node) and `vxo<vni>` <-> `up0` on a /30 transit. Pure: observed
  * state and intent in, ordered Change[] out; nothing that is already right is touched.
  */
