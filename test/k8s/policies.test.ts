@@ -1,3 +1,4 @@
+import { isFailClosed } from '../../src/sources/policy-fallback.js';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
@@ -36,7 +37,12 @@ describe('Kubernetes source: traffic policies', () => {
     await createObject(client, bad);
     const errs = await until('the invalid policy is reported', () => source!.current().errors.find((e) => e.message.includes('MultiNetworkPolicy tenant-a/bad')));
     expect(errs.message).toMatch(/endPort/);
-    expect(source.current().snapshot.policies.map((p) => p.metadata.name)).toEqual(['web-ingress']);
+    // never valid, so no last good version: it fails closed as a deny-all stand-in (policy-fallback.ts)
+    const policies = source.current().snapshot.policies;
+    expect(policies.map((p) => p.metadata.name)).toEqual(['bad', 'web-ingress']);
+    expect(isFailClosed(policies[0])).toBe(true);
+    expect(policies[0]!.spec.ingress ?? []).toEqual([]);
+    expect(isFailClosed(policies[1])).toBe(false);
   });
 
   it('starts on a cluster without the MultiNetworkPolicy CRD, with no policies', async () => {
