@@ -110,7 +110,7 @@ describe.each(MODES)('policy and DHCP bypass attempts in %s mode', (mode) => {
       await lab.exec('vm-a2', scapy(`Ether(src='${MAC.a2}', dst='ff:ff:ff:ff:ff:ff')/IP(src='${A2}', dst='${A1}')/UDP(sport=40000, dport=5001)/b'x'`));
       // the same crafted frame to the directed broadcast: a real broadcast, delivered
       await lab.exec('vm-a3', scapy(`Ether(src='${MAC.a3}', dst='ff:ff:ff:ff:ff:ff')/IP(src='${A3}', dst='10.10.0.255')/UDP(sport=40000, dport=5000)/b'x'`));
-    });
+    }, 15); // five scapy processes: ~1 s each on a busy 2-core machine, all inside the capture
     expect(seen.filter((l) => l.includes('10.10.0.255.5000')).length).toBeGreaterThan(0);
     expect(seen.filter((l) => l.includes(`> ${A1}.`))).toEqual([]);
   });
