@@ -9,6 +9,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { run, type RunResult } from '../../src/util/exec.js';
 import type { LabStatusJson } from '../../src/lab/status.js';
+import { registerTestLab, removeTestLab, unregisterTestLab } from './lab-registry.js';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const CLI = path.join(REPO, 'dist/cli/main.js');
@@ -64,6 +65,7 @@ export class TestLab {
     this.name = name;
     this.docs = exampleDocs(name, mode);
     this.tmp = mkdtempSync(path.join(tmpdir(), `vxm-${name}-`));
+    registerTestLab(name);
   }
 
   node(i: number): string {
@@ -117,8 +119,11 @@ export class TestLab {
     return r.exitCode === 0;
   }
 
+  /** `vxmesh lab down`; when that fails, the lab is removed directly (lab-registry.ts), so nothing is left. */
   async down(): Promise<RunResult> {
     const r = await this.cli(['lab', 'down', '--lab', this.name]);
+    if (r.exitCode !== 0) await removeTestLab(this.name);
+    unregisterTestLab(this.name);
     rmSync(this.tmp, { recursive: true, force: true });
     return r;
   }

@@ -1,0 +1,12 @@
+/** vitest globalSetup: test labs a previous (interrupted) run left are removed first, this run's at the end. */
+import { sweepTestLabs } from './lab-registry.js';
+
+export async function setup(): Promise<void> {
+  const gone = await sweepTestLabs();
+  if (gone.length) console.warn(`removed ${gone.length} namespaces of test labs an earlier run left behind`);
+}
+
+export async function teardown(): Promise<void> {
+  const gone = await sweepTestLabs();
+  if (gone.length) console.warn(`removed ${gone.length} namespaces of test labs whose own cleanup failed: ${gone.join(' ')}`);
+}

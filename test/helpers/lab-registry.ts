@@ -1,0 +1,41 @@
+/**
+ * Test labs are registered while they exist, so that they are removed even when a test run cannot do it
+ * itself: `vxmesh lab down` failing (e.g. the build being replaced under a running suite), a failed or
+ * interrupted test file, a killed vitest. The global teardown (and the next run's setup) removes every
+ * registered lab with `lab down`'s own code in-process, without needing the built CLI. Only labs this suite created are touched, never a
+ * user's `npm run lab`.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { labDown } from '../../src/lab/down.js';
+
+export const REGISTRY = '/run/vxmesh-tests/labs';
+
+export function registerTestLab(name: string): void {
+  mkdirSync(REGISTRY, { recursive: true });
+  writeFileSync(path.join(REGISTRY, name), `${process.pid}\n`);
+}
+
+export function unregisterTestLab(name: string): void {
+  rmSync(path.join(REGISTRY, name), { force: true });
+}
+
+/**
+ * Removes what a lab left behind, in-process with the CLI's own `lab down` (no built CLI needed); test labs
+ * name their nodes `<lab>n1..n9`, so their router namespaces go even when lab.json is lost.
+ */
+export function removeTestLab(name: string): Promise<string[]> {
+  return labDown(name, Array.from({ length: 9 }, (_, i) => `${name}n${i + 1}`));
+}
+
+/** Every registered lab: removed and unregistered. */
+export async function sweepTestLabs(): Promise<string[]> {
+  let names: string[] = [];
+  try { names = readdirSync(REGISTRY); } catch { return []; }
+  const gone: string[] = [];
+  for (const name of names) {
+    gone.push(...(await removeTestLab(name)));
+    unregisterTestLab(name);
+  }
+  return gone;
+}
