@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the real Kubernetes control plane vxmesh is tested against, from the official Go modules:
+#   kube-apiserver (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3).
+# Each binary is cached by version outside the repo and rebuilt only when missing.
+#   bash build/kube-tools.sh            build what is missing, print nothing else
+#   bash build/kube-tools.sh --print    also print NAME=PATH lines (what src/testing/kube-tools.ts reads)
+# Override the cache with VXMESH_TOOLS_DIR (default /var/cache/vxmesh/tools).
+set -euo pipefail
+
+KUBE_VERSION=v1.34.4     # k8s.io/kubernetes; its staging modules are v0.34.4
+ETCD_VERSION=v3.6.16     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
+TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
+
+say() { printf '[kube-tools] %s\n' "$*" >&2; }
+die() { printf '[kube-tools] error: %s\n' "$*" >&2; exit 1; }
+command -v go >/dev/null || die "go is not installed (Go 1.26 is needed to build kube-apiserver and etcd)"
+
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+# Module downloads: a failure names the module the proxy did not serve.
+download() {
+  local out
+  if ! out=$(go mod download -json "$1" 2>&1); then
+    die "the Go module proxy did not serve $1: $(printf '%s' "$out" | grep -m1 -E '"Error"|error|not found' || printf '%s' "$out" | tail -1)"
+  fi
+  printf '%s' "$out"
+}
+
+# A throwaway tool module per binary: <dir>/src/go.mod, binary at <dir>/<name>.
+build_kube_apiserver() {
+  local dir=$TOOLS_DIR/kube-apiserver-$KUBE_VERSION bin
+  bin=$dir/kube-apiserver
+  [ -x "$bin" ] && return 0
+  say "building kube-apiserver $KUBE_VERSION from k8s.io/kubernetes (first time only: several minutes on 2 cores)"
+  local t0=$SECONDS src=$dir/src
+  rm -rf "$src" && mkdir -p "$src"
+  cd "$src"
+  go mod init vxmesh.local/kube-apiserver >/dev/null 2>&1
+  local gomod staging minor=${KUBE_VERSION#v1.}
+  gomod=$(download "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$gomod" ] || die "no go.mod for k8s.io/kubernetes@$KUBE_VERSION in the module cache"
+  # Every staging module k8s.io/kubernetes replaces with ./staging/src/... is replaced by its published v0.<minor>.
+  staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\1#p' "$gomod" | sort -u)
+  [ -n "$staging" ] || die "found no staging replaces in k8s.io/kubernetes@$KUBE_VERSION's go.mod"
+  {
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    for m in $staging; do echo "replace $m => $m v0.$minor"; done
+  } >>go.mod
+  cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+EOF
+  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for kube-apiserver failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
+  local pkg=k8s.io/component-base/version major=${KUBE_VERSION#v} ; major=${major%%.*}
+  local mnr=${minor%%.*}
+  go build -trimpath -o "$bin.tmp" -ldflags "-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$mnr -X $pkg.gitTreeState=clean" \
+    k8s.io/kubernetes/cmd/kube-apiserver
+  mv "$bin.tmp" "$bin"
+  say "built kube-apiserver $KUBE_VERSION in $((SECONDS - t0)) s"
+}
+
+build_etcd() {
+  local dir=$TOOLS_DIR/etcd-$ETCD_VERSION bin
+  bin=$dir/etcd
+  [ -x "$bin" ] && return 0
+  say "building etcd $ETCD_VERSION from go.etcd.io/etcd/server/v3 (first time only)"
+  local t0=$SECONDS src=$dir/src
+  rm -rf "$src" && mkdir -p "$src"
+  cd "$src"
+  go mod init vxmesh.local/etcd >/dev/null 2>&1
+  download "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
+  echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION" >>go.mod
+  cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+EOF
+  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for etcd failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
+  go build -trimpath -o "$bin.tmp" -ldflags "-s -w" go.etcd.io/etcd/server/v3
+  mv "$bin.tmp" "$bin"
+  say "built etcd $ETCD_VERSION in $((SECONDS - t0)) s"
+}
+
+mkdir -p "$TOOLS_DIR"
+# One build at a time on a machine (npm test and lab up may both ask).
+exec 9>"$TOOLS_DIR/.lock"
+flock 9
+(build_etcd)
+(build_kube_apiserver)
+if [ "${1:-}" = --print ]; then
+  echo "KUBE_APISERVER=$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver"
+  echo "KUBE_VERSION=$KUBE_VERSION"
+  echo "ETCD=$TOOLS_DIR/etcd-$ETCD_VERSION/etcd"
+  echo "ETCD_VERSION=$ETCD_VERSION"
+fi
