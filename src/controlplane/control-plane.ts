@@ -33,6 +33,17 @@ export interface ControlPlaneOptions {
   /** Passed on to kube-apiserver last (e.g. `--watch-cache=false`). */
   extraApiServerArgs?: string[];
   readyTimeoutMs?: number;
+  /** Write kube-apiserver's audit log (every request at Metadata level) so tests can see what clients asked for. */
+  audit?: boolean;
+}
+
+/** One line of kube-apiserver's audit log (the fields tests look at). */
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  responseStatus?: { code: number };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
 }
 
 export interface ControlPlaneState {
@@ -44,11 +55,13 @@ export interface ControlPlaneState {
   etcdPid?: number;
   extraAddresses: string[];
   extraApiServerArgs: string[];
+  audit: boolean;
   tools: KubeTools;
   pki: Pki;
 }
 
 const STATE = 'state.json';
+const AUDIT_POLICY = 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -90,6 +103,7 @@ export function apiServerArgs(s: ControlPlaneState): string[] {
     '--disable-admission-plugins=ServiceAccount',
     `--cert-dir=${path.join(s.dir, 'certs')}`,
     '--profiling=false', '--v=1',
+    ...(s.audit ? [`--audit-policy-file=${path.join(s.dir, 'audit-policy.yaml')}`, `--audit-log-path=${path.join(s.dir, 'logs', 'audit.log')}`, '--audit-log-mode=blocking'] : []),
     ...s.extraApiServerArgs,
   ];
 }
@@ -105,8 +119,9 @@ export class ControlPlane {
     const cp = new ControlPlane({
       dir: opts.dir, tools, pki,
       apiPort: opts.port ?? await freePort(), etcdPort: await freePort(), etcdPeerPort: await freePort(),
-      extraAddresses: opts.extraAddresses ?? [], extraApiServerArgs: opts.extraApiServerArgs ?? [],
+      extraAddresses: opts.extraAddresses ?? [], extraApiServerArgs: opts.extraApiServerArgs ?? [], audit: opts.audit ?? false,
     });
+    if (cp.state.audit) writeFileSync(path.join(opts.dir, 'audit-policy.yaml'), AUDIT_POLICY);
     try {
       await cp.startEtcd(opts.readyTimeoutMs);
       await cp.startApiServer(opts.readyTimeoutMs);
@@ -181,6 +196,17 @@ export class ControlPlane {
     const r = await fetch(`${base}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
     if (!r.ok) throw new ControlPlaneError(`etcd compaction at ${revision}: HTTP ${r.status} ${await r.text()}`);
     return revision;
+  }
+
+  /** The audit log so far (needs `audit: true`). */
+  auditEvents(): AuditEvent[] {
+    let text = '';
+    try {
+      text = readFileSync(path.join(this.state.dir, 'logs', 'audit.log'), 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
   }
 
   apiServerRunning(): boolean {
