@@ -7,8 +7,8 @@
 # Override the cache with VXMESH_TOOLS_DIR (default /var/cache/vxmesh/tools).
 set -euo pipefail
 
-KUBE_VERSION=v1.34.4     # k8s.io/kubernetes; its staging modules are v0.34.4
-ETCD_VERSION=v3.6.16     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
+KUBE_VERSION=${VXMESH_KUBE_VERSION:-v1.34.4}     # k8s.io/kubernetes; its staging modules are v0.34.x
+ETCD_VERSION=${VXMESH_ETCD_VERSION:-v3.6.16}     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
 TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
 
 say() { printf '[kube-tools] %s\n' "$*" >&2; }
