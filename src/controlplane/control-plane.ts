@@ -124,7 +124,16 @@ export class ControlPlane {
     if (cp.state.audit) writeFileSync(path.join(opts.dir, 'audit-policy.yaml'), AUDIT_POLICY);
     try {
       await cp.startEtcd(opts.readyTimeoutMs);
-      await cp.startApiServer(opts.readyTimeoutMs);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await cp.startApiServer(opts.readyTimeoutMs);
+          break;
+        } catch (err) {
+          // A free port picked here can be taken before kube-apiserver binds it: try another one.
+          if (opts.port !== undefined || attempt >= 3 || !(err instanceof ControlPlaneError) || !/exited/.test(err.message)) throw err;
+          cp.state.apiPort = await freePort();
+        }
+      }
       cp.writeAdminKubeconfig();
     } catch (err) {
       await cp.stop();

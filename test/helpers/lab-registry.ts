@@ -5,9 +5,10 @@
  * registered lab with `lab down`'s own code in-process, without needing the built CLI. Only labs this suite created are touched, never a
  * user's `npm run lab`.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { labDown } from '../../src/lab/down.js';
+import { isAlive } from '../../src/lab/processes.js';
 
 export const REGISTRY = '/run/vxmesh-tests/labs';
 
@@ -28,10 +29,22 @@ export function removeTestLab(name: string): Promise<string[]> {
   return labDown(name, Array.from({ length: 9 }, (_, i) => `${name}n${i + 1}`));
 }
 
-/** Every registered lab: removed and unregistered. */
+/** The test process that registered lab `name` (0 when unknown). */
+function ownerOf(name: string): number {
+  try {
+    return Number(readFileSync(path.join(REGISTRY, name), 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Every registered lab whose test process is gone: removed and unregistered. A lab of a test still
+ * running (another vitest on the machine) is left alone.
+ */
 export async function sweepTestLabs(): Promise<string[]> {
   let names: string[] = [];
-  try { names = readdirSync(REGISTRY); } catch { return []; }
+  try { names = readdirSync(REGISTRY).filter((n) => !isAlive(ownerOf(n))); } catch { return []; }
   const gone: string[] = [];
   for (const name of names) {
     gone.push(...(await removeTestLab(name)));
