@@ -3,9 +3,10 @@
  * itself: `vxmesh lab down` failing (e.g. the build being replaced under a running suite), a failed or
  * interrupted test file, a killed vitest. The global teardown (and the next run's setup) removes every
  * registered lab with `lab down`'s own code in-process, without needing the built CLI. Only labs this suite created are touched, never a
- * user's `npm run lab`.
+ * user's `npm run lab`. The registry is machine-wide, and other test runs start and end while a lab is in
+ * use (unit tests take no lock): a lab is swept only once the process that registered it is gone.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { labDown } from '../../src/lab/down.js';
 
@@ -28,12 +29,25 @@ export function removeTestLab(name: string): Promise<string[]> {
   return labDown(name, Array.from({ length: 9 }, (_, i) => `${name}n${i + 1}`));
 }
 
-/** Every registered lab: removed and unregistered. */
+/** Whether the test process that registered lab `name` still runs (then the lab is in use). */
+function registrantAlive(name: string): boolean {
+  let pid = 0;
+  try { pid = Number(readFileSync(path.join(REGISTRY, name), 'utf8').trim()); } catch { return false; }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every registered lab whose test process is gone: removed and unregistered. */
 export async function sweepTestLabs(): Promise<string[]> {
   let names: string[] = [];
   try { names = readdirSync(REGISTRY); } catch { return []; }
   const gone: string[] = [];
-  for (const name of names) {
+  for (const name of names.filter((n) => !registrantAlive(n))) {
     gone.push(...(await removeTestLab(name)));
     unregisterTestLab(name);
   }
