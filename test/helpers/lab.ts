@@ -3,6 +3,7 @@
  * prefixed by it (so router namespaces `vxmr-<node>-<vni>` never clash with another lab), driven through
  * the real CLI (`node dist/cli/main.js lab …`). Always call down() in afterAll: it is idempotent.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -141,6 +142,21 @@ export function parsePing(out: string): PingStats {
   const transmitted = Number(m[1]);
   const received = Number(m[2]);
   return { transmitted, received, lost: transmitted - received };
+}
+
+/** A 10 ms ping from `netns` to `ip` until stop() (SIGINT to its own pid: `ip netns exec` execs ping). */
+export function pingStream(netns: string, ip: string): { stop(): Promise<PingStats> } {
+  const child = spawn('ip', ['netns', 'exec', netns, 'ping', '-i', '0.01', '-q', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await done;
+      return parsePing(out);
+    },
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
