@@ -60,6 +60,8 @@ export class TestLab {
   readonly docs: Doc[];
   private readonly tmp: string;
   private files = 0;
+  /** The vxmesh CLI this lab is driven with (another build's, for upgrade tests). */
+  cliJs = CLI;
 
   constructor(readonly mode: string, name = randomLabName()) {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts, or npm test which runs setup)`);
@@ -79,7 +81,7 @@ export class TestLab {
 
   /** Runs `vxmesh <args>` (never throws; check exitCode). */
   cli(args: string[], timeoutMs = 120_000): Promise<RunResult> {
-    return run([process.execPath, CLI, ...args], { allowFailure: true, timeoutMs });
+    return run([process.execPath, this.cliJs, ...args], { allowFailure: true, timeoutMs });
   }
 
   writeFile(docsOrText: Doc[] | string): string {
