@@ -3,7 +3,8 @@
  * itself: `vxmesh lab down` failing (e.g. the build being replaced under a running suite), a failed or
  * interrupted test file, a killed vitest. The global teardown (and the next run's setup) removes every
  * registered lab with `lab down`'s own code in-process, without needing the built CLI. Only labs this suite created are touched, never a
- * user's `npm run lab`.
+ * user's `npm run lab`. The registry is machine-wide, and other test runs start and end while a lab is in
+ * use (unit tests take no lock): a lab is swept only once the process that registered it is gone.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
