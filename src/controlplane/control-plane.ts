@@ -164,7 +164,8 @@ export class ControlPlane {
     return path.join(this.state.dir, 'logs', `${which}.log`);
   }
 
-  private get adminTls(): TlsIdentity {
+  /** The admin identity (client certificate in system:masters) for plain HTTPS calls (https.ts). */
+  get adminTls(): TlsIdentity {
     return { ca: this.caPem, cert: readFileSync(this.state.pki.adminCert, 'utf8'), key: readFileSync(this.state.pki.adminKey, 'utf8') };
   }
 
