@@ -3,27 +3,18 @@
 #   kube-apiserver (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3).
 # Each binary is cached by version outside the repo and rebuilt only when missing.
 #   bash build/kube-tools.sh            build what is missing, print nothing else
-#   bash build/kube-tools.sh --print    also print NAME=PATH lines (what src/testing/kube-tools.ts reads)
+#   bash build/kube-tools.sh --print    also print NAME=PATH lines (what src/controlplane/tools.ts reads)
+# It also ensures the upstream CRDs of the objects vxmesh reads (build/upstream-crds.sh: UPSTREAM_CRDS=<dir>).
 # Override the cache with VXMESH_TOOLS_DIR (default /var/cache/vxmesh/tools).
 set -euo pipefail
 
-KUBE_VERSION=v1.34.4     # k8s.io/kubernetes; its staging modules are v0.34.4
-ETCD_VERSION=v3.6.16     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
+KUBE_VERSION=${VXMESH_KUBE_VERSION:-v1.34.4}     # k8s.io/kubernetes; its staging modules are v0.34.x
+ETCD_VERSION=${VXMESH_ETCD_VERSION:-v3.6.16}     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
 TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
 
-say() { printf '[kube-tools] %s\n' "$*" >&2; }
-die() { printf '[kube-tools] error: %s\n' "$*" >&2; exit 1; }
-command -v go >/dev/null || die "go is not installed (Go 1.26 is needed to build kube-apiserver and etcd)"
-
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-# Module downloads: a failure names the module the proxy did not serve.
-download() {
-  local out
-  if ! out=$(go mod download -json "$1" 2>&1); then
-    die "the Go module proxy did not serve $1: $(printf '%s' "$out" | grep -m1 -E '"Error"|error|not found' || printf '%s' "$out" | tail -1)"
-  fi
-  printf '%s' "$out"
-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+TAG=kube-tools
+. "$HERE/go-modules.sh"
 
 # A throwaway tool module per binary: <dir>/src/go.mod, binary at <dir>/<name>.
 build_kube_apiserver() {
@@ -91,9 +82,11 @@ exec 9>"$TOOLS_DIR/.lock"
 flock 9
 (build_etcd)
 (build_kube_apiserver)
+crds=$(bash "$HERE/upstream-crds.sh" --print)
 if [ "${1:-}" = --print ]; then
   echo "KUBE_APISERVER=$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver"
   echo "KUBE_VERSION=$KUBE_VERSION"
   echo "ETCD=$TOOLS_DIR/etcd-$ETCD_VERSION/etcd"
   echo "ETCD_VERSION=$ETCD_VERSION"
+  printf '%s\n' "$crds"
 fi

@@ -12,7 +12,7 @@ declare -A NEED=(
   [iperf3]=iperf3 [sockperf]=sockperf [tcpdump]=tcpdump [nft]=nftables [iptables]=iptables
   [ping]=iputils-ping [arping]=iputils-arping [socat]=socat [ethtool]=ethtool [jq]=jq
   [dnsmasq]=dnsmasq-base [udhcpc]=udhcpc [dhclient]=isc-dhcp-client [pkill]=procps [modprobe]=kmod
-  [kubectl]=kubernetes-client
+  [kubectl]=kubernetes-client [openssl]=openssl
 )
 missing=()
 for cmd in "${!NEED[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}"); done

@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash build/setup.sh || exit 1
+# The real Kubernetes control plane the k8s tests run against (built once per machine, cached by version).
+bash build/kube-tools.sh || exit 1
 mkdir -p test-results
 rm -f test-results/results.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/results.json "$@"

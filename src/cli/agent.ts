@@ -7,7 +7,8 @@ import { componentLogger } from '../log.js';
 import { cleanupNode, runOnce, serveAgentHealth, startAgent } from '../agent/index.js';
 import { createFileSource } from '../sources/file/index.js';
 import { createKubernetesSource } from '../sources/kubernetes/index.js';
-import { createPolicyStore, policyStoreFile } from '../sources/policy-store.js';
+import { createPolicyStore, policyStoreFile, STATE_DIR } from '../sources/policy-store.js';
+import { memoryFileOf } from '../sources/memory.js';
 import type { Source } from '../agent/source.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 
@@ -16,7 +17,9 @@ export const AGENT_USAGE = `Usage: vxmesh agent --node NAME --source file:PATH|k
 Runs the vxmesh agent of one node: a level-triggered reconcile loop that reads cluster objects from the
 source, computes this node's intent and programs the dataplane, publishing the node's VTEP and status.
 The last good version of every MultiNetworkPolicy is kept in <state dir>/<node>/policies.json and read
-on start.
+on start; with --source kubernetes, so are the order in which objects were first seen and the last good
+version of every object, in <state dir>/.vxmesh/<node>.json (the file source keeps them in its own
+directory).
 Logs are pino JSON on stderr. SIGTERM/SIGINT exit without touching the dataplane.
 
 Options:
@@ -49,16 +52,19 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (!Number.isFinite(resyncS) || resyncS < 0) throw new UsageError(`--resync must be a number of seconds (got ${str(p, 'resync')})`);
   const bpffs = str(p, 'bpffs');
   const log = componentLogger('agent', { node });
-  const storeFile = policyStoreFile(node, str(p, 'state-dir'));
+  const stateDir = str(p, 'state-dir') ?? STATE_DIR;
+  const storeFile = policyStoreFile(node, stateDir);
+  const memoryFile = memoryFileOf(stateDir, node);
   if (p.values.cleanup) {
     await cleanupNode({ node, mode, bpffs, log });
     rmSync(path.dirname(storeFile), { recursive: true, force: true }); // the last good policies
+    rmSync(memoryFile, { force: true }); // the Kubernetes source's first-seen order and last good versions
     return 0;
   }
   const src = need(p, 'source', AGENT_USAGE);
   let source: Source;
   const policyStore = createPolicyStore(storeFile, log);
-  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore });
+  if (src === 'kubernetes') source = createKubernetesSource({ node, log, kubeconfig: str(p, 'kubeconfig'), policyStore, memoryFile });
   else if (src.startsWith('file:') && src.length > 5) source = createFileSource({ path: src.slice(5), log, node, policyStore });
   else throw new UsageError(`--source must be file:PATH or kubernetes (got ${src})`);
   const healthPort = str(p, 'health-port') ?? process.env.VXMESH_HEALTH_PORT;

@@ -124,7 +124,16 @@ export class ControlPlane {
     if (cp.state.audit) writeFileSync(path.join(opts.dir, 'audit-policy.yaml'), AUDIT_POLICY);
     try {
       await cp.startEtcd(opts.readyTimeoutMs);
-      await cp.startApiServer(opts.readyTimeoutMs);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await cp.startApiServer(opts.readyTimeoutMs);
+          break;
+        } catch (err) {
+          // A free port picked here can be taken before kube-apiserver binds it: try another one.
+          if (opts.port !== undefined || attempt >= 3 || !(err instanceof ControlPlaneError) || !/exited/.test(err.message)) throw err;
+          cp.state.apiPort = await freePort();
+        }
+      }
       cp.writeAdminKubeconfig();
     } catch (err) {
       await cp.stop();
@@ -164,7 +173,8 @@ export class ControlPlane {
     return path.join(this.state.dir, 'logs', `${which}.log`);
   }
 
-  private get adminTls(): TlsIdentity {
+  /** The admin identity (client certificate in system:masters) for plain HTTPS calls (https.ts). */
+  get adminTls(): TlsIdentity {
     return { ca: this.caPem, cert: readFileSync(this.state.pki.adminCert, 'utf8'), key: readFileSync(this.state.pki.adminKey, 'utf8') };
   }
 

@@ -1,6 +1,7 @@
 /**
  * The binaries of the real control plane (kube-apiserver, etcd), built from the official Go modules by
- * build/kube-tools.sh and cached by version outside the repo. The first call on a machine builds them
+ * build/kube-tools.sh and cached by version outside the repo, and the directory of the upstream CRDs
+ * (build/upstream-crds.sh, which kube-tools.sh runs). The first call on a machine builds them
  * (minutes; the script prints progress on stderr); later calls only read the cache.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,8 @@ export interface KubeTools {
   kubeVersion: string;
   etcd: string;
   etcdVersion: string;
+  /** Directory of the upstream CRDs vxmesh reads (build/upstream-crds.sh); absent in an older script's output. */
+  upstreamCrds?: string;
 }
 
 export class KubeToolsError extends Error {
@@ -28,7 +31,11 @@ export function parseToolLines(text: string): KubeTools {
     if (!x) throw new KubeToolsError(`build/kube-tools.sh printed no ${k}`);
     return x;
   };
-  return { kubeApiserver: need('KUBE_APISERVER'), kubeVersion: need('KUBE_VERSION'), etcd: need('ETCD'), etcdVersion: need('ETCD_VERSION') };
+  const upstreamCrds = v.get('UPSTREAM_CRDS');
+  return {
+    kubeApiserver: need('KUBE_APISERVER'), kubeVersion: need('KUBE_VERSION'), etcd: need('ETCD'), etcdVersion: need('ETCD_VERSION'),
+    ...(upstreamCrds ? { upstreamCrds } : {}),
+  };
 }
 
 let cached: KubeTools | undefined;

@@ -1,10 +1,12 @@
 /**
  * CustomResourceDefinitions of vxmesh's kinds, generated from the zod schemas the code validates with
  * (`deploy/crds/*.yaml` are written from here by build/gen-crds.mjs, and a test keeps them in sync).
- * CEL rules (x-kubernetes-validations) repeat the checks a user most often gets wrong so the API server
- * rejects them up front, and transition rules (oldSelf) make a network's VNI, cluster network and CIDR
- * immutable; cross-object checks (VNI unique across the cluster, references) stay in the controller,
- * which reports them as conditions and Events.
+ * CEL rules (x-kubernetes-validations) repeat the single-object checks a user most often gets wrong so the
+ * API server rejects them up front (each names its field through fieldPath), and transition rules
+ * (oldSelf) make a network's VNI, cluster network and CIDR immutable; cross-object checks (VNI unique
+ * across the cluster, references, addresses held by others) stay in the controller, which reports them as
+ * conditions and Events. The rules that parse addresses use Kubernetes' CEL IP/CIDR library (cidr(),
+ * containsIP(); Kubernetes >= 1.31).
  */
 import type { ZodTypeAny } from 'zod';
 import { ipClaimSchema } from '../controller/claims.js';
@@ -21,23 +23,38 @@ interface CrdSpec {
   description: string;
   status?: JsonSchema;
   statusSubresource: boolean;
-  validations?: Record<string, Array<{ rule: string; message: string }>>;
+  /** Rules on a top-level property (`spec`), or on the whole object under the key ''. */
+  validations?: Record<string, CelRule[]>;
   columns: Array<{ name: string; type: string; jsonPath: string; priority?: number }>;
 }
 
+/** One x-kubernetes-validations entry; fieldPath (relative to where the rule sits) is the field the error names. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
 export const CEL = {
-  vniRange: { rule: 'self.vni >= 1 && self.vni <= 16777215', message: 'vni must be in 1..16777215' },
-  networkNotMgmt: { rule: "self.clusterNetwork != 'mgmt'", message: 'the mgmt cluster network cannot carry VxLAN networks; use a custom cluster network' },
-  configNotMgmt: { rule: "self.clusterNetwork != 'mgmt'", message: 'mgmt is built in and takes no VxlanConfig' },
-  staticVteps: { rule: "!has(self.vtep) || !has(self.vtep.addressFrom) || self.vtep.addressFrom != 'static' || (has(self.vtep.addresses) && size(self.vtep.addresses) > 0)", message: 'vtep.addressFrom static needs vtep.addresses' },
+  networkNotMgmt: { rule: "self.clusterNetwork != 'mgmt'", message: 'the mgmt cluster network cannot carry VxLAN networks; use a custom cluster network', fieldPath: '.clusterNetwork' },
+  configNotMgmt: { rule: "self.clusterNetwork != 'mgmt'", message: 'mgmt is built in and takes no VxlanConfig', fieldPath: '.clusterNetwork' },
+  staticVteps: { rule: "!has(self.vtep) || !has(self.vtep.addressFrom) || self.vtep.addressFrom != 'static' || (has(self.vtep.addresses) && size(self.vtep.addresses) > 0)", message: 'vtep.addressFrom static needs vtep.addresses', fieldPath: '.vtep.addresses', reason: 'FieldValueRequired' },
+  // The schema's pattern has made sure cidr and gateway parse; these compare them.
+  cidrCanonical: { rule: 'string(cidr(self.cidr).masked()) == self.cidr', message: 'has host bits set: write the network address (e.g. 10.10.0.0/24)', fieldPath: '.cidr' },
+  cidrSize: { rule: 'cidr(self.cidr).prefixLength() <= 30', message: 'is too small: a network needs at least a /30 (gateway and one VM)', fieldPath: '.cidr' },
+  gatewayInCidr: { rule: '!has(self.gateway) || cidr(self.cidr).containsIP(self.gateway)', message: 'must be inside spec.cidr', fieldPath: '.gateway' },
   ipImmutable: { rule: 'self == oldSelf', message: 'a claim is immutable; delete it and create another' },
   // Transition rules: a running network's VNI, cluster network and subnet never move under its VMs
   // (bridges, routers and maps are keyed by VNI; every address and lease lies in the CIDR). Changing
   // one means a new network: create it, move the VMs, delete the old one.
-  vniImmutable: { rule: 'self.vni == oldSelf.vni', message: 'spec.vni is immutable: create a new VxlanNetwork and move the VMs' },
-  clusterNetworkImmutable: { rule: 'self.clusterNetwork == oldSelf.clusterNetwork', message: 'spec.clusterNetwork is immutable: create a new VxlanNetwork and move the VMs' },
-  cidrImmutable: { rule: 'self.cidr == oldSelf.cidr', message: 'spec.cidr is immutable (it would renumber running VMs): create a new VxlanNetwork and move the VMs' },
-};
+  vniImmutable: { rule: 'self.vni == oldSelf.vni', message: 'is immutable: create a new VxlanNetwork and move the VMs', fieldPath: '.vni' },
+  clusterNetworkImmutable: { rule: 'self.clusterNetwork == oldSelf.clusterNetwork', message: 'is immutable: create a new VxlanNetwork and move the VMs', fieldPath: '.clusterNetwork' },
+  cidrImmutable: { rule: 'self.cidr == oldSelf.cidr', message: 'is immutable (it would renumber running VMs): create a new VxlanNetwork and move the VMs', fieldPath: '.cidr' },
+  // A status speaks for the node it is named after: agents find a node's VTEP by status.node, and the
+  // admission policy ties the name to the writing agent's node.
+  statusNamed: { rule: "!has(self.status) || self.metadata.name == self.status.clusterNetwork + '.' + self.status.node", message: 'a VxlanStatus must be named <status.clusterNetwork>.<status.node>', fieldPath: '.status.node' },
+} satisfies Record<string, CelRule>;
 
 const condition: JsonSchema = {
   type: 'object',
@@ -65,7 +82,7 @@ export const CRD_SPECS: CrdSpec[] = [
   {
     kind: 'VxlanNetwork', plural: 'vxlannetworks', singular: 'vxlannetwork', shortNames: ['vxn'], scope: 'Namespaced', statusSubresource: true,
     schema: vxlanNetworkSchema, description: 'A VxLAN overlay network for VMs: VNI, subnet, distributed gateway and NAT. The controller creates its NetworkAttachmentDefinition.',
-    validations: { spec: [CEL.vniRange, CEL.networkNotMgmt, CEL.vniImmutable, CEL.clusterNetworkImmutable, CEL.cidrImmutable] },
+    validations: { spec: [CEL.networkNotMgmt, CEL.cidrCanonical, CEL.cidrSize, CEL.gatewayInCidr, CEL.vniImmutable, CEL.clusterNetworkImmutable, CEL.cidrImmutable] },
     status: {
       type: 'object',
       properties: {
@@ -97,6 +114,7 @@ export const CRD_SPECS: CrdSpec[] = [
   {
     kind: 'VxlanStatus', plural: 'vxlanstatuses', singular: 'vxlanstatus', shortNames: ['vxs'], scope: 'Cluster', statusSubresource: true,
     schema: vxlanStatusSchema, description: "A node's state on one cluster network (like VlanStatus): VTEP address, dataplane mode, readiness. Written by the node's agent.",
+    validations: { '': [CEL.statusNamed] },
     columns: [
       { name: 'Node', type: 'string', jsonPath: '.status.node' }, { name: 'Cluster Network', type: 'string', jsonPath: '.status.clusterNetwork' },
       { name: 'VTEP', type: 'string', jsonPath: '.status.vtepIP' }, { name: 'Mode', type: 'string', jsonPath: '.status.mode' },
@@ -111,13 +129,17 @@ export function openApiOf(spec: CrdSpec): JsonSchema {
   delete props.apiVersion;
   delete props.kind;
   delete props.metadata;
-  for (const [field, rules] of Object.entries(spec.validations ?? {})) props[field] = { ...props[field]!, 'x-kubernetes-validations': rules };
+  const { '': rootRules, ...fieldRules } = spec.validations ?? {};
+  for (const [field, rules] of Object.entries(fieldRules)) props[field] = { ...props[field]!, 'x-kubernetes-validations': rules };
   if (spec.status) props.status = spec.status;
+  const required = (full.required ?? []).filter((r) => !['apiVersion', 'kind', 'metadata', 'status'].includes(r) || (r === 'status' && !spec.statusSubresource));
   return {
     type: 'object',
     description: spec.description,
     properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...props },
-    required: (full.required ?? []).filter((r) => !['apiVersion', 'kind', 'metadata', 'status'].includes(r) || (r === 'status' && !spec.statusSubresource)),
+    // The status of a kind with a status subresource is written after the create: never required.
+    ...(required.length ? { required } : {}),
+    ...(rootRules?.length ? { 'x-kubernetes-validations': rootRules } : {}),
   };
 }
 

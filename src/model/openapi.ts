@@ -22,7 +22,7 @@ export interface JsonSchema {
   enum?: Array<string | number | boolean>;
   default?: unknown;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
-  'x-kubernetes-validations'?: Array<{ rule: string; message: string }>;
+  'x-kubernetes-validations'?: Array<{ rule: string; message: string; fieldPath?: string; reason?: string }>;
   [k: string]: unknown;
 }
 

@@ -10,51 +10,23 @@
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/util/exec.js';
 import { labPaths } from '../../src/lab/state.js';
-import { parsePing, sleep, TestLab, waitFor } from '../helpers/lab.js';
+import { parsePing, pingStream, sleep, TestLab, waitFor } from '../helpers/lab.js';
+import { nodeDataplane } from '../helpers/node-dataplane.js';
 
-const MAPS = ['vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_networks', 'vxm_vteps', 'vxm_flood'];
-
-/** Everything vxmesh owns on a node that traffic depends on, as comparable text. */
-async function dataplaneOf(lab: TestLab, node: string): Promise<string> {
-  const links = JSON.parse((await lab.exec(node, ['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifindex: number; ifname: string; master?: string }>;
-  const fdb = (await lab.exec(node, ['bridge', 'fdb', 'show'])).stdout.split('\n').filter((l) => /permanent|static/.test(l)).sort();
-  const netns = (await run(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.includes(node)).map((l) => l.split(' ')[0]).sort();
-  const maps: string[] = [];
-  const pins = path.join(labPaths(lab.name).bpffs(node), 'vxmesh');
-  if (existsSync(path.join(pins, 'vxm_config'))) {
-    for (const m of MAPS) maps.push(`${m}: ${(await run(['bpftool', '-j', 'map', 'dump', 'pinned', path.join(pins, m)])).stdout}`);
-  }
-  return JSON.stringify({ links: links.map((l) => `${l.ifindex}:${l.ifname}@${l.master ?? ''}`).sort(), fdb, netns, maps }, null, 1);
-}
-
+/** Everything vxmesh owns on a node that traffic depends on (links with ifindexes, static FDB, router namespaces, BPF map contents). */
+const dataplaneOf = (lab: TestLab, node: string) => nodeDataplane(lab.netns(node), { node, pinDir: path.join(labPaths(lab.name).bpffs(node), 'vxmesh') });
 const allDataplanes = (lab: TestLab) => Promise.all([1, 2, 3].map((i) => dataplaneOf(lab, lab.node(i))));
 const log = (lab: TestLab, i: number) => readFileSync(labPaths(lab.name).log(lab.node(i)), 'utf8');
 
-/** A 10 ms ping from a lab VM, stopped with SIGINT by its own pid (`ip netns exec` execs ping, so the pid is ping's). */
-function pingStream(lab: TestLab, vm: string, ip: string): { stop(): Promise<ReturnType<typeof parsePing>> } {
-  const child = spawn('ip', ['netns', 'exec', lab.netns(vm), 'ping', '-i', '0.01', '-q', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await done;
-      return parsePing(out);
-    },
-  };
-}
-
 /** Ping streams vm-a1 (node1) -> vm-a2 (node2) and vm-b1 (node1) -> vm-b2 (node3) at 10 ms while `during` runs. */
 async function pingsDuring(lab: TestLab, during: () => Promise<void>): Promise<{ a: ReturnType<typeof parsePing>; b: ReturnType<typeof parsePing> }> {
-  const a = pingStream(lab, 'vm-a1', '10.10.0.3');
-  const b = pingStream(lab, 'vm-b1', '10.10.0.3');
+  const a = pingStream(lab.netns('vm-a1'), '10.10.0.3');
+  const b = pingStream(lab.netns('vm-b1'), '10.10.0.3');
   try {
     await sleep(300);
     await during();

@@ -4,8 +4,13 @@
  * who answered, what the external host saw, what `lab status --json` says.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { run } from '../../src/util/exec.js';
+import { labPaths } from '../../src/lab/state.js';
 import { find, parsePing, sleep, TestLab, waitFor, withVm } from '../helpers/lab.js';
+import { nodeDataplane } from '../helpers/node-dataplane.js';
+import { parseMetrics, samplesOf, sumOf } from '../helpers/metrics.js';
 
 /** vxm_endpoints key of (VNI 100, vm-a2's MAC): u32 vni little-endian, 6 MAC bytes, 2 pad bytes. */
 const A2_ENDPOINT_KEY = '64 00 00 00 02 00 0a 00 01 02 00 00';
@@ -19,18 +24,43 @@ async function endpointKeys(pinned: string): Promise<string[][]> {
 /** "Within one resync": the lab's agents resync every 2 s (`--resync 2`), plus one pass to repair. */
 const ONE_RESYNC_MS = 2000 + 1000;
 const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean);
+/** Every agent of the lab serves /healthz, /readyz and /metrics here (VXMESH_HEALTH_PORT, inherited through the lab CLI). */
+const HEALTH = 19441;
+/**
+ * Pings lost at 10 ms during a live migration in the lab, median of three (README, Performance): the bench
+ * measures bpf 8-9, kernel 22-25 on a quiet machine; the suite runs on a busy shared one.
+ */
+const MIGRATION_LOST = { bpf: 20, kernel: 50 } as Record<string, number>;
 
 describe.each(MODES)('the demo lab in %s mode', (mode) => {
   let lab: TestLab;
 
+  const saved = process.env.VXMESH_HEALTH_PORT;
   beforeAll(async () => {
+    process.env.VXMESH_HEALTH_PORT = String(HEALTH);
     lab = new TestLab(mode);
     await lab.up();
   });
 
   afterAll(async () => {
+    if (saved === undefined) delete process.env.VXMESH_HEALTH_PORT;
+    else process.env.VXMESH_HEALTH_PORT = saved;
     await lab?.down();
   });
+
+  /** `<status code> <body>` of GET path on a node's health port. */
+  async function http(node: string, urlPath: string): Promise<string> {
+    const r = await lab.exec(node, ['curl', '-s', '-w', ' %{http_code}', `http://127.0.0.1:${HEALTH}${urlPath}`]);
+    const m = /^([\s\S]*) (\d{3})$/.exec(r.stdout);
+    return m ? `${m[2]} ${m[1]!.trim()}` : `curl failed: ${r.stdout}${r.stderr}`;
+  }
+  async function scrape(node: string) {
+    const r = await http(node, '/metrics');
+    expect(r.slice(0, 4)).toBe('200 ');
+    return { text: r.slice(4), samples: parseMetrics(r.slice(4)) };
+  }
+  const agentLog = (node: string) => readFileSync(labPaths(lab.name).log(node), 'utf8');
+  const pinDir = (node: string) => path.join(labPaths(lab.name).bpffs(node), 'vxmesh');
 
   it('reports every node ready in the requested mode and every VM with its address (status --json)', async () => {
     const s = await lab.status();
@@ -62,6 +92,55 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
     expect(await lab.whoAnswers('vm-a3', '10.10.0.2')).toBe('vm-a1');
     expect(await lab.whoAnswers('vm-b2', '10.10.0.50')).toBe('vm-b3'); // same node (n3)
     expect(await lab.ping('vm-a2', '10.10.0.1')).toBe(true); // the distributed gateway
+  });
+
+  it('serves /healthz, /readyz and /metrics on every node: ready, the entries the node holds, packet counters in bpf mode only', async () => {
+    for (const i of [1, 2, 3]) {
+      const node = lab.node(i);
+      expect(await http(node, '/healthz')).toBe('200 ok');
+      expect(await http(node, '/readyz')).toBe('200 ok');
+      const { samples } = await scrape(node);
+      expect(sumOf(samples, 'vxmesh_agent_ready'), node).toBe(1);
+      expect(sumOf(samples, 'vxmesh_reconcile_duration_seconds_count', { result: 'ok' }), node).toBeGreaterThanOrEqual(1);
+      expect(sumOf(samples, 'vxmesh_reconcile_errors_total'), node).toBe(0);
+      expect(sumOf(samples, 'vxmesh_invalid_objects'), node).toBe(0);
+      expect(sumOf(samples, 'vxmesh_passes_held_total'), node).toBe(0);
+    }
+    // vxmesh_entries_programmed is what node 1 holds, counted the way an operator would.
+    const node = lab.node(1);
+    const { samples } = await scrape(node);
+    const programmed = (kind: string) => sumOf(samples, 'vxmesh_entries_programmed', { kind });
+    if (mode === 'bpf') {
+      for (const map of ['vxm_ports', 'vxm_endpoints', 'vxm_arp', 'vxm_vteps']) {
+        const held = (JSON.parse((await run(['bpftool', '-j', 'map', 'dump', 'pinned', path.join(pinDir(node), map)])).stdout) as unknown[]).length;
+        expect(`${map} ${programmed(map)}`).toBe(`${map} ${held}`);
+      }
+      expect(programmed('vxm_endpoints')).toBe(6); // the six VMs of the two networks
+      expect(samplesOf(samples, 'vxmesh_entries_programmed', { kind: 'fdb' })).toEqual([]);
+    } else {
+      // static FDB: one flood entry per peer holding the VNI, and per remote VM MAC the tunnel entry and its
+      // `master static` mirror; permanent neighbours: one per remote VM address
+      const fdb = (await lab.exec(node, ['bridge', 'fdb', 'show'])).stdout.split('\n')
+        .filter((l) => / dev vxl\d+ /.test(l) && (/ dst \S+ self permanent/.test(l) || / master vxb\d+ static/.test(l)));
+      const neigh = (await lab.exec(node, ['ip', 'neigh', 'show', 'nud', 'permanent'])).stdout.split('\n').filter((l) => / dev vxl\d+ /.test(l));
+      expect({ fdb: programmed('fdb'), neigh: programmed('neigh') }).toEqual({ fdb: fdb.length, neigh: neigh.length });
+      expect({ fdb: fdb.length, neigh: neigh.length }).toEqual({ fdb: 2 + 2 * 3, neigh: 3 }); // vm-a2, vm-b2, vm-b3 are remote
+      expect(samplesOf(samples, 'vxmesh_entries_programmed', { kind: 'vxm_endpoints' })).toEqual([]);
+    }
+    // Packet counters: vm-a1 (node 1) pings vm-a2 (node 2) through the tunnel.
+    const before = (await scrape(node)).samples;
+    expect((await lab.exec('vm-a1', ['ping', '-c', '5', '-i', '0.1', '-W', '1', '-q', '10.10.0.3'])).exitCode).toBe(0);
+    const { text, samples: after } = await scrape(node);
+    expect(text).toContain('# TYPE vxmesh_packets_total counter');
+    const tunnel = { vni: '100', verdict: 'forwarded-tunnel' };
+    if (mode === 'bpf') {
+      expect(sumOf(after, 'vxmesh_packets_total', tunnel) - sumOf(before, 'vxmesh_packets_total', tunnel)).toBeGreaterThanOrEqual(5);
+      expect(sumOf(after, 'vxmesh_bytes_total', tunnel) - sumOf(before, 'vxmesh_bytes_total', tunnel)).toBeGreaterThanOrEqual(5 * 84);
+    } else {
+      // kernel mode keeps no per-VNI verdict counters: the family is there, without samples
+      expect(samplesOf(after, 'vxmesh_packets_total')).toEqual([]);
+      expect(samplesOf(after, 'vxmesh_bytes_total')).toEqual([]);
+    }
   });
 
   it('keeps overlapping tenants apart: the same IP reaches the VM of the same network only', async () => {
@@ -114,24 +193,42 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
     expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');
   });
 
-  it('keeps traffic flowing across an agent restart', async () => {
+  it('keeps traffic flowing across an agent restart, and the restarted agent reprograms nothing', async () => {
+    const node = lab.node(1);
+    const snapshot = () => nodeDataplane(lab.netns(node), { node, pinDir: pinDir(node), programs: true });
+    const before = await snapshot();
+    const logFrom = agentLog(node).length;
     const ping = lab.exec('vm-a1', ['ping', '-i', '0.01', '-c', '400', '-q', '10.10.0.3'], { timeoutMs: 30_000 });
     await sleep(500);
-    const r = await lab.cli(['lab', 'restart', lab.node(1), '--lab', lab.name]);
+    const r = await lab.cli(['lab', 'restart', node, '--lab', lab.name]);
     expect(r.exitCode, r.stderr).toBe(0);
     const stats = parsePing((await ping).stdout);
     console.log(`[${mode}] agent restart: ${stats.lost} of ${stats.transmitted} pings lost`);
     expect(stats.lost).toBe(0); // README: 0 lost pings at 10 ms across a restart, both modes
+    // The new agent made its passes (ready, counted) and changed nothing: no pass with changes was logged,
+    // and devices (ifindexes), FDB, neighbours, nft rules (handles), TC programs and maps (ids) are the same.
+    const lines = agentLog(node).slice(logFrom).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; changes?: number });
+    expect(lines.filter((l) => l.msg === 'agent starting')).toHaveLength(1);
+    expect(sumOf((await scrape(node)).samples, 'vxmesh_reconcile_duration_seconds_count', { result: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(lines.filter((l) => (l.msg === 'reconciled' && (l.changes ?? 0) > 0) || l.msg === 'reconcile finished with errors')).toEqual([]);
+    expect(await snapshot()).toEqual(before);
   });
 
-  it('live-migrates a VM with a bounded loss and the VM keeps its address', async () => {
-    const ping = lab.exec('vm-b1', ['ping', '-i', '0.01', '-c', '600', '-q', '10.10.0.3'], { timeoutMs: 30_000 });
-    await sleep(800);
-    const r = await lab.cli(['lab', 'migrate', 'vm-b2', '--to', lab.node(2), '--lab', lab.name]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const stats = parsePing((await ping).stdout);
-    console.log(`[${mode}] migration: ${stats.lost} of ${stats.transmitted} pings lost (${stats.lost * 10} ms at 10 ms/ping); ${r.stdout.trim()}`);
-    expect(stats.lost).toBeLessThan(100);
+  it(`live-migrates a VM losing at most ${MIGRATION_LOST[mode]} pings at 10 ms (median of three), and the VM keeps its address`, async () => {
+    const lost: number[] = [];
+    // node3 -> node2 -> node3 -> node2: the last move leaves vm-b2 on node 2 for the checks below
+    for (const to of [2, 3, 2]) {
+      const ping = lab.exec('vm-b1', ['ping', '-i', '0.01', '-c', '500', '-q', '10.10.0.3'], { timeoutMs: 30_000 });
+      await sleep(800);
+      const r = await lab.cli(['lab', 'migrate', 'vm-b2', '--to', lab.node(to), '--lab', lab.name]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const stats = parsePing((await ping).stdout);
+      console.log(`[${mode}] migration to node ${to}: ${stats.lost} of ${stats.transmitted} pings lost (${stats.lost * 10} ms at 10 ms/ping); ${r.stdout.trim()}`);
+      lost.push(stats.lost);
+    }
+    const median = [...lost].sort((a, b) => a - b)[1]!;
+    console.log(`[${mode}] migration: median ${median} lost (${lost.join(', ')})`);
+    expect(median).toBeLessThanOrEqual(MIGRATION_LOST[mode]!);
     const s = await lab.status();
     expect(s.vms.find((v) => v.name === 'vm-b2')).toMatchObject({ node: lab.node(2), interfaces: [{ ip: '10.10.0.3', mac: '02:00:0b:00:01:02' }] });
     expect(await lab.whoAnswers('vm-b3', '10.10.0.3')).toBe('vm-b2');
@@ -190,6 +287,11 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
       await sleep(2500); // a resync with the bad input in place
       expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');
       expect((await lab.status()).nodes.every((n) => n.agentReady)).toBe(true);
+      // counted (the network and the malformed file), and the node stays ready
+      expect(await http(lab.node(1), '/readyz')).toBe('200 ok');
+      const { samples } = await scrape(lab.node(1));
+      expect(sumOf(samples, 'vxmesh_invalid_objects')).toBe(2);
+      expect(sumOf(samples, 'vxmesh_agent_ready')).toBe(1);
     } finally {
       await run(['rm', '-f', `${dir}/broken.yaml`]);
       await run(['sh', '-c', `cat > ${dir}/.x && mv ${dir}/.x ${dir}/cluster.yaml`], { input: orig });

@@ -46,6 +46,8 @@ describe('switching a running lab between kernel and bpf mode', () => {
     expect(await lab.whoAnswers('vm-a1', '10.10.0.3')).toBe('vm-a2');
     expect(await lab.whoAnswers('vm-b1', '10.10.0.50')).toBe('vm-b3');
     expect(await lab.whoAnswers('vm-b2', '198.18.0.254', 8080)).toBe('198.18.0.13');
-    expect(stats.lost).toBeLessThan(300); // the devices are swapped: a short outage, logged above
+    // README: the devices are swapped, a short outage (0.5-1.5 s measured on the shared test machine; kernel ->
+    // bpf is the longer way: the programs are loaded and verified after the vxlan devices are gone)
+    expect(stats.lost).toBeLessThanOrEqual(250);
   });
 });

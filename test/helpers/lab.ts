@@ -3,6 +3,7 @@
  * prefixed by it (so router namespaces `vxmr-<node>-<vni>` never clash with another lab), driven through
  * the real CLI (`node dist/cli/main.js lab …`). Always call down() in afterAll: it is idempotent.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,8 @@ export class TestLab {
   readonly docs: Doc[];
   private readonly tmp: string;
   private files = 0;
+  /** The vxmesh CLI this lab is driven with (another build's, for upgrade tests). */
+  cliJs = CLI;
 
   constructor(readonly mode: string, name = randomLabName()) {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts, or npm test which runs setup)`);
@@ -78,7 +81,7 @@ export class TestLab {
 
   /** Runs `vxmesh <args>` (never throws; check exitCode). */
   cli(args: string[], timeoutMs = 120_000): Promise<RunResult> {
-    return run([process.execPath, CLI, ...args], { allowFailure: true, timeoutMs });
+    return run([process.execPath, this.cliJs, ...args], { allowFailure: true, timeoutMs });
   }
 
   writeFile(docsOrText: Doc[] | string): string {
@@ -141,6 +144,21 @@ export function parsePing(out: string): PingStats {
   const transmitted = Number(m[1]);
   const received = Number(m[2]);
   return { transmitted, received, lost: transmitted - received };
+}
+
+/** A 10 ms ping from `netns` to `ip` until stop() (SIGINT to its own pid: `ip netns exec` execs ping). */
+export function pingStream(netns: string, ip: string): { stop(): Promise<PingStats> } {
+  const child = spawn('ip', ['netns', 'exec', netns, 'ping', '-i', '0.01', '-q', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await done;
+      return parsePing(out);
+    },
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

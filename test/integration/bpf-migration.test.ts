@@ -145,10 +145,11 @@ describe('bpf dataplane, live migration', () => {
     expect(sw.exitCode, sw.stderr).toBe(0);
     const lost = { remote: parsePing((await fromRemote).stdout).lost, target: parsePing((await fromTarget).stdout).lost };
     if (process.env.VXMESH_TEST_PRINT) console.log(`switchover: ${lost.remote} (from n1) and ${lost.target} (from n3) of 300 pings lost`);
-    // Only pings sent during the switchover commands themselves may be lost (0-1 on an idle box); without
-    // the data plane learning the move, every ping after it is (about 200 each, until an agent pass).
-    expect(lost.remote).toBeLessThanOrEqual(8);
-    expect(lost.target).toBeLessThanOrEqual(8);
+    // README: at most 1 of 300 lost (only a ping sent during the switchover commands themselves; measured 0
+    // in 6 of 6 streams on the shared test machine); without the data plane learning the move, every ping
+    // after it is (about 200 each, until an agent pass).
+    expect(lost.remote).toBeLessThanOrEqual(1);
+    expect(lost.target).toBeLessThanOrEqual(1);
     expect(nodes.counter('n3', 'dropped-spoof')).toBe(spoofBefore);
 
     // The data plane learned the move everywhere: local on n3's new port, behind n3 on n1 and on the source.

@@ -11,7 +11,6 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, startServer, ask } from '../helpers/kernel-lab.js';
@@ -22,9 +21,8 @@ import { names } from '../../src/dataplane/names.js';
 import { parsePing } from '../helpers/lab.js';
 import type { NodeIntent } from '../../src/intent/types.js';
 import { mapShape, objGet, closeFd, BPF_MAP_TYPE_LRU_HASH } from '../../src/dataplane/bpf/libbpf.js';
+import { buildOldTree, pythonIn, tcpClient, tcpServer } from '../helpers/upgrade.js';
 
-const OLD_COMMIT = 'e0fdeeb24f04cdfa478822f557be749257b40344';
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const A = { key: 'tenant-a/net', vni: 100, cidr: '10.10.0.0/24', gateway: '10.10.0.1', natOutgoing: false };
 const VM1 = { name: 'a1', net: A.key, node: 'n1', ip: '10.10.0.11', mac: '52:54:00:00:00:11' };
 const VM2 = { name: 'a2', net: A.key, node: 'n2', ip: '10.10.0.12', mac: '52:54:00:00:00:12' };
@@ -54,10 +52,7 @@ const procs: ChildProcess[] = [];
 
 beforeAll(() => {
   if (process.getuid?.() !== 0) throw new Error('integration tests need root');
-  oldTree = fs.mkdtempSync(path.join(os.tmpdir(), 'vxm-upgrade-old-'));
-  execFileSync('sh', ['-c', `git -C ${REPO} archive ${OLD_COMMIT} src bpf build tsconfig.json package.json | tar -x -C ${oldTree}`]);
-  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(oldTree, 'node_modules'));
-  execFileSync('bash', ['build/build-bpf.sh'], { cwd: oldTree, stdio: 'ignore' });
+  oldTree = buildOldTree();
   fs.writeFileSync(path.join(oldTree, 'run-old.ts'), [
     "import fs from 'node:fs';",
     "import { pino } from 'pino';",
@@ -89,54 +84,12 @@ async function reconcileOld(node: string): Promise<void> {
   expect(JSON.parse(out.trim().split('\n').pop()!).errors, `old build's errors on ${node}`).toEqual([]);
 }
 
-/** A line-oriented python process in a VM namespace; `lines` collects its stdout. */
-function python(vm: string, code: string): { proc: ChildProcess; lines: string[]; send(line: string): void; wait(re: RegExp, ms: number): Promise<boolean> } {
-  const proc = spawn('ip', ['netns', 'exec', lab!.vmNs(vm), '/usr/bin/python3', '-u', '-c', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  procs.push(proc);
-  const lines: string[] = [];
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
-  return {
-    proc, lines,
-    send: (line) => void proc.stdin!.write(`${line}\n`),
-    wait: async (re, ms) => {
-      const t0 = Date.now();
-      while (Date.now() - t0 < ms) {
-        if (lines.some((l) => re.test(l))) return true;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return false;
-    },
-  };
+/** A line-oriented python process in a VM namespace, killed after the test. */
+function python(vm: string, code: string) {
+  const p = pythonIn(lab!.vmNs(vm), code);
+  procs.push(p.proc);
+  return p;
 }
-
-/** a2's server: echoes a1's lines as `echo:<line>`, and pushes `push:<line>` for each line on its stdin. */
-const SERVER = `
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 5000)); s.listen(1)
-print('listening')
-c, _ = s.accept(); print('accepted')
-def rd():
-    for line in c.makefile('rb'): c.sendall(b'echo:' + line)
-threading.Thread(target=rd, daemon=True).start()
-for line in sys.stdin: c.sendall(('push:' + line).encode())
-`;
-/** a1's client: one connection to a2:5000; stdin lines are sent, received lines printed. */
-const CLIENT = `
-import socket, sys, threading
-c = socket.create_connection(('${VM2.ip}', 5000), timeout=5); c.settimeout(None)
-print('connected')
-def rd():
-    for line in c.makefile('rb'): print(line.decode().rstrip())
-    print('closed')
-threading.Thread(target=rd, daemon=True).start()
-for line in sys.stdin: c.sendall(line.encode())
-`;
 
 function pinnedCtType(node: string): number {
   const fd = objGet(path.join(names.pinDir(bpffs.get(node)!), 'vxm_ct'));
@@ -165,9 +118,9 @@ describe('bpf upgrade across a map-layout change (previous build -> this build)'
     expect(await ask(lab.vmNs('a1'), VM2.ip, 7)).toBe('a2');
     expect(await ask(lab.vmNs('a2'), VM1.ip, 7)).toBe('');
 
-    const server = python('a2', SERVER);
+    const server = python('a2', tcpServer(5000));
     expect(await server.wait(/^listening$/, 5000)).toBe(true);
-    const client = python('a1', CLIENT);
+    const client = python('a1', tcpClient(VM2.ip, 5000));
     expect(await client.wait(/^connected$/, 5000)).toBe(true);
     client.send('before');
     expect(await client.wait(/^echo:before$/, 3000)).toBe(true);

@@ -1,7 +1,8 @@
 /**
- * The whole Kubernetes flow with real parts: the API-server double over HTTP, the real client, the
- * controller (IPAM), and two real agents (Kubernetes source) programming real node namespaces, in both
- * dataplane modes. VMs are created in the API; traffic flows between real namespaces.
+ * The whole Kubernetes flow with real parts: a real kube-apiserver + etcd with deploy/ applied and the
+ * upstream CRDs, the controller (IPAM) and two real agents (Kubernetes source) running as their
+ * ServiceAccounts with deploy/'s RBAC, programming real node namespaces, in both dataplane modes. VMs are
+ * created in the API; traffic flows between real namespaces.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -12,10 +13,10 @@ import { names } from '../../src/dataplane/names.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { addHost, addVm, createUnderlay, destroyNamespaces, moveVmPort, nsName } from '../../src/lab/topology.js';
 import { createKubernetesSource } from '../../src/sources/kubernetes/index.js';
-import type { ApiServerDouble } from '../../src/testing/apiserver/index.js';
+import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { run } from '../../src/util/exec.js';
 import { ping, sh } from '../helpers/kernel-lab.js';
-import { applyFixture, createObject, quietLog, startDouble, until, vmi } from './helpers.js';
+import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
 
 describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s dataplane', (mode) => {
   const id = randomBytes(3).toString('hex');
@@ -23,8 +24,8 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
   const nodes = { n1: '198.18.0.11', n2: '198.18.0.12' };
   const nodeName = (n: string) => `k${id}-${n}`;
   const bpffsRoot = `/run/vxmesh-test/k${id}`;
-  let api: ApiServerDouble;
-  let client: Awaited<ReturnType<typeof startDouble>>['client'];
+  let kube: Kube;
+  let client: Kube['client'];
   let controller: Controller;
   const agents: RunningAgent[] = [];
 
@@ -33,7 +34,11 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
   }
 
   beforeAll(async () => {
-    ({ api, client } = await startDouble());
+    kube = await startKube();
+    client = kube.client;
+    kube.applyDeploy();
+    await installUpstreamCrds(kube.cp);
+    const agentKubeconfig = await kube.serviceAccountKubeconfig('vxmesh-agent');
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createUnderlay(prefix);
     for (const [n, ip] of Object.entries(nodes)) {
@@ -42,16 +47,16 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
       const bpffs = `${bpffsRoot}/${n}`;
       mkdirSync(bpffs, { recursive: true });
       await run(['mount', '-t', 'bpf', 'bpf', bpffs]);
-      const source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: nodeName(n), log: quietLog });
+      const source = createKubernetesSource({ kubeconfigYaml: agentKubeconfig, node: nodeName(n), log: quietLog });
       agents.push(await startAgent({ node: nodeName(n), source, mode, bpffs, netns: nsName(prefix, n), log: quietLog, resyncMs: 2000 }));
     }
-    controller = await runController({ kubeconfigYaml: api.kubeconfig(), log: quietLog, leaderElection: false });
+    controller = await runController({ kubeconfigYaml: await kube.serviceAccountKubeconfig('vxmesh-controller'), log: quietLog, leaderElection: false });
   });
 
   afterAll(async () => {
     for (const a of agents.splice(0)) await a.stop().catch(() => {});
     await controller?.stop().catch(() => {});
-    await api?.close().catch(() => {});
+    await kube?.stop().catch(() => {});
     await destroyNamespaces([prefix, `vxmr-k${id}`]);
     for (const n of Object.keys(nodes)) await run(['umount', `${bpffsRoot}/${n}`], { allowFailure: true });
     await run(['rm', '-rf', bpffsRoot], { allowFailure: true });
@@ -85,7 +90,7 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
   it('keeps forwarding while the API server restarts, and sees changes made after it is back', async () => {
     const ip1 = await ipOf('vm1');
     const pinger = sh(nsName(prefix, 'vm2'), ['ping', '-c', '150', '-i', '0.02', '-W', '1', ip1], 30_000);
-    await api.restart({ keepState: true, downMs: 1500 });
+    await kube.cp.restartApiServer(1500);
     const r = await pinger;
     const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
     expect(received).toBeGreaterThanOrEqual(148);

@@ -1,6 +1,6 @@
 /**
- * What an operator checks on a node's agent, against a real one: a bpf-mode agent (Kubernetes source on the
- * API-server double) programming a real node namespace, with its health server on 127.0.0.1. /readyz turns
+ * What an operator checks on a node's agent, against a real one: a bpf-mode agent (Kubernetes source on a
+ * real kube-apiserver, as its ServiceAccount) programming a real node namespace, with its health server on 127.0.0.1. /readyz turns
  * 200 after the first reconcile, /metrics shows the entries it programmed, the BPF packet counters of a VNI
  * moving with real pings between two VMs, and an invalid object counted without making the node unready.
  */
@@ -8,15 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveAgentHealth, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import { names } from '../../src/dataplane/names.js';
-import { RESOURCES } from '../../src/k8s/resources.js';
 import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../../src/lab/topology.js';
 import type { HealthServer } from '../../src/metrics/index.js';
 import { VXMESH_API } from '../../src/model/schema.js';
 import { createKubernetesSource } from '../../src/sources/kubernetes/index.js';
-import type { ApiServerDouble } from '../../src/testing/apiserver/index.js';
+import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 import { ping, sh } from '../helpers/kernel-lab.js';
-import { applyFixture, createObject, quietLog, startDouble, until, vmi } from './helpers.js';
+import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -47,8 +46,8 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
   const prefix = `vxm-h${id}`;
   const node = `h${id}-n1`;
   const nodeNs = nsName(prefix, 'n1');
-  let api: ApiServerDouble | undefined;
-  let client: Awaited<ReturnType<typeof startDouble>>['client'];
+  let kube: Kube | undefined;
+  let client: Kube['client'];
   let bpffs: string | undefined;
   let agent: RunningAgent | undefined;
   let server: HealthServer | undefined;
@@ -68,7 +67,10 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
 
   beforeAll(async () => {
     if (process.getuid?.() !== 0) throw new Error('this test needs root (CAP_NET_ADMIN) to create namespaces and mount bpffs');
-    ({ api, client } = await startDouble());
+    kube = await startKube();
+    client = kube.client;
+    kube.applyDeploy();
+    await installUpstreamCrds(kube.cp);
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createObject(client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
     // Addresses written by hand (the controller's IPAM is tested elsewhere).
@@ -82,7 +84,7 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
     await createUnderlay(prefix);
     await addHost(prefix, 'n1', '198.18.0.11/24');
     bpffs = await mountBpffs();
-    const source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node, log: quietLog });
+    const source = createKubernetesSource({ kubeconfigYaml: await kube.serviceAccountKubeconfig('vxmesh-agent'), node, log: quietLog });
     agent = await startAgent({ node, source, mode: 'bpf', bpffs, netns: nodeNs, log: quietLog, resyncMs: 500 });
     server = await serveAgentHealth(agent, { port: 0, host: '127.0.0.1' });
   });
@@ -90,7 +92,7 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
   afterAll(async () => {
     await server?.close().catch(() => {});
     await agent?.stop().catch(() => {});
-    await api?.close().catch(() => {});
+    await kube?.stop().catch(() => {});
     await destroyNamespaces([prefix, `vxmr-h${id}`]);
     await unmountBpffs(bpffs);
   });
@@ -139,8 +141,8 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
   });
 
   it('counts an invalid object in vxmesh_invalid_objects and stays ready', async () => {
-    const red = (await client.get(RESOURCES.vxlanNetworks, 'red', 'tenant-b'))!;
-    await client.replace(RESOURCES.vxlanNetworks, { ...red, spec: { ...red.spec, vni: 100 } }); // blue's VNI
+    // A newcomer with blue's VNI (the API server refuses changing a VNI in place: CEL transition rule).
+    await createObject(client, { apiVersion: VXMESH_API, kind: 'VxlanNetwork', metadata: { name: 'green', namespace: 'tenant-b' }, spec: { clusterNetwork: 'overlay', vni: 100, cidr: '10.20.0.0/24' } });
     await until('vxmesh_invalid_objects 1', async () => sum((await scrape()).samples, 'vxmesh_invalid_objects') === 1, 10_000);
     // Let a resync pass run with the invalid object present: the last good version keeps the node converged.
     await new Promise((res) => setTimeout(res, 1200));

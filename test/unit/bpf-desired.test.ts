@@ -66,6 +66,26 @@ describe('desiredMaps', () => {
     expect(a).toMatchObject({ ifindex: 0, flags: EP_LOCAL });
   });
 
+  it('leaves out a network whose values cannot be encoded, reports it by name, and still computes the others', () => {
+    const bad = { ...intent.clusterNetworks[0]!.networks[0]!, key: 'default/bad', vni: 300, cidr: '10.3.0.0/24', gateway: '10.3.0.999', endpoints: [] };
+    const two: NodeIntent = { ...intent, clusterNetworks: [{ ...intent.clusterNetworks[0]!, networks: [...intent.clusterNetworks[0]!.networks, bad] }] };
+    const r = desiredMaps(two, env);
+    expect(r.errors).toEqual([{ network: 'default/bad', vni: 300, message: 'cannot be programmed, left out: bad IPv4 10.3.0.999' }]);
+    // Every table holds exactly what the good network alone gives: nothing of VNI 300, nothing of blue missing.
+    for (const m of Object.keys(state) as Array<keyof typeof state>) expect([...r.state[m]], m).toEqual([...state[m]]);
+  });
+
+  it('serves one VTEP port per node: a cluster network on a second port is reported and left out, the first one programmed', () => {
+    const first = intent.clusterNetworks[0]!;
+    const edge = {
+      ...first, name: 'edge', port: 8472, peers: ['198.19.0.2'], localVtep: '198.19.0.1',
+      networks: [{ ...first.networks[0]!, key: 'default/green', vni: 300, endpoints: [] }],
+    };
+    const r = desiredMaps({ ...intent, clusterNetworks: [first, edge] }, env);
+    expect(r.errors).toEqual([{ message: "cluster network edge: port 8472 differs from the first cluster network's; one VTEP port per node is supported in bpf mode" }]);
+    for (const m of Object.keys(state) as Array<keyof typeof state>) expect([...r.state[m]], m).toEqual([...state[m]]);
+  });
+
   it('diffs to the minimal change set: all updates from empty, nothing when equal, deletes for stale keys', () => {
     const fromEmpty = diffMaps(emptyState(), state);
     expect(fromEmpty.every((c) => c.op === 'update')).toBe(true);

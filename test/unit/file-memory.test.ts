@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileSource, loadStateDir, newLoadMemory } from '../../src/sources/file/index.js';
-import { memoryFileOf, newFirstSeen, noteFirstSeen } from '../../src/sources/file/memory.js';
+import { memoryFileOf, newFirstSeen, noteFirstSeen } from '../../src/sources/memory.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const log = pino({ level: 'silent' });

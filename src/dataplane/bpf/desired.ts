@@ -3,7 +3,7 @@
  * contents every vxmesh map should hold, as tables of hex key -> hex value (the bytes the kernel
  * stores, so observed and desired compare byte for byte), and the diff between two such states.
  */
-import type { NodeIntent } from '../../intent/types.js';
+import type { ClusterNetworkIntent, NetworkIntent, NodeIntent } from '../../intent/types.js';
 import { names, gatewayMac } from '../names.js';
 import { directedBroadcast } from '../../util/ipv4.js';
 import {
@@ -73,45 +73,65 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
       s.vxm_vteps.set(hex(encode('vxm_vtep_key', { cluster_id: cid, ip: ipHost(ip) })), '01');
     }
     for (const net of cn.networks) {
-      const vni = net.vni;
-      // head-end replication only to the peers holding the VNI (intent/flood.ts)
-      const holders = floodVteps(cn, net);
-      if (holders.length > VXM_MAX_PEERS) {
-        errors.push({ network: net.key, vni, message: `${holders.length} peers hold the VNI, more than ${VXM_MAX_PEERS}; broadcast reaches the first ${VXM_MAX_PEERS} only` });
+      // A network whose values cannot be encoded (e.g. a gateway that is not an address) is left out and
+      // reported; the other networks are still programmed.
+      let entries: Entry[];
+      try {
+        entries = networkEntries(cn, net, env, errors);
+      } catch (err) {
+        errors.push({ network: net.key, vni: net.vni, message: `cannot be programmed, left out: ${(err as Error).message}` });
+        continue;
       }
-      const flood = holders.slice(0, VXM_MAX_PEERS).map(ipHost);
-      const key = hex(u32(vni));
-      const moving = net.endpoints.some((ep) => ep.migratingTo && !ep.arriving);
-      s.vxm_networks.set(key, hex(encode('vxm_network', {
-        gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
-        bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, bcast_ip: ipBytes(directedBroadcast(net.cidr)),
-      })));
-      s.vxm_flood.set(key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
-      s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),
-        hex(encode('vxm_arp_entry', { mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0] })));
-      const gw = env.ifindex[names.gatewayPort(vni)];
-      if (gw) s.vxm_ports.set(hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
-      const ports = env.vmPorts[vni] ?? [];
-      const placed = assignPorts(net.endpoints, ports);
-      const unbound = new Set(placed.unbound);
-      for (const port of ports) {
-        const flags = unbound.has(port) ? PORT_UNBOUND : PORT_VM;
-        s.vxm_ports.set(hex(u32(port.ifindex)), hex(encode('vxm_port', { vni, flags })));
-      }
-      for (const ep of net.endpoints) {
-        const mac = ep.mac.toLowerCase();
-        s.vxm_arp.set(hex(encode('vxm_arp_key', { vni, ip: ipBytes(ep.ip) })), hex(encode('vxm_arp_entry', { mac: macBytes(mac), pad: [0, 0] })));
-        const k = hex(encode('vxm_endpoint_key', { vni, mac: macBytes(mac), pad: [0, 0] }));
-        const port = placed.portOf.get(mac)?.ifindex ?? 0;
-        const v = endpointValue(ep, port, { local: env.localPorts?.[vni]?.[mac] ?? 0, remote: env.remoteVteps?.[vni]?.[mac] ?? 0 });
-        s.vxm_endpoints.set(k, hex(encode('vxm_endpoint', v)));
-      }
+      for (const [map, key, value] of entries) s[map].set(key, value);
     }
   }
   const policy = policyTables(intent, errors);
   Object.assign(s, policy.tables);
   s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags: policy.enabled ? CFG_POLICY : 0, object_hash: env.objectHash })));
   return { state: s, errors };
+}
+
+type Entry = [ManagedMap, string, string];
+
+/** One network's entries in every map (throws when a value cannot be encoded); warnings go to `errors`. */
+function networkEntries(cn: ClusterNetworkIntent, net: NetworkIntent, env: NodeEnv, errors: DesiredResult['errors']): Entry[] {
+  const entries: Entry[] = [];
+  const put = (map: ManagedMap, key: string, value: string) => void entries.push([map, key, value]);
+  const cid = clusterId(cn.name);
+  const vni = net.vni;
+  // head-end replication only to the peers holding the VNI (intent/flood.ts)
+  const holders = floodVteps(cn, net);
+  if (holders.length > VXM_MAX_PEERS) {
+    errors.push({ network: net.key, vni, message: `${holders.length} peers hold the VNI, more than ${VXM_MAX_PEERS}; broadcast reaches the first ${VXM_MAX_PEERS} only` });
+  }
+  const flood = holders.slice(0, VXM_MAX_PEERS).map(ipHost);
+  const key = hex(u32(vni));
+  const moving = net.endpoints.some((ep) => ep.migratingTo && !ep.arriving);
+  put('vxm_networks', key, hex(encode('vxm_network', {
+    gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
+    bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, bcast_ip: ipBytes(directedBroadcast(net.cidr)),
+  })));
+  put('vxm_flood', key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
+  put('vxm_arp', hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),
+    hex(encode('vxm_arp_entry', { mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0] })));
+  const gw = env.ifindex[names.gatewayPort(vni)];
+  if (gw) put('vxm_ports', hex(u32(gw)), hex(encode('vxm_port', { vni, flags: PORT_GATEWAY })));
+  const ports = env.vmPorts[vni] ?? [];
+  const placed = assignPorts(net.endpoints, ports);
+  const unbound = new Set(placed.unbound);
+  for (const port of ports) {
+    const flags = unbound.has(port) ? PORT_UNBOUND : PORT_VM;
+    put('vxm_ports', hex(u32(port.ifindex)), hex(encode('vxm_port', { vni, flags })));
+  }
+  for (const ep of net.endpoints) {
+    const mac = ep.mac.toLowerCase();
+    put('vxm_arp', hex(encode('vxm_arp_key', { vni, ip: ipBytes(ep.ip) })), hex(encode('vxm_arp_entry', { mac: macBytes(mac), pad: [0, 0] })));
+    const k = hex(encode('vxm_endpoint_key', { vni, mac: macBytes(mac), pad: [0, 0] }));
+    const port = placed.portOf.get(mac)?.ifindex ?? 0;
+    const v = endpointValue(ep, port, { local: env.localPorts?.[vni]?.[mac] ?? 0, remote: env.remoteVteps?.[vni]?.[mac] ?? 0 });
+    put('vxm_endpoints', k, hex(encode('vxm_endpoint', v)));
+  }
+  return entries;
 }
 
 function padTo(xs: number[], n: number): number[] {

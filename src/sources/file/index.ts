@@ -13,7 +13,7 @@ import { emptySnapshot } from '../../model/schema.js';
 import type { Source, SourceState } from '../../agent/source.js';
 import { dirSignature, listYamlFiles, stateDirOf, writeFileAtomic } from './files.js';
 import { loadStateDir, newLoadMemory } from './load.js';
-import { memoryFileOf, memoryJson, readMemory, writeMemoryFile } from './memory.js';
+import { memoryFileOf, memoryWriter, readMemory, type MemoryWriter } from '../memory.js';
 import type { PolicyStore } from '../policy-store.js';
 
 export { writeFileAtomic, stateDirOf, listYamlFiles } from './files.js';
@@ -49,8 +49,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   let dir = '';
   let lastSig = '';
   let lastJson = '';
-  let memoryFile: string | undefined;
-  let memoryWritten = '';
+  let kept: MemoryWriter | undefined;
   let readErrors = 0;
   let onChange: () => void = () => {};
   const watchers: FSWatcher[] = [];
@@ -100,15 +99,7 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
   }
 
   async function remember(): Promise<void> {
-    if (!memoryFile) return;
-    const json = memoryJson(memory.firstSeen, memory.lastGood);
-    if (json === memoryWritten) return;
-    try {
-      await writeMemoryFile(memoryFile, json);
-      memoryWritten = json;
-    } catch (err) {
-      log.warn({ err: (err as Error).message, file: memoryFile }, 'cannot keep first-seen order and last good versions across restarts');
-    }
+    await kept?.save(memory.firstSeen, memory.lastGood);
   }
 
   /** The directory reads as before: confirmed current; a read error, if any, is over. */
@@ -154,14 +145,15 @@ export function createFileSource(opts: FileSourceOptions): Source & { dir(): Pro
       dir = await stateDirOf(opts.path);
       await mkdir(path.join(dir, 'status'), { recursive: true });
       if (opts.node) {
-        memoryFile = memoryFileOf(dir, opts.node);
-        const kept = await readMemory(dir, opts.node);
-        if (kept) {
-          memory.firstSeen = kept.firstSeen;
+        const file = memoryFileOf(dir, opts.node);
+        kept = memoryWriter(file, (err) => log.warn({ err: err.message, file }, 'cannot keep first-seen order and last good versions across restarts'));
+        const restored = await readMemory(dir, opts.node);
+        if (restored) {
+          memory.firstSeen = restored.firstSeen;
           // the policy store's versions (read above) fill what the kept file lacks
-          memory.lastGood = new Map([...memory.lastGood, ...kept.lastGood]);
-          if (kept.from === memoryFile) memoryWritten = memoryJson(kept.firstSeen, kept.lastGood);
-          log.info({ file: kept.from, objects: kept.lastGood.size, dropped: kept.dropped }, 'first-seen order and last good versions restored');
+          memory.lastGood = new Map([...memory.lastGood, ...restored.lastGood]);
+          if (restored.from === file) kept.holds(restored.firstSeen, restored.lastGood);
+          log.info({ file: restored.from, objects: restored.lastGood.size, dropped: restored.dropped }, 'first-seen order and last good versions restored');
         }
       }
       await reload();

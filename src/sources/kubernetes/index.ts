@@ -11,7 +11,9 @@
  * VxlanIPAllocations, VxlanStatuses and NetworkAttachmentDefinitions. A broken watch or a restarted API
  * server is retried with backoff, a 410 Gone relists; meanwhile the caches keep the last objects, so the
  * snapshot — and the dataplane programmed from it — stays as it was. Snapshots are rebuilt from the caches
- * (debounced) with the same buildSnapshot() the file source uses, so both validate identically.
+ * (debounced) with the same buildSnapshot() the file source uses, so both validate identically. With
+ * `memoryFile` (the agent passes `<state dir>/.vxmesh/<node>.json`), the first-seen order and the last
+ * good versions survive agent restarts, as the file source's do (sources/memory.ts).
  */
 import type { Logger } from 'pino';
 import type { Source, SourceState } from '../../agent/source.js';
@@ -22,6 +24,7 @@ import { createInformer, type Informer } from '../../k8s/informer.js';
 import { RESOURCES, type ResourceRef } from '../../k8s/resources.js';
 import { buildSnapshot, docId, type LastGood } from '../validate.js';
 import { newFirstSeen, noteFirstSeen } from '../first-seen.js';
+import { memoryWriter, readMemoryFile } from '../memory.js';
 import type { PolicyStore } from '../policy-store.js';
 import { writeStatus } from './status.js';
 
@@ -34,6 +37,8 @@ export interface KubernetesSourceOptions extends KubeClientOptions {
   maxBackoffMs?: number;
   /** Keeps the last good policies across restarts (sources/policy-store.ts); the agent passes one. */
   policyStore?: PolicyStore;
+  /** Keeps the first-seen order and the last good versions across restarts (sources/memory.ts). */
+  memoryFile?: string;
 }
 
 export interface KubernetesSource extends Source {
@@ -62,7 +67,12 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
   const debounceMs = opts.debounceMs ?? 20;
   let state: SourceState = { snapshot: emptySnapshot(), errors: [], generation: 0 };
   let lastGood: LastGood = opts.policyStore?.load() ?? new Map();
-  const firstSeen = newFirstSeen();
+  let firstSeen = newFirstSeen();
+  const memoryFile = opts.memoryFile;
+  const kept = memoryFile
+    ? memoryWriter(memoryFile, (err) => log.warn({ err: err.message, file: memoryFile }, 'cannot keep first-seen order and last good versions across restarts'))
+    : undefined;
+  let saving: Promise<void> = Promise.resolve();
   let lastJson = '';
   let onChange: () => void = () => {};
   let timer: NodeJS.Timeout | undefined;
@@ -86,6 +96,7 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
     const r = buildSnapshot(docs, lastGood, { firstSeen: firstSeen.rank });
     lastGood = r.lastGood;
     opts.policyStore?.save(lastGood);
+    if (kept) saving = kept.save(firstSeen, lastGood);
     // What the dataplane depends on: not resourceVersions (a controller's status write bumps them) nor an
     // agent's status heartbeat (lastReconcile), which would otherwise wake every agent up again.
     const json = JSON.stringify({ s: r.snapshot, e: r.errors.map((e) => e.message) }, (k, v) => (VOLATILE.has(k) ? undefined : v));
@@ -105,11 +116,25 @@ export function createKubernetesSource(opts: KubernetesSourceOptions): Kubernete
     closed = true;
     clearTimeout(timer);
     for (const i of informers) i.stop();
+    await saving;
   };
+
+  /** Before the first snapshot: what this agent remembered when it stopped (nothing on a new node). */
+  async function restore(): Promise<void> {
+    if (!memoryFile || !kept) return;
+    const restored = await readMemoryFile(memoryFile);
+    if (!restored) return;
+    firstSeen = restored.firstSeen;
+    // the policy store's versions (read above) fill what the kept file lacks
+    lastGood = new Map([...lastGood, ...restored.lastGood]);
+    kept.holds(restored.firstSeen, restored.lastGood);
+    log.info({ file: memoryFile, objects: restored.lastGood.size, dropped: restored.dropped }, 'first-seen order and last good versions restored');
+  }
 
   return {
     async start(cb) {
       onChange = cb;
+      await restore();
       log.info({ resources: informers.length }, 'starting informers');
       await Promise.all(informers.map((i) => i.start()));
       started = true;
