@@ -136,9 +136,12 @@ async function startSecondApiServer(cp: ControlPlane): Promise<SecondApiServer> 
   return { url, client: new KubeClient(loadKubeConfig({ kubeconfigYaml: cp.adminKubeconfig(url) })), stop };
 }
 
-/** The completed requests of the audit log that match (stage ResponseComplete: one line per request). */
-export function auditOf(cp: ControlPlane, match: (e: AuditEvent) => boolean): AuditEvent[] {
-  return cp.auditEvents().filter((e) => (e as AuditEvent & { stage?: string }).stage === 'ResponseComplete' && match(e));
+/** An audit line with the fields kube-apiserver writes besides ControlPlane's AuditEvent. */
+export type AuditLine = AuditEvent & { stage?: string; requestReceivedTimestamp?: string };
+
+/** The completed requests of the audit log (stage ResponseComplete: one line per request) received since `sinceMs`, that match. */
+export function auditOf(cp: ControlPlane, match: (e: AuditLine) => boolean, sinceMs = 0): AuditLine[] {
+  return (cp.auditEvents() as AuditLine[]).filter((e) => e.stage === 'ResponseComplete' && Date.parse(e.requestReceivedTimestamp ?? '') >= sinceMs && match(e));
 }
 
 /** The Events of a namespace, as `kubectl get events` shows them. */
