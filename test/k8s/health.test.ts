@@ -1,7 +1,7 @@
 /**
  * What an operator checks on a node's agent, against a real one: a bpf-mode agent (Kubernetes source on a
- * real kube-apiserver, as its ServiceAccount) programming a real node namespace, with its health server on 127.0.0.1. /readyz turns
- * 200 after the first reconcile, /metrics shows the entries it programmed, the BPF packet counters of a VNI
+ * real kube-apiserver, as its ServiceAccount with a token bound to a pod on its node) programming a real
+ * node namespace, with its health server on 127.0.0.1. /readyz turns 200 after the first reconcile, /metrics shows the entries it programmed, the BPF packet counters of a VNI
  * moving with real pings between two VMs, and an invalid object counted without making the node unready.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../..
 import type { HealthServer } from '../../src/metrics/index.js';
 import { VXMESH_API } from '../../src/model/schema.js';
 import { createKubernetesSource } from '../../src/sources/kubernetes/index.js';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
+import { RESOURCES } from '../../src/k8s/resources.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 import { ping, sh } from '../helpers/kernel-lab.js';
 import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
@@ -70,7 +70,6 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
     kube = await startKube();
     client = kube.client;
     kube.applyDeploy();
-    await installUpstreamCrds(kube.cp);
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createObject(client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
     // Addresses written by hand (the controller's IPAM is tested elsewhere).
@@ -84,7 +83,7 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
     await createUnderlay(prefix);
     await addHost(prefix, 'n1', '198.18.0.11/24');
     bpffs = await mountBpffs();
-    const source = createKubernetesSource({ kubeconfigYaml: await kube.serviceAccountKubeconfig('vxmesh-agent'), node, log: quietLog });
+    const source = createKubernetesSource({ kubeconfigYaml: await kube.agentKubeconfig(node), node, log: quietLog });
     agent = await startAgent({ node, source, mode: 'bpf', bpffs, netns: nodeNs, log: quietLog, resyncMs: 500 });
     server = await serveAgentHealth(agent, { port: 0, host: '127.0.0.1' });
   });
@@ -141,8 +140,10 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
   });
 
   it('counts an invalid object in vxmesh_invalid_objects and stays ready', async () => {
-    // A newcomer with blue's VNI (the API server refuses changing a VNI in place: CEL transition rule).
-    await createObject(client, { apiVersion: VXMESH_API, kind: 'VxlanNetwork', metadata: { name: 'green', namespace: 'tenant-b' }, spec: { clusterNetwork: 'overlay', vni: 100, cidr: '10.20.0.0/24' } });
+    // red turns invalid: an MTU its uplink cannot carry (1500 - 50 at most), which only vxmesh's validation
+    // finds (the API server would refuse a VNI change: CEL transition rule).
+    const red = (await client.get(RESOURCES.vxlanNetworks, 'red', 'tenant-b'))!;
+    await client.replace(RESOURCES.vxlanNetworks, { ...red, spec: { ...red.spec, mtu: 1480 } });
     await until('vxmesh_invalid_objects 1', async () => sum((await scrape()).samples, 'vxmesh_invalid_objects') === 1, 10_000);
     // Let a resync pass run with the invalid object present: the last good version keeps the node converged.
     await new Promise((res) => setTimeout(res, 1200));
