@@ -1,8 +1,9 @@
 /**
  * What an operator checks on a node's agent, against a real one: a bpf-mode agent (Kubernetes source on a
  * real kube-apiserver, as its ServiceAccount with a token bound to a pod on its node) programming a real
- * node namespace, with its health server on 127.0.0.1. /readyz turns 200 after the first reconcile, /metrics shows the entries it programmed, the BPF packet counters of a VNI
- * moving with real pings between two VMs, and an invalid object counted without making the node unready.
+ * node namespace, with its health server on 127.0.0.1. /readyz turns 200 after the first reconcile,
+ * /metrics shows the entries it programmed, the BPF packet counters of a VNI moving with real pings
+ * between two VMs, and an invalid object counted without making the node unready.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
