@@ -1,45 +1,55 @@
-import { afterEach, describe, expect, it } from 'vitest';
+/**
+ * The controller and two agents' Kubernetes sources together on a real kube-apiserver, each as its
+ * ServiceAccount with deploy/'s RBAC: a VM created in the API becomes an endpoint every node programs,
+ * and its migration (written to the VMI status the way KubeVirt does) moves it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { runController, type Controller } from '../../src/controller/index.js';
 import { computeIntent } from '../../src/intent/index.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
-import type { ApiServerDouble } from '../../src/testing/apiserver/index.js';
-import { applyFixture, createObject, quietLog, startDouble, until, vmi } from './helpers.js';
+import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
 
-let api: ApiServerDouble | undefined;
+let kube: Kube | undefined;
 const running: Array<Controller | KubernetesSource> = [];
-afterEach(async () => {
+beforeAll(async () => {
+  kube = await startKube();
+  kube.applyDeploy();
+  await installUpstreamCrds(kube.cp);
+});
+afterAll(async () => {
   for (const r of running.splice(0)) await r.stop();
-  await api?.close();
+  await kube?.stop();
 });
 
 describe('controller and agent source together', () => {
   it('turns a VM created in the API into an endpoint every node programs, and follows its migration', async () => {
-    const d = await startDouble();
-    api = d.api;
-    await applyFixture(d.client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
+    const client = kube!.client;
+    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     for (const [i, node] of ['node1', 'node2', 'node3'].entries()) {
-      await createObject(d.client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
-      await createObject(d.client, {
+      await createObject(client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
+      await createObject(client, {
         apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanStatus', metadata: { name: `overlay.${node}` },
         status: { clusterNetwork: 'overlay', node, vtepIP: `198.18.0.${11 + i}`, ready: true },
       });
     }
-    const controller = await runController({ kubeconfigYaml: api.kubeconfig(), log: quietLog, leaderElection: false });
+    const controller = await runController({ kubeconfigYaml: await kube!.serviceAccountKubeconfig('vxmesh-controller'), log: quietLog, leaderElection: false });
     running.push(controller);
-    const sources = ['node1', 'node2'].map((node) => createKubernetesSource({ kubeconfigYaml: api!.kubeconfig(), node, log: quietLog }));
+    const agentKubeconfig = await kube!.serviceAccountKubeconfig('vxmesh-agent');
+    const sources = ['node1', 'node2'].map((node) => createKubernetesSource({ kubeconfigYaml: agentKubeconfig, node, log: quietLog }));
     for (const s of sources) {
       running.push(s);
       await s.start(() => {});
     }
-    await createObject(d.client, vmi('vm1', 'tenant-a', 'blue', '02:00:00:00:00:01', 'node1'));
+    await createObject(client, vmi('vm1', 'tenant-a', 'blue', '02:00:00:00:00:01', 'node1'));
     const endpoint = (node: string, s: KubernetesSource) =>
       computeIntent(s.current().snapshot, node).clusterNetworks[0]?.networks.find((n) => n.vni === 100)?.endpoints.find((e) => e.vm === 'tenant-a/vm1');
     const onNode2 = await until('node2 programs vm1', () => endpoint('node2', sources[1]!));
     expect(onNode2).toMatchObject({ ip: '10.10.0.2', mac: '02:00:00:00:00:01', node: 'node1', vtep: '198.18.0.11', local: false });
     expect(await until('node1 programs vm1 locally', () => endpoint('node1', sources[0]!))).toMatchObject({ local: true });
-    const v = (await d.client.get(RESOURCES.vmis, 'vm1', 'tenant-a'))!;
-    await d.client.replace(RESOURCES.vmis, { ...v, status: { nodeName: 'node2', migrationState: { sourceNode: 'node1', targetNode: 'node2', completed: true } } });
+    const v = (await client.get(RESOURCES.vmis, 'vm1', 'tenant-a'))!;
+    await client.replace(RESOURCES.vmis, { ...v, status: { nodeName: 'node2', migrationState: { sourceNode: 'node1', targetNode: 'node2', completed: true } } });
     const moved = await until('node2 sees vm1 local', () => endpoint('node2', sources[1]!)?.local && endpoint('node2', sources[1]!));
     expect(moved).toMatchObject({ ip: '10.10.0.2', vtep: '198.18.0.12' });
     expect(await until('node1 points at node2', () => endpoint('node1', sources[0]!)?.vtep === '198.18.0.12' && endpoint('node1', sources[0]!))).toMatchObject({ local: false });

@@ -2,9 +2,8 @@ import { isFailClosed } from '../../src/sources/policy-fallback.js';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
-import { DEFAULT_RESOURCES, startApiServer, type ApiServerDouble } from '../../src/testing/apiserver/index.js';
-import { KubeClient, loadKubeConfig } from '../../src/k8s/client.js';
-import { applyFixture, createObject, quietLog, until } from './helpers.js';
+import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
+import { applyFixture, createObject, quietLog, startKube, until, type Kube } from './helpers.js';
 
 const policy = {
   apiVersion: 'k8s.cni.cncf.io/v1beta1', kind: 'MultiNetworkPolicy',
@@ -12,27 +11,35 @@ const policy = {
   spec: { podSelector: { matchLabels: { role: 'web' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] },
 };
 
-let api: ApiServerDouble | undefined;
+let kube: Kube | undefined;
 let source: KubernetesSource | undefined;
 afterEach(async () => {
   await source?.stop();
-  await api?.close();
+  await kube?.stop();
   source = undefined;
-  api = undefined;
+  kube = undefined;
 });
+
+/** A real control plane with deploy/ and the upstream CRDs, without `without` if given. */
+async function cluster(without?: string): Promise<Kube> {
+  kube = await startKube();
+  kube.applyDeploy();
+  await installUpstreamCrds(kube.cp);
+  if (without) kube.kubectl('delete', 'crd', without, '--wait=true');
+  return kube;
+}
 
 describe('Kubernetes source: traffic policies', () => {
   it('reads MultiNetworkPolicies and Namespaces into the snapshot, and follows their changes', async () => {
-    api = await startApiServer({ bookmarkMs: 200 });
-    const client = new KubeClient(loadKubeConfig({ kubeconfigYaml: api.kubeconfig() }));
-    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
+    const { client } = await cluster();
     await client.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'tenant-a', labels: { tenant: 'a' } } } });
+    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createObject(client, policy);
-    source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: 'node1', log: quietLog });
+    source = createKubernetesSource({ kubeconfigYaml: await kube!.serviceAccountKubeconfig('vxmesh-agent'), node: 'node1', log: quietLog });
     await source.start(() => {});
     const s = source.current().snapshot;
     expect(s.policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual(['tenant-a/web-ingress']);
-    expect(s.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels).toEqual({ tenant: 'a' });
+    expect(s.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels).toEqual({ tenant: 'a', 'kubernetes.io/metadata.name': 'tenant-a' }) // the real server adds the name label;
     const bad = { ...policy, metadata: { ...policy.metadata, name: 'bad' }, spec: { ...policy.spec, ingress: [{ ports: [{ protocol: 'TCP', port: 90, endPort: 80 }] }] } };
     await createObject(client, bad);
     const errs = await until('the invalid policy is reported', () => source!.current().errors.find((e) => e.message.includes('MultiNetworkPolicy tenant-a/bad')));
@@ -46,10 +53,10 @@ describe('Kubernetes source: traffic policies', () => {
   });
 
   it('starts on a cluster without the MultiNetworkPolicy CRD, with no policies', async () => {
-    api = await startApiServer({ bookmarkMs: 200, resources: DEFAULT_RESOURCES.filter((r) => r.kind !== 'MultiNetworkPolicy') });
-    const client = new KubeClient(loadKubeConfig({ kubeconfigYaml: api.kubeconfig() }));
+    const { client } = await cluster('multi-networkpolicies.k8s.cni.cncf.io');
+    expect(() => kube!.kubectl('get', 'multi-networkpolicies.k8s.cni.cncf.io', '-A')).toThrow(/doesn't have a resource type|the server doesn't have/);
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
-    source = createKubernetesSource({ kubeconfigYaml: api.kubeconfig(), node: 'node1', log: quietLog, minBackoffMs: 50, maxBackoffMs: 200 });
+    source = createKubernetesSource({ kubeconfigYaml: await kube!.serviceAccountKubeconfig('vxmesh-agent'), node: 'node1', log: quietLog, minBackoffMs: 50, maxBackoffMs: 200 });
     await source.start(() => {});
     expect(source.current().snapshot.policies).toEqual([]);
     expect(source.current().snapshot.vxlanNetworks.map((n) => n.metadata.name).sort()).toEqual(['blue', 'red']);
