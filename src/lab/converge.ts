@@ -1,7 +1,7 @@
 /**
  * Bringing a lab to what its file says. `create` builds a new lab (underlay, nodes, external host, bpffs,
  * agents, VMs); `converge` updates a running one (cluster objects rewritten, VMs that appeared or
- * disappeared created or deleted, dead agents restarted). The lab plays bridge CNI and KubeVirt, and with
+ * disappeared created or deleted, dead agents restarted). The lab plays Multus (running the NAD's CNI plugin, lab/cni.ts) and KubeVirt, and with
  * the file source also the controller (IPAM); with the Kubernetes source the real controller allocates
  * against the lab's API server. The agents do all dataplane programming.
  */
@@ -133,7 +133,7 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
       keep.push(cur);
     }
     else {
-      await deleteVm(cur);
+      await deleteVm(s, cur);
       report.deleted.push(cur.name);
     }
   }

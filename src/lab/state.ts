@@ -70,6 +70,16 @@ export interface LabVmState {
   createdAt: string;
   /** The guest's DHCP clients (udhcpc), one per DHCP NIC. */
   dhcpClients?: Array<{ ifname: string; pid: number }>;
+  /** Each NIC's CNI ADD (lab/cni.ts): kept for its DEL, as Multus caches it. */
+  cni?: LabCniAttachment[];
+}
+
+/** One NIC's CNI attachment: the NAD config its ADD ran with and the plugin's result. */
+export interface LabCniAttachment {
+  /** The VMI interface name. */
+  nic: string;
+  config: string;
+  result: unknown;
 }
 
 /** A lab with the Kubernetes source: its API server (the double), the relay onto the underlay, the controller. */
