@@ -168,19 +168,19 @@ describe('vxmesh-cni invoked as Multus invokes it', () => {
     await delNetwork(status, keep, undefined, opts);
   });
 
-  it('an ADD takes about a tenth of a second (node start included)', async () => {
+  it('ten ADDs in a row each plug their port (timing is printed; the speed figure lives in the bench)', async () => {
     const list = pluginsOf(CONFIG);
     const ms: number[] = [];
     for (let i = 0; i < 10; i++) {
       const a = att(VM2, { containerId: `time${i}`, ifname: `podt${i}` });
       const r = await execPlugin('ADD', 'vxmesh-cni', a, pluginStdin(list, list.plugins[0]!, a), opts);
       expect(r.exitCode).toBe(0);
+      expect(await linkJson(NODE, hostPortName(a.containerId, a.ifname))).toMatchObject({ master: 'vxb100', mtu: 1450 });
       ms.push(r.ms);
     }
     for (let i = 0; i < 10; i++) await delNetwork(CONFIG, att(VM2, { containerId: `time${i}`, ifname: `podt${i}` }), undefined, opts);
     ms.sort((x, y) => x - y);
     const median = ms[5]!;
     console.log(`vxmesh-cni ADD: median ${median.toFixed(0)} ms, min ${ms[0]!.toFixed(0)} ms, max ${ms[9]!.toFixed(0)} ms (10 ADDs, incl. ip netns exec)`);
-    expect(median).toBeLessThan(1000);
   });
 });
