@@ -4,6 +4,7 @@
 # Each binary is cached by version outside the repo and rebuilt only when missing.
 #   bash build/kube-tools.sh            build what is missing, print nothing else
 #   bash build/kube-tools.sh --print    also print NAME=PATH lines (what src/controlplane/tools.ts reads)
+#   bash build/kube-tools.sh --missing  build nothing; print "NAME VERSION" of each binary not built yet
 # It also ensures the upstream CRDs of the objects vxmesh reads (build/upstream-crds.sh: UPSTREAM_CRDS=<dir>).
 # Override the cache with VXMESH_TOOLS_DIR (default /var/cache/vxmesh/tools).
 set -euo pipefail
@@ -11,6 +12,12 @@ set -euo pipefail
 KUBE_VERSION=${VXMESH_KUBE_VERSION:-v1.34.4}     # k8s.io/kubernetes; its staging modules are v0.34.x
 ETCD_VERSION=${VXMESH_ETCD_VERSION:-v3.6.16}     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
 TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
+
+if [ "${1:-}" = --missing ]; then   # (src/controlplane/tools-cache.ts: "building … (first use)")
+  [ -x "$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver" ] || echo "kube-apiserver $KUBE_VERSION"
+  [ -x "$TOOLS_DIR/etcd-$ETCD_VERSION/etcd" ] || echo "etcd $ETCD_VERSION"
+  exit 0
+fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TAG=kube-tools
