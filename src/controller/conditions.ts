@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { KObject } from '../k8s/client.js';
 import { nextCondition, type Condition as ModelCondition } from '../model/conditions.js';
+import { sameJson } from '../util/json.js';
 
 export type Condition = ModelCondition<'Ready' | 'InvalidSpec' | 'PoolExhausted'>;
 
@@ -38,7 +39,7 @@ export function networkStatus(net: KObject, facts: NetworkFacts, now: string): {
 
 /** True when writing `next` would change what the object's status says. */
 export function statusChanged(net: KObject, next: unknown): boolean {
-  return JSON.stringify(net.status ?? {}) !== JSON.stringify(next);
+  return !sameJson(net.status ?? {}, next);
 }
 
 /** A core/v1 Warning Event about a VxlanNetwork (or a VMI); the name is derived from (uid, reason, message), so a repeat is a 409, not a duplicate. */

@@ -20,6 +20,7 @@ import { objectsToYaml } from './input.js';
 import { describe, serverSideApply } from './kube-apply.js';
 import { sleep } from './processes.js';
 import { labPaths, type LabState } from './state.js';
+import { sameJson } from '../util/json.js';
 
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -128,7 +129,7 @@ export function planApply(lab: string, objects: unknown[]): PlannedObject[] {
 
 /** Pure: `status` has nothing `live` does not already say. */
 export const statusHeld = (live: unknown, status: Record<string, unknown>) =>
-  isObj(live) && Object.entries(status).every(([k, v]) => JSON.stringify(live[k]) === JSON.stringify(v));
+  isObj(live) && Object.entries(status).every(([k, v]) => sameJson(live[k], v));
 
 function kubeCluster(s: LabState, kc: KubeConfig): LabCluster {
   const client = new KubeClient(kc);

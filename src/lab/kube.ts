@@ -32,14 +32,6 @@ import { isAlive, sleep, spawnDetached, stopPid } from './processes.js';
 import { API_IP, API_PORT, labPaths, type LabKubeState, type LabState } from './state.js';
 import { UNDERLAY_BRIDGE } from './topology.js';
 
-/**
- * On SIGTERM kube-apiserver's HTTP server otherwise waits up to --request-timeout (60 s) for open
- * connections to go idle, and the agents' and the controller's watches never do: a restart would take a
- * minute (or the SIGKILL after stopPid's grace). With these flags, as behind a load balancer, it answers 429
- * with Retry-After while in-flight requests drain, then closes the rest after 2 s.
- */
-const SHUTDOWN_ARGS = ['--shutdown-send-retry-after=true'];
-
 /** Progress lines for the user (`lab up` prints them). */
 export type Progress = (line: string) => void;
 
@@ -89,7 +81,7 @@ export async function startLabApi(s: LabState, progress: Progress = () => {}): P
   const kube: LabKubeState = { url: '', kubeconfigYaml: '', agentUrl: `https://${API_IP}:${API_PORT}`, controlPlane: p.controlPlane };
   s.kube = kube; // before the start, so that `lab down` looks for it even if we fail half-way
   const t0 = Date.now();
-  const cp = await ControlPlane.start({ dir: p.controlPlane, extraAddresses: [API_IP], extraApiServerArgs: SHUTDOWN_ARGS });
+  const cp = await ControlPlane.start({ dir: p.controlPlane, extraAddresses: [API_IP] });
   kube.url = cp.url;
   kube.versions = cp.versions;
   kube.kubeconfigYaml = cp.adminKubeconfig();

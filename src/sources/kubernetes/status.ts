@@ -9,6 +9,7 @@ import { VXMESH_API, type VxlanStatus } from '../../model/schema.js';
 import { apiErrorCode, errorMessage, type KObject, type KubeClient } from '../../k8s/client.js';
 import type { Informer } from '../../k8s/informer.js';
 import { RESOURCES } from '../../k8s/resources.js';
+import { sameJson } from '../../util/json.js';
 
 export function statusName(clusterNetwork: string, node: string): string {
   return `${clusterNetwork}.${node}`;
@@ -17,7 +18,7 @@ export function statusName(clusterNetwork: string, node: string): string {
 export async function writeStatus(client: KubeClient, status: VxlanStatus, cache: Informer | undefined, log: Logger): Promise<void> {
   const name = statusName(status.status.clusterNetwork, status.status.node);
   const cached = cache?.get(name);
-  if (cached && JSON.stringify(cached.status) === JSON.stringify(status.status)) return;
+  if (cached && sameJson(cached.status, status.status)) return;
   const res = RESOURCES.statuses;
   for (let attempt = 0; ; attempt++) {
     try {
