@@ -13,7 +13,6 @@ import { names } from '../../src/dataplane/names.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { addHost, addVm, createUnderlay, destroyNamespaces, moveVmPort, nsName } from '../../src/lab/topology.js';
 import { createKubernetesSource } from '../../src/sources/kubernetes/index.js';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { run } from '../../src/util/exec.js';
 import { ping, sh } from '../helpers/kernel-lab.js';
 import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
@@ -37,7 +36,6 @@ describe.each(['kernel', 'bpf'] as const)('Kubernetes source driving the %s data
     kube = await startKube();
     client = kube.client;
     kube.applyDeploy();
-    await installUpstreamCrds(kube.cp);
     const agentKubeconfig = await kube.serviceAccountKubeconfig('vxmesh-agent');
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createUnderlay(prefix);

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML, { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { runController, type Controller } from '../../src/controller/index.js';
 import { CHART_DIR, helm, helmTemplate, renderDeployFiles, splitBySource } from '../../src/deploy/chart.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
@@ -243,7 +242,6 @@ describe('deploy/chart on a real kube-apiserver', () => {
   const ns = 'vxmesh-system';
   beforeAll(async () => {
     kube = await startKube();
-    await installUpstreamCrds(kube.cp);
     const crds = execFileSync('bash', [path.join(ROOT, 'build/chart-crds.sh'), '--print'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('CHART_CRD=')).map((l) => l.slice(10));
     expect(crds).toHaveLength(3);
     for (const f of crds) kube.kubectl('apply', '--server-side', '-f', f);

@@ -4,7 +4,6 @@
  * and its migration (written to the VMI status the way KubeVirt does) moves it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { runController, type Controller } from '../../src/controller/index.js';
 import { computeIntent } from '../../src/intent/index.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
@@ -16,7 +15,6 @@ const running: Array<Controller | KubernetesSource> = [];
 beforeAll(async () => {
   kube = await startKube({ audit: true });
   kube.applyDeploy();
-  await installUpstreamCrds(kube.cp);
 });
 afterAll(async () => {
   for (const r of running.splice(0)) await r.stop();

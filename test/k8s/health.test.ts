@@ -12,7 +12,6 @@ import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../..
 import type { HealthServer } from '../../src/metrics/index.js';
 import { VXMESH_API } from '../../src/model/schema.js';
 import { createKubernetesSource } from '../../src/sources/kubernetes/index.js';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 import { ping, sh } from '../helpers/kernel-lab.js';
 import { applyFixture, createObject, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
@@ -70,7 +69,6 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
     kube = await startKube();
     client = kube.client;
     kube.applyDeploy();
-    await installUpstreamCrds(kube.cp);
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createObject(client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
     // Addresses written by hand (the controller's IPAM is tested elsewhere).

@@ -2,7 +2,6 @@ import { isFailClosed } from '../../src/sources/policy-fallback.js';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { applyFixture, createObject, quietLog, startKube, until, type Kube } from './helpers.js';
 
 const policy = {
@@ -24,7 +23,6 @@ afterEach(async () => {
 async function cluster(without?: string): Promise<Kube> {
   kube = await startKube();
   kube.applyDeploy();
-  await installUpstreamCrds(kube.cp);
   if (without) kube.kubectl('delete', 'crd', without, '--wait=true');
   return kube;
 }
