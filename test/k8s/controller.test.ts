@@ -1,212 +1,251 @@
-import { afterEach, describe, expect, it } from 'vitest';
+/**
+ * The controller against a real kube-apiserver + etcd, as its ServiceAccount with deploy/'s RBAC: NADs,
+ * IPAM through etcd's optimistic concurrency (two controllers at once), restarts, leader election and
+ * failover through a coordination.k8s.io Lease. One control plane for the file: each test has its own
+ * namespaces and VNIs (VNIs are unique across the cluster).
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { podBoundToken } from '../../src/controlplane/pod-token.js';
 import { runController, type Controller } from '../../src/controller/index.js';
-import type { KubeClient } from '../../src/k8s/client.js';
+import type { KObject } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
-import type { ApiServerDouble } from '../../src/testing/apiserver/index.js';
-import { applyFixture, createObject, quietLog, startDouble, until, vmi } from './helpers.js';
+import { VXMESH_API } from '../../src/model/schema.js';
+import { auditOf, createObject, eventsIn, migrateVmi, quietLog, startKube, until, vmi, type Kube } from './helpers.js';
 
-const FIXTURE = new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname;
-let api: ApiServerDouble;
-let client: KubeClient;
+let kube: Kube;
+let controllerKubeconfig: string;
 const controllers: Controller[] = [];
+let identities = 0;
 
-async function setup(): Promise<void> {
-  ({ api, client } = await startDouble());
-  await applyFixture(client, FIXTURE);
+beforeAll(async () => {
+  kube = await startKube({ audit: true });
+  kube.applyDeploy();
+  controllerKubeconfig = await kube.serviceAccountKubeconfig('vxmesh-controller');
+  await createObject(kube.client, { apiVersion: 'network.harvesterhci.io/v1beta1', kind: 'ClusterNetwork', metadata: { name: 'overlay' } });
+  await createObject(kube.client, { apiVersion: VXMESH_API, kind: 'VxlanConfig', metadata: { name: 'overlay-all' }, spec: { clusterNetwork: 'overlay', uplink: { nics: ['vxmu0'], linkAttributes: { mtu: 1500 } } } });
+});
+afterEach(async () => {
+  for (const c of controllers.splice(0)) await c.stop();
+});
+afterAll(async () => kube?.stop());
+
+interface Tenant {
+  /** Namespace of network blue (VNI `vni`, 10.10.0.0/24). */
+  a: string;
+  /** Namespace of network red (VNI `vni + 1`, the same CIDR, MTU 1400). */
+  b: string;
+  vni: number;
 }
 
-async function controller(extra: Record<string, unknown> = {}): Promise<Controller> {
+let tenants = 0;
+/** Two tenants' networks in namespaces of their own, as test/fixtures/k8s-base.yaml has them, with VNIs no other test uses. */
+async function tenant(): Promise<Tenant> {
+  const n = ++tenants;
+  const t = { a: `t${n}-a`, b: `t${n}-b`, vni: 100 + 10 * n };
+  await createObject(kube.client, network(t.a, 'blue', t.vni, '10.10.0.0/24'));
+  await createObject(kube.client, { ...network(t.b, 'red', t.vni + 1, '10.10.0.0/24'), spec: { ...network(t.b, 'red', t.vni + 1, '10.10.0.0/24').spec, mtu: 1400 } });
+  return t;
+}
+const network = (namespace: string, name: string, vni: number, cidr: string): KObject => ({
+  apiVersion: VXMESH_API, kind: 'VxlanNetwork', metadata: { name, namespace }, spec: { clusterNetwork: 'overlay', vni, cidr },
+});
+
+async function controller(extra: Record<string, unknown> = {}): Promise<Controller & { identity: string }> {
+  const identity = `c${++identities}`;
   const c = await runController({
-    kubeconfigYaml: api.kubeconfig(), log: quietLog, identity: `c${controllers.length}`, namespace: 'vxmesh-system',
+    kubeconfigYaml: controllerKubeconfig, log: quietLog, identity, namespace: 'vxmesh-system',
     leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100, claimGraceMs: 500, ...extra,
   });
   controllers.push(c);
-  return c;
+  return Object.assign(c, { identity });
 }
 
-const allocations = async (ns?: string) => (await client.list(RESOURCES.allocations, ns)).items;
-const ipOf = async (ns: string, vm: string) => (await client.get(RESOURCES.allocations, `${vm}.nic1`, ns))?.spec.ip as string | undefined;
+const allocations = async (ns: string) => (await kube.client.list(RESOURCES.allocations, ns)).items;
+const claimsOf = async (network: string) => (await kube.client.list(RESOURCES.claims)).items.filter((c) => c.spec.network === network);
+const ipOf = async (ns: string, vm: string) => (await kube.client.get(RESOURCES.allocations, `${vm}.nic1`, ns))?.spec.ip as string | undefined;
 const mac = (i: number) => `02:00:00:01:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-
-afterEach(async () => {
-  for (const c of controllers.splice(0)) await c.stop();
-  await api?.close();
-});
+const condition = (n: KObject | undefined, type: string) => n?.status?.conditions?.find((c: any) => c.type === type);
 
 describe('controller', () => {
   it('creates the NetworkAttachmentDefinition of every network with a bridge CNI config on vxb<vni>', async () => {
-    await setup();
+    const t = await tenant();
     await controller();
-    const nad = await until('NAD tenant-b/red', () => client.get(RESOURCES.nads, 'red', 'tenant-b'));
-    expect(JSON.parse(nad.spec.config)).toEqual({ cniVersion: '0.3.1', name: 'red', type: 'bridge', bridge: 'vxb200', promiscMode: true, mtu: 1400, ipam: {} });
-    expect(nad.metadata.labels).toMatchObject({ 'network.harvesterhci.io/type': 'OverlayNetwork', 'network.harvesterhci.io/clusternetwork': 'overlay', 'network.vxmesh.io/vni': '200' });
-    const blue = await until('NAD tenant-a/blue', () => client.get(RESOURCES.nads, 'blue', 'tenant-a'));
+    const nad = await until('NAD red', () => kube.client.get(RESOURCES.nads, 'red', t.b));
+    expect(JSON.parse(nad.spec.config)).toEqual({ cniVersion: '0.3.1', name: 'red', type: 'bridge', bridge: `vxb${t.vni + 1}`, promiscMode: true, mtu: 1400, ipam: {} });
+    expect(nad.metadata.labels).toMatchObject({ 'network.harvesterhci.io/type': 'OverlayNetwork', 'network.harvesterhci.io/clusternetwork': 'overlay', 'network.vxmesh.io/vni': String(t.vni + 1) });
+    const blue = await until('NAD blue', () => kube.client.get(RESOURCES.nads, 'blue', t.a));
     expect(JSON.parse(blue.spec.config).mtu).toBe(1450);
     const net = await until('Ready condition', async () => {
-      const n = await client.get(RESOURCES.vxlanNetworks, 'blue', 'tenant-a');
-      return n?.status?.conditions?.find((c: any) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
+      const n = await kube.client.get(RESOURCES.vxlanNetworks, 'blue', t.a);
+      return condition(n, 'Ready')?.status === 'True' ? n : undefined;
     });
-    expect(net.status.conditions.find((c: any) => c.type === 'InvalidSpec').status).toBe('False');
+    expect(condition(net, 'InvalidSpec').status).toBe('False');
   });
 
   it('allocates an address when a VM is created and keeps it when the VMI migrates', async () => {
-    await setup();
-    await controller();
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    const ip = await until('allocation of vm1', () => ipOf('tenant-a', 'vm1'));
+    const t = await tenant();
+    const c = await controller();
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    const ip = await until('allocation of vm1', () => ipOf(t.a, 'vm1'));
     expect(ip).toBe('10.10.0.2'); // .1 is the gateway
-    const before = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
-    const v = (await client.get(RESOURCES.vmis, 'vm1', 'tenant-a'))!;
-    const migrated = await client.replace(RESOURCES.vmis, { ...v, status: { nodeName: 'node2', migrationState: { sourceNode: 'node1', targetNode: 'node2', completed: true } } });
+    const before = await kube.client.get(RESOURCES.allocations, 'vm1.nic1', t.a);
+    const migrated = await migrateVmi(kube.client, t.a, 'vm1', 'node1', 'node2');
     expect(migrated.status.nodeName).toBe('node2');
-    await createObject(client, vmi('vm2', 'tenant-a', 'blue', mac(2), 'node2'));
-    await until('allocation of vm2', () => ipOf('tenant-a', 'vm2'));
-    await controllers[0]!.idle();
-    const after = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
+    await createObject(kube.client, vmi('vm2', t.a, 'blue', mac(2), 'node2'));
+    await until('allocation of vm2', () => ipOf(t.a, 'vm2'));
+    await c.idle();
+    const after = await kube.client.get(RESOURCES.allocations, 'vm1.nic1', t.a);
     expect(after!.spec.ip).toBe(ip);
     expect(after!.metadata.resourceVersion).toBe(before!.metadata.resourceVersion);
   });
 
   it('keeps every address across a controller restart and releases addresses of VMs deleted meanwhile', async () => {
-    await setup();
+    const t = await tenant();
     const c1 = await controller();
-    for (let i = 1; i <= 10; i++) await createObject(client, vmi(`vm${i}`, 'tenant-a', 'blue', mac(i), `node${i % 3}`));
-    await until('10 allocations', async () => (await allocations('tenant-a')).length === 10);
-    const before = new Map((await allocations('tenant-a')).map((a) => [a.metadata.name, a.spec.ip]));
+    for (let i = 1; i <= 10; i++) await createObject(kube.client, vmi(`vm${i}`, t.a, 'blue', mac(i), `node${i % 3}`));
+    await until('10 allocations', async () => (await allocations(t.a)).length === 10);
+    await c1.idle();
+    const before = new Map((await allocations(t.a)).map((a) => [a.metadata.name, { ip: a.spec.ip, rv: a.metadata.resourceVersion }]));
     await c1.stop();
-    await client.delete(RESOURCES.vmis, 'vm3', 'tenant-a');
-    await createObject(client, vmi('vm11', 'tenant-a', 'blue', mac(11), 'node1'));
-    await controller();
-    await until('vm11 allocated', () => ipOf('tenant-a', 'vm11'));
-    await until('vm3 released', async () => !(await ipOf('tenant-a', 'vm3')));
-    const after = new Map((await allocations('tenant-a')).map((a) => [a.metadata.name, a.spec.ip]));
-    for (const [name, ip] of before) if (name !== 'vm3.nic1') expect(after.get(name)).toBe(ip);
-    expect(after.get('vm11.nic1')).toBe(before.get('vm3.nic1')); // the lowest free address again, only after release
-    const claims = (await client.list(RESOURCES.claims)).items;
-    await until('claims match allocations', async () => (await client.list(RESOURCES.claims)).items.length === 10);
-    expect(claims.every((c) => c.spec.network === 'tenant-a/blue')).toBe(true);
+    await kube.client.delete(RESOURCES.vmis, 'vm3', t.a);
+    await createObject(kube.client, vmi('vm11', t.a, 'blue', mac(11), 'node1'));
+    const c2 = await controller();
+    await until('vm11 allocated', () => ipOf(t.a, 'vm11'));
+    await until('vm3 released', async () => !(await ipOf(t.a, 'vm3')));
+    await c2.idle();
+    const after = new Map((await allocations(t.a)).map((a) => [a.metadata.name, { ip: a.spec.ip, rv: a.metadata.resourceVersion }]));
+    // Every other allocation is the very same object: same address, not even rewritten.
+    for (const [name, was] of before) if (name !== 'vm3.nic1') expect(after.get(name), name).toEqual(was);
+    expect(after.get('vm11.nic1')!.ip).toBe(before.get('vm3.nic1')!.ip); // the lowest free address again, only after release
+    await until('claims match allocations', async () => (await claimsOf(`${t.a}/blue`)).length === 10);
+    expect((await claimsOf(`${t.a}/blue`)).map((c) => c.spec.ip).sort()).toEqual([...after.values()].map((a) => a.ip).sort());
   });
 
   it('keeps the address of a stopped VM (VirtualMachine without VMI) and releases it when the VM is deleted', async () => {
-    await setup();
-    await controller();
-    const template = vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1');
-    await createObject(client, { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm1', namespace: 'tenant-a' }, spec: { running: true, template: { metadata: {}, spec: template.spec } } });
-    await createObject(client, template);
-    const ip = await until('allocation', () => ipOf('tenant-a', 'vm1'));
-    await client.delete(RESOURCES.vmis, 'vm1', 'tenant-a'); // VM stopped or restarting
-    await createObject(client, vmi('vm2', 'tenant-a', 'blue', mac(2), 'node1'));
-    await until('vm2 allocated', () => ipOf('tenant-a', 'vm2'));
-    await controllers[0]!.idle();
-    expect(await ipOf('tenant-a', 'vm1')).toBe(ip);
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node3')); // started again
-    await controllers[0]!.idle();
-    expect(await ipOf('tenant-a', 'vm1')).toBe(ip);
-    await client.delete(RESOURCES.vmis, 'vm1', 'tenant-a');
-    await client.delete(RESOURCES.vms, 'vm1', 'tenant-a');
-    await until('vm1 released', async () => !(await ipOf('tenant-a', 'vm1')));
-    await until('claim released', async () => !(await client.get(RESOURCES.claims, `tenant-a.blue.${ip}`)));
+    const t = await tenant();
+    const c = await controller();
+    const template = vmi('vm1', t.a, 'blue', mac(1), 'node1');
+    await createObject(kube.client, { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm1', namespace: t.a }, spec: { running: true, template: { metadata: {}, spec: template.spec } } });
+    await createObject(kube.client, template);
+    const ip = await until('allocation', () => ipOf(t.a, 'vm1'));
+    await kube.client.delete(RESOURCES.vmis, 'vm1', t.a); // VM stopped or restarting
+    await createObject(kube.client, vmi('vm2', t.a, 'blue', mac(2), 'node1'));
+    await until('vm2 allocated', () => ipOf(t.a, 'vm2'));
+    await c.idle();
+    expect(await ipOf(t.a, 'vm1')).toBe(ip);
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node3')); // started again
+    await c.idle();
+    expect(await ipOf(t.a, 'vm1')).toBe(ip);
+    await kube.client.delete(RESOURCES.vmis, 'vm1', t.a);
+    await kube.client.delete(RESOURCES.vms, 'vm1', t.a);
+    await until('vm1 released', async () => !(await ipOf(t.a, 'vm1')));
+    await until('claim released', async () => !(await kube.client.get(RESOURCES.claims, `${t.a}.blue.${ip}`)));
   });
 
   it('gives 200 concurrently created VMs 200 distinct addresses, even with two controllers acting at once', async () => {
-    await setup();
-    await controller({ leaderElection: false });
-    await controller({ leaderElection: false });
-    await Promise.all(Array.from({ length: 200 }, (_, i) => createObject(client, vmi(`vm${i}`, 'tenant-a', 'blue', mac(i + 1), `node${i % 3}`))));
-    const all = await until('200 allocations', async () => {
-      const items = await allocations('tenant-a');
-      return items.length === 200 ? items : undefined;
-    }, 30_000);
-    await Promise.all(controllers.map((c) => c.idle()));
-    const ips = (await allocations('tenant-a')).map((a) => a.spec.ip);
+    const t = await tenant();
+    const t0 = Date.now();
+    const a = await controller({ leaderElection: false });
+    const b = await controller({ leaderElection: false });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => createObject(kube.client, vmi(`vm${i}`, t.a, 'blue', mac(i + 1), `node${i % 3}`))));
+    await until('200 allocations', async () => (await allocations(t.a)).length === 200, 90_000);
+    await Promise.all([a.idle(), b.idle()]);
+    const all = await allocations(t.a);
+    const ips = all.map((x) => x.spec.ip);
     expect(new Set(ips).size).toBe(200);
-    expect(all.every((a) => a.spec.ip.startsWith('10.10.0.'))).toBe(true);
-    await until('one claim per allocation', async () => (await client.list(RESOURCES.claims)).items.length === 200, 10_000);
+    expect(ips.every((ip) => ip.startsWith('10.10.0.'))).toBe(true);
+    await until('one claim per allocation', async () => (await claimsOf(`${t.a}/blue`)).length === 200, 30_000);
+    expect(new Set((await claimsOf(`${t.a}/blue`)).map((c) => c.spec.ip))).toEqual(new Set(ips));
+    // Both acted, and raced for the same addresses: etcd's optimistic concurrency refused the loser's claim (409).
+    expect(a.stats().passes).toBeGreaterThan(0);
+    expect(b.stats().passes).toBeGreaterThan(0);
+    const claimWrites = auditOf(kube.cp, (e) => e.user.username === 'system:serviceaccount:vxmesh-system:vxmesh-controller' && e.verb === 'create' && e.objectRef?.resource === 'vxlanipclaims', t0);
+    expect(claimWrites.filter((e) => e.responseStatus?.code === 409).length).toBeGreaterThan(0);
   });
 
   it('refuses a fixed IP another VM holds without touching the holder, and reports rejected VMIs by Events in their own namespace', async () => {
-    await setup();
+    const t = await tenant();
     const c = await controller();
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    const held = await until('allocation of vm1', () => ipOf('tenant-a', 'vm1'));
-    const before = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
-    await createObject(client, vmi('thief', 'tenant-a', 'blue', mac(2), 'node1', { annotations: { 'network.vxmesh.io/ip-address': held } }));
-    await createObject(client, vmi('intruder', 'tenant-b', 'tenant-a/blue', mac(3), 'node1'));
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    const held = await until('allocation of vm1', () => ipOf(t.a, 'vm1'));
+    const before = await kube.client.get(RESOURCES.allocations, 'vm1.nic1', t.a);
+    await createObject(kube.client, vmi('thief', t.a, 'blue', mac(2), 'node1', { annotations: { 'network.vxmesh.io/ip-address': held } }));
+    await createObject(kube.client, vmi('intruder', t.b, `${t.a}/blue`, mac(3), 'node1'));
     // Positive control: a free fixed IP is granted.
-    await createObject(client, vmi('fair', 'tenant-a', 'blue', mac(4), 'node1', { annotations: { 'network.vxmesh.io/ip-address': '10.10.0.77' } }));
-    expect(await until('fair allocated', () => ipOf('tenant-a', 'fair'))).toBe('10.10.0.77');
-    const eventsIn = async (ns: string) => ((await (await fetch(`${api.url}/api/v1/namespaces/${ns}/events`)).json()) as any).items as any[];
-    const theft = await until('event on thief', async () => (await eventsIn('tenant-a')).find((e) => e.involvedObject.name === 'thief'));
-    expect(theft).toMatchObject({ type: 'Warning', reason: 'InvalidSpec', involvedObject: { kind: 'VirtualMachineInstance', namespace: 'tenant-a' } });
-    expect(theft.message).toBe(`VirtualMachineInstance tenant-a/thief: metadata.annotations["network.vxmesh.io/ip-address"] ${held} is already allocated to tenant-a/vm1 nic1 in VxlanNetwork tenant-a/blue`);
-    const intrusion = await until('event on intruder', async () => (await eventsIn('tenant-b')).find((e) => e.involvedObject.name === 'intruder'));
-    expect(intrusion.message).toBe('VirtualMachineInstance tenant-b/intruder: spec.networks[0].multus.networkName tenant-a/blue: no VxlanNetwork this namespace may use');
+    await createObject(kube.client, vmi('fair', t.a, 'blue', mac(4), 'node1', { annotations: { 'network.vxmesh.io/ip-address': '10.10.0.77' } }));
+    expect(await until('fair allocated', () => ipOf(t.a, 'fair'))).toBe('10.10.0.77');
+    const theft = await until('event on thief', async () => (await eventsIn(kube.client, t.a)).find((e) => e.involvedObject.name === 'thief'));
+    expect(theft).toMatchObject({ type: 'Warning', reason: 'InvalidSpec', involvedObject: { kind: 'VirtualMachineInstance', namespace: t.a } });
+    expect(theft.message).toBe(`VirtualMachineInstance ${t.a}/thief: metadata.annotations["network.vxmesh.io/ip-address"] ${held} is already allocated to ${t.a}/vm1 nic1 in VxlanNetwork ${t.a}/blue`);
+    const intrusion = await until('event on intruder', async () => (await eventsIn(kube.client, t.b)).find((e) => e.involvedObject.name === 'intruder'));
+    expect(intrusion.message).toBe(`VirtualMachineInstance ${t.b}/intruder: spec.networks[0].multus.networkName ${t.a}/blue: no VxlanNetwork this namespace may use`);
     await c.idle();
-    const after = await client.get(RESOURCES.allocations, 'vm1.nic1', 'tenant-a');
+    const after = await kube.client.get(RESOURCES.allocations, 'vm1.nic1', t.a);
     expect(after!.metadata.resourceVersion).toBe(before!.metadata.resourceVersion);
-    expect(await ipOf('tenant-a', 'thief')).toBeUndefined();
-    expect(await ipOf('tenant-b', 'intruder')).toBeUndefined();
-    expect((await eventsIn('tenant-a')).filter((e) => e.involvedObject.name === 'thief')).toHaveLength(1); // reported once
+    expect(await ipOf(t.a, 'thief')).toBeUndefined();
+    expect(await ipOf(t.b, 'intruder')).toBeUndefined();
+    expect((await eventsIn(kube.client, t.a)).filter((e) => e.involvedObject.name === 'thief')).toHaveLength(1); // reported once
   });
 
   it('marks an invalid VxlanNetwork with a condition and an Event and changes nothing else', async () => {
-    await setup();
+    const t = await tenant();
     const c = await controller();
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    await until('allocation', () => ipOf('tenant-a', 'vm1'));
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await until('allocation', () => ipOf(t.a, 'vm1'));
     await c.idle();
     await new Promise((r) => setTimeout(r, 100));
     await c.idle();
+    // The objects of these tenants (the networks' claims are cluster-scoped, named after the network).
     const snapshot = async () => {
       const out: Record<string, string> = {};
-      for (const res of [RESOURCES.nads, RESOURCES.allocations, RESOURCES.claims, RESOURCES.vxlanNetworks]) {
-        for (const o of (await client.list(res)).items) out[`${res.plural}/${o.metadata.namespace ?? ''}/${o.metadata.name}`] = o.metadata.resourceVersion;
+      for (const res of [RESOURCES.nads, RESOURCES.allocations, RESOURCES.vxlanNetworks]) {
+        for (const ns of [t.a, t.b]) for (const o of (await kube.client.list(res, ns)).items) out[`${res.plural}/${ns}/${o.metadata.name}`] = o.metadata.resourceVersion;
       }
+      for (const o of (await kube.client.list(RESOURCES.claims)).items) if ([`${t.a}/blue`, `${t.b}/red`].includes(o.spec.network)) out[`claims/${o.metadata.name}`] = o.metadata.resourceVersion;
       return out;
     };
     const before = await snapshot();
-    await createObject(client, { apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', metadata: { name: 'green', namespace: 'tenant-a' }, spec: { clusterNetwork: 'overlay', vni: 100, cidr: '10.20.0.0/24' } });
+    await createObject(kube.client, network(t.a, 'green', t.vni, '10.20.0.0/24'));
     const green = await until('InvalidSpec condition', async () => {
-      const n = await client.get(RESOURCES.vxlanNetworks, 'green', 'tenant-a');
-      return n?.status?.conditions?.find((x: any) => x.type === 'InvalidSpec' && x.status === 'True') ? n : undefined;
+      const n = await kube.client.get(RESOURCES.vxlanNetworks, 'green', t.a);
+      return condition(n, 'InvalidSpec')?.status === 'True' ? n : undefined;
     });
-    const invalid = green.status.conditions.find((x: any) => x.type === 'InvalidSpec');
-    expect(invalid.message).toContain('spec.vni 100 is already used by VxlanNetwork tenant-a/blue (VNIs are unique across the cluster');
-    expect(green.status.conditions.find((x: any) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(condition(green, 'InvalidSpec').message).toContain(`spec.vni ${t.vni} is already used by VxlanNetwork ${t.a}/blue (VNIs are unique across the cluster`);
+    expect(condition(green, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     const events = await until('event', async () => {
-      const r = await fetch(`${api.url}/api/v1/namespaces/tenant-a/events`);
-      const items = ((await r.json()) as any).items as any[];
+      const items = await eventsIn(kube.client, t.a);
       return items.length ? items : undefined;
     });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 'Warning', reason: 'InvalidSpec', involvedObject: { kind: 'VxlanNetwork', name: 'green', namespace: 'tenant-a' } });
+    expect(events[0]).toMatchObject({ type: 'Warning', reason: 'InvalidSpec', involvedObject: { kind: 'VxlanNetwork', name: 'green', namespace: t.a } });
     await c.idle();
     const after = await snapshot();
-    delete after['vxlannetworks/tenant-a/green'];
+    delete after[`vxlannetworks/${t.a}/green`];
     expect(after).toEqual(before);
-    expect(await client.get(RESOURCES.nads, 'green', 'tenant-a')).toBeUndefined();
+    expect(await kube.client.get(RESOURCES.nads, 'green', t.a)).toBeUndefined();
   });
 
   it('reports PoolExhausted when a network runs out of addresses', async () => {
-    await setup();
-    await createObject(client, { apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', metadata: { name: 'tiny', namespace: 'tenant-a' }, spec: { clusterNetwork: 'overlay', vni: 300, cidr: '10.30.0.0/30' } });
+    const ns = `t${++tenants}-tiny`;
+    await createObject(kube.client, network(ns, 'tiny', 100 + 10 * tenants, '10.30.0.0/30'));
     await controller();
-    await createObject(client, vmi('vm1', 'tenant-a', 'tiny', mac(1), 'node1'));
-    await until('vm1 allocated', () => ipOf('tenant-a', 'vm1'));
-    await createObject(client, vmi('vm2', 'tenant-a', 'tiny', mac(2), 'node1'));
+    await createObject(kube.client, vmi('vm1', ns, 'tiny', mac(1), 'node1'));
+    await until('vm1 allocated', () => ipOf(ns, 'vm1'));
+    await createObject(kube.client, vmi('vm2', ns, 'tiny', mac(2), 'node1'));
     const net = await until('PoolExhausted', async () => {
-      const n = await client.get(RESOURCES.vxlanNetworks, 'tiny', 'tenant-a');
-      return n?.status?.conditions?.find((x: any) => x.type === 'PoolExhausted' && x.status === 'True') ? n : undefined;
+      const n = await kube.client.get(RESOURCES.vxlanNetworks, 'tiny', ns);
+      return condition(n, 'PoolExhausted')?.status === 'True' ? n : undefined;
     });
-    expect(net.status.conditions.find((x: any) => x.type === 'PoolExhausted').message).toContain('10.30.0.0/30 is exhausted');
-    expect(await ipOf('tenant-a', 'vm2')).toBeUndefined();
+    expect(condition(net, 'PoolExhausted').message).toContain('10.30.0.0/30 is exhausted');
+    expect(await ipOf(ns, 'vm2')).toBeUndefined();
   });
 
   it('serves /readyz and Prometheus /metrics: leadership, passes, writes of the last pass', async () => {
-    await setup();
+    const t = await tenant();
     const c = await controller({ leaderElection: false, healthPort: 0 });
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    await until('an address for vm1', () => ipOf('tenant-a', 'vm1'));
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await until('an address for vm1', () => ipOf(t.a, 'vm1'));
     await c.idle();
     const get = (p: string) => fetch(`http://127.0.0.1:${c.healthPort}${p}`);
     expect((await get('/readyz')).status).toBe(200);
@@ -216,68 +255,100 @@ describe('controller', () => {
     expect(c.stats().passes).toBeGreaterThan(0);
     expect(text).toMatch(/# TYPE vxmesh_controller_last_pass_writes gauge/);
   });
+});
 
-  it('elects one leader through a Lease and fails over when it stops', async () => {
-    await setup();
+describe('controller leadership through a coordination.k8s.io Lease', () => {
+  it('elects one leader and fails over when it stops (the lease released)', async () => {
+    const t = await tenant();
     const a = await controller();
     await until('a leads', () => a.isLeader());
     const b = await controller();
     await new Promise((r) => setTimeout(r, 300));
     expect(b.isLeader()).toBe(false);
-    const lease = await client.get(RESOURCES.leases, 'vxmesh-controller', 'vxmesh-system');
-    expect(lease!.spec.holderIdentity).toBe('c0');
+    const lease = await kube.client.get(RESOURCES.leases, 'vxmesh-controller', 'vxmesh-system');
+    expect(lease!.spec.holderIdentity).toBe(a.identity);
     await a.stop();
     await until('b leads', () => b.isLeader(), 5000);
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    await until('allocation by the new leader', () => ipOf('tenant-a', 'vm1'));
+    expect((await kube.client.get(RESOURCES.leases, 'vxmesh-controller', 'vxmesh-system'))!.spec.holderIdentity).toBe(b.identity);
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await until('allocation by the new leader', () => ipOf(t.a, 'vm1'));
   });
-});
 
-describe('controller leadership', () => {
+  it('fails over when the leader loses the API server without releasing the lease, never two leaders at once', async () => {
+    const t = await tenant();
+    // Each replica with its own pod's token, as the Deployment's pods have them: deleting a's pod revokes its
+    // credentials at once (like a pod gone with its node) — a cannot renew nor release.
+    const tokenOf = async (pod: string) => kube.cp.tokenKubeconfig(await podBoundToken(kube.cp, { namespace: 'vxmesh-system', serviceAccount: 'vxmesh-controller', node: 'node1', pod }), 'system:serviceaccount:vxmesh-system:vxmesh-controller');
+    const a = await controller({ kubeconfigYaml: await tokenOf('vxmesh-controller-a'), minBackoffMs: 50, maxBackoffMs: 200 });
+    await until('a leads', () => a.isLeader());
+    const b = await controller({ kubeconfigYaml: await tokenOf('vxmesh-controller-b') });
+    let both = 0;
+    const sampler = setInterval(() => void (a.isLeader() && b.isLeader() && both++), 5);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(b.isLeader()).toBe(false);
+      await kube.client.kc.makeApiClient(CoreV1Api).deleteNamespacedPod({ namespace: 'vxmesh-system', name: 'vxmesh-controller-a', gracePeriodSeconds: 0 });
+      // The API server caches a token's successful authentication for 10 s: then a's renewals get 401.
+      await until('a stepped down', () => !a.isLeader(), 20_000);
+      await until('b leads', () => b.isLeader(), 5000);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(both).toBe(0);
+    const lease = (await kube.client.get(RESOURCES.leases, 'vxmesh-controller', 'vxmesh-system'))!;
+    expect(lease.spec.holderIdentity).toBe(b.identity);
+    expect(lease.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await until('allocation by the new leader', () => ipOf(t.a, 'vm1'));
+  });
+
   it('steps down when it cannot renew its lease and leads again once the API server is back', async () => {
-    await setup();
+    const t = await tenant();
     const c = await controller({ minBackoffMs: 50, maxBackoffMs: 200 });
     await until('leads', () => c.isLeader());
-    await api.stop();
-    await until('stepped down', () => !c.isLeader(), 5000);
-    await api.start();
-    await until('leads again', () => c.isLeader(), 5000);
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    await until('allocation after recovery', () => ipOf('tenant-a', 'vm1'), 5000);
+    await kube.cp.stopApiServer();
+    try {
+      await until('stepped down', () => !c.isLeader(), 5000);
+    } finally {
+      await kube.cp.startApiServer();
+    }
+    await until('leads again', () => c.isLeader(), 15_000);
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await until('allocation after recovery', () => ipOf(t.a, 'vm1'), 15_000);
   });
 });
 
 describe('controller IPAM recovery', () => {
   it('resumes an interrupted allocation from its claim and skips addresses claimed by others until they are cleaned up', async () => {
-    await setup();
+    const t = await tenant();
     const claim = (ip: string, vm: string, claimedAt = new Date().toISOString()) => ({
-      apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanIPClaim',
-      metadata: { name: `tenant-a.blue.${ip}`, annotations: { 'network.vxmesh.io/claimed-at': claimedAt } },
-      spec: { network: 'tenant-a/blue', ip, owner: { namespace: 'tenant-a', vm, interface: 'nic1' } },
+      apiVersion: VXMESH_API, kind: 'VxlanIPClaim',
+      metadata: { name: `${t.a}.blue.${ip}`, annotations: { 'network.vxmesh.io/claimed-at': claimedAt } },
+      spec: { network: `${t.a}/blue`, ip, owner: { namespace: t.a, vm, interface: 'nic1' } },
     });
     // A previous controller claimed .7 for vm1 and died before writing the allocation; .2 is claimed by a VM
     // this controller has not seen (yet).
-    await createObject(client, claim('10.10.0.7', 'vm1'));
-    await createObject(client, claim('10.10.0.2', 'ghost'));
-    await createObject(client, vmi('vm1', 'tenant-a', 'blue', mac(1), 'node1'));
-    await createObject(client, vmi('vm2', 'tenant-a', 'blue', mac(2), 'node1'));
+    await createObject(kube.client, claim('10.10.0.7', 'vm1'));
+    await createObject(kube.client, claim('10.10.0.2', 'ghost'));
+    await createObject(kube.client, vmi('vm1', t.a, 'blue', mac(1), 'node1'));
+    await createObject(kube.client, vmi('vm2', t.a, 'blue', mac(2), 'node1'));
     await controller({ claimGraceMs: 1500 });
-    expect(await until('vm1 allocated', () => ipOf('tenant-a', 'vm1'))).toBe('10.10.0.7');
-    expect(await until('vm2 allocated', () => ipOf('tenant-a', 'vm2'))).toBe('10.10.0.3');
-    await until('orphan claim removed after the grace period', async () => !(await client.get(RESOURCES.claims, 'tenant-a.blue.10.10.0.2')), 5000);
-    await createObject(client, vmi('vm3', 'tenant-a', 'blue', mac(3), 'node1'));
-    expect(await until('vm3 allocated', () => ipOf('tenant-a', 'vm3'))).toBe('10.10.0.2');
+    expect(await until('vm1 allocated', () => ipOf(t.a, 'vm1'))).toBe('10.10.0.7');
+    expect(await until('vm2 allocated', () => ipOf(t.a, 'vm2'))).toBe('10.10.0.3');
+    await until('orphan claim removed after the grace period', async () => !(await kube.client.get(RESOURCES.claims, `${t.a}.blue.10.10.0.2`)), 5000);
+    await createObject(kube.client, vmi('vm3', t.a, 'blue', mac(3), 'node1'));
+    expect(await until('vm3 allocated', () => ipOf(t.a, 'vm3'))).toBe('10.10.0.2');
   });
 
   it('removes the NetworkAttachmentDefinition and the allocations of a deleted network', async () => {
-    await setup();
+    const t = await tenant();
     await controller();
-    await createObject(client, vmi('vm1', 'tenant-b', 'red', mac(1), 'node1'));
-    await until('allocation', () => ipOf('tenant-b', 'vm1'));
-    await client.delete(RESOURCES.vxlanNetworks, 'red', 'tenant-b');
-    await until('NAD removed', async () => !(await client.get(RESOURCES.nads, 'red', 'tenant-b')));
-    await until('allocation removed', async () => !(await ipOf('tenant-b', 'vm1')));
-    await until('claims removed', async () => (await client.list(RESOURCES.claims)).items.length === 0);
-    expect(await client.get(RESOURCES.nads, 'blue', 'tenant-a')).toBeDefined();
+    await createObject(kube.client, vmi('vm1', t.b, 'red', mac(1), 'node1'));
+    await until('allocation', () => ipOf(t.b, 'vm1'));
+    await kube.client.delete(RESOURCES.vxlanNetworks, 'red', t.b);
+    await until('NAD removed', async () => !(await kube.client.get(RESOURCES.nads, 'red', t.b)));
+    await until('allocation removed', async () => !(await ipOf(t.b, 'vm1')));
+    await until('claims removed', async () => (await claimsOf(`${t.b}/red`)).length === 0);
+    expect(await kube.client.get(RESOURCES.nads, 'blue', t.a)).toBeDefined();
   });
 });

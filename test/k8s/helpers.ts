@@ -189,6 +189,16 @@ export function vmi(name: string, ns: string, network: string, mac: string, node
   };
 }
 
+/**
+ * A completed live migration as KubeVirt records it: the VMI's status moves to the target node. KubeVirt's
+ * VMI CRD has no status subresource (its VM CRD has one), so virt-handler writes the whole object, as here.
+ */
+export async function migrateVmi(client: KubeClient, namespace: string, name: string, from: string, to: string): Promise<KObject> {
+  const v = await client.get(RESOURCES.vmis, name, namespace);
+  if (!v) throw new Error(`no VirtualMachineInstance ${namespace}/${name}`);
+  return client.replace(RESOURCES.vmis, { ...v, status: { ...v.status, nodeName: to, migrationState: { sourceNode: from, targetNode: to, completed: true } } });
+}
+
 export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -1,7 +1,13 @@
-import { isFailClosed } from '../../src/sources/policy-fallback.js';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { afterEach, describe, expect, it } from 'vitest';
+/**
+ * The Kubernetes source reading MultiNetworkPolicies (the real k8snetworkplumbingwg CRD) and Namespaces from a
+ * real kube-apiserver, as the agent's ServiceAccount: invalid policies fail closed; a cluster without the
+ * MultiNetworkPolicy CRD starts with none and picks them up once the CRD is installed.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
+import { RESOURCES } from '../../src/k8s/resources.js';
 import { createKubernetesSource, type KubernetesSource } from '../../src/sources/kubernetes/index.js';
+import { isFailClosed } from '../../src/sources/policy-fallback.js';
 import { applyFixture, createObject, quietLog, startKube, until, type Kube } from './helpers.js';
 
 const policy = {
@@ -9,37 +15,36 @@ const policy = {
   metadata: { name: 'web-ingress', namespace: 'tenant-a', annotations: { 'k8s.v1.cni.cncf.io/policy-for': 'tenant-a/blue' } },
   spec: { podSelector: { matchLabels: { role: 'web' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }] },
 };
+const MNP_CRD = 'multi-networkpolicies.k8s.cni.cncf.io';
 
-let kube: Kube | undefined;
+let kube: Kube;
+let agentKubeconfig: string;
 let source: KubernetesSource | undefined;
-afterEach(async () => {
-  await source?.stop();
-  await kube?.stop();
-  source = undefined;
-  kube = undefined;
-});
-
-/** A real control plane with deploy/ and the upstream CRDs, without `without` if given. */
-async function cluster(without?: string): Promise<Kube> {
+beforeAll(async () => {
   kube = await startKube();
   kube.applyDeploy();
-  if (without) kube.kubectl('delete', 'crd', without, '--wait=true');
-  return kube;
-}
+  agentKubeconfig = await kube.agentKubeconfig('node1');
+  // The tenant's namespace with its labels first (the fixture's objects would otherwise create it bare).
+  await kube.client.create(RESOURCES.namespaces, { metadata: { name: 'tenant-a', labels: { tenant: 'a' } } });
+  await applyFixture(kube.client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
+});
+afterEach(async () => {
+  await source?.stop();
+  source = undefined;
+});
+afterAll(async () => kube?.stop());
 
 describe('Kubernetes source: traffic policies', () => {
   it('reads MultiNetworkPolicies and Namespaces into the snapshot, and follows their changes', async () => {
-    const { client } = await cluster();
-    await client.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'tenant-a', labels: { tenant: 'a' } } } });
-    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
-    await createObject(client, policy);
-    source = createKubernetesSource({ kubeconfigYaml: await kube!.serviceAccountKubeconfig('vxmesh-agent'), node: 'node1', log: quietLog });
+    await createObject(kube.client, policy);
+    source = createKubernetesSource({ kubeconfigYaml: agentKubeconfig, node: 'node1', log: quietLog });
     await source.start(() => {});
     const s = source.current().snapshot;
     expect(s.policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual(['tenant-a/web-ingress']);
-    expect(s.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels).toEqual({ tenant: 'a', 'kubernetes.io/metadata.name': 'tenant-a' }) // the real server adds the name label;
+    // The real server adds the name label every namespace carries.
+    expect(s.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels).toEqual({ tenant: 'a', 'kubernetes.io/metadata.name': 'tenant-a' });
     const bad = { ...policy, metadata: { ...policy.metadata, name: 'bad' }, spec: { ...policy.spec, ingress: [{ ports: [{ protocol: 'TCP', port: 90, endPort: 80 }] }] } };
-    await createObject(client, bad);
+    await createObject(kube.client, bad);
     const errs = await until('the invalid policy is reported', () => source!.current().errors.find((e) => e.message.includes('MultiNetworkPolicy tenant-a/bad')));
     expect(errs.message).toMatch(/endPort/);
     // never valid, so no last good version: it fails closed as a deny-all stand-in (policy-fallback.ts)
@@ -48,15 +53,20 @@ describe('Kubernetes source: traffic policies', () => {
     expect(isFailClosed(policies[0])).toBe(true);
     expect(policies[0]!.spec.ingress ?? []).toEqual([]);
     expect(isFailClosed(policies[1])).toBe(false);
+    // A namespace's labels change: followed.
+    const ns = (await kube.client.get(RESOURCES.namespaces, 'tenant-a'))!;
+    await kube.client.replace(RESOURCES.namespaces, { ...ns, metadata: { ...ns.metadata, labels: { ...ns.metadata.labels, tier: 'gold' } } });
+    await until('label seen', () => source!.current().snapshot.namespaces.find((n) => n.metadata.name === 'tenant-a')?.metadata.labels?.tier === 'gold');
   });
 
-  it('starts on a cluster without the MultiNetworkPolicy CRD, with no policies', async () => {
-    const { client } = await cluster('multi-networkpolicies.k8s.cni.cncf.io');
-    expect(() => kube!.kubectl('get', 'multi-networkpolicies.k8s.cni.cncf.io', '-A')).toThrow(/doesn't have a resource type|the server doesn't have/);
-    await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
-    source = createKubernetesSource({ kubeconfigYaml: await kube!.serviceAccountKubeconfig('vxmesh-agent'), node: 'node1', log: quietLog, minBackoffMs: 50, maxBackoffMs: 200 });
+  it('starts on a cluster without the MultiNetworkPolicy CRD, with no policies, and reads them once the CRD is installed', async () => {
+    kube.kubectl('delete', 'crd', MNP_CRD, '--wait=true', '--timeout=60s');
+    source = createKubernetesSource({ kubeconfigYaml: agentKubeconfig, node: 'node1', log: quietLog, minBackoffMs: 50, maxBackoffMs: 200 });
     await source.start(() => {});
     expect(source.current().snapshot.policies).toEqual([]);
     expect(source.current().snapshot.vxlanNetworks.map((n) => n.metadata.name).sort()).toEqual(['blue', 'red']);
+    await installUpstreamCrds(kube.cp);
+    await createObject(kube.client, policy);
+    await until('the policy of the new CRD seen', () => source!.current().snapshot.policies.some((p) => p.metadata.name === 'web-ingress'), 15_000);
   });
 });
