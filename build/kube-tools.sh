@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane vxmesh is tested against, from the official Go modules:
-#   kube-apiserver (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3).
+#   kube-apiserver (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3), and helm (helm.sh/helm/v3) for deploy/chart.
 # Each binary is cached by version outside the repo and rebuilt only when missing.
 #   bash build/kube-tools.sh            build what is missing, print nothing else
 #   bash build/kube-tools.sh --print    also print NAME=PATH lines (what src/controlplane/tools.ts reads)
+#   bash build/kube-tools.sh --missing  build nothing; print "NAME VERSION" of each binary not built yet
 # It also ensures the upstream CRDs of the objects vxmesh reads (build/upstream-crds.sh: UPSTREAM_CRDS=<dir>).
 # Override the cache with VXMESH_TOOLS_DIR (default /var/cache/vxmesh/tools).
 set -euo pipefail
 
 KUBE_VERSION=${VXMESH_KUBE_VERSION:-v1.34.4}     # k8s.io/kubernetes; its staging modules are v0.34.x
 ETCD_VERSION=${VXMESH_ETCD_VERSION:-v3.6.16}     # go.etcd.io/etcd/server/v3 (Kubernetes 1.34 pairs with etcd 3.6)
+HELM_VERSION=${VXMESH_HELM_VERSION:-v3.19.5}     # helm.sh/helm/v3 (lints and renders deploy/chart in the tests)
 TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
+
+if [ "${1:-}" = --missing ]; then   # (src/controlplane/tools-cache.ts: "building … (first use)")
+  [ -x "$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver" ] || echo "kube-apiserver $KUBE_VERSION"
+  [ -x "$TOOLS_DIR/etcd-$ETCD_VERSION/etcd" ] || echo "etcd $ETCD_VERSION"
+  exit 0
+fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TAG=kube-tools
@@ -76,17 +84,45 @@ EOF
   say "built etcd $ETCD_VERSION in $((SECONDS - t0)) s"
 }
 
+build_helm() {
+  local dir=$TOOLS_DIR/helm-$HELM_VERSION bin
+  bin=$dir/helm
+  [ -x "$bin" ] && return 0
+  say "building helm $HELM_VERSION from helm.sh/helm/v3 (first time only: a few minutes on 2 cores)"
+  local t0=$SECONDS src=$dir/src
+  rm -rf "$src" && mkdir -p "$src"
+  cd "$src"
+  go mod init vxmesh.local/helm >/dev/null 2>&1
+  download "helm.sh/helm/v3@$HELM_VERSION" >/dev/null
+  echo "require helm.sh/helm/v3 $HELM_VERSION" >>go.mod
+  cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "helm.sh/helm/v3/cmd/helm"
+EOF
+  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for helm failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
+  go build -trimpath -o "$bin.tmp" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    helm.sh/helm/v3/cmd/helm
+  mv "$bin.tmp" "$bin"
+  say "built helm $HELM_VERSION in $((SECONDS - t0)) s"
+}
+
 mkdir -p "$TOOLS_DIR"
 # One build at a time on a machine (npm test and lab up may both ask).
 exec 9>"$TOOLS_DIR/.lock"
 flock 9
 (build_etcd)
 (build_kube_apiserver)
+(build_helm)
 crds=$(bash "$HERE/upstream-crds.sh" --print)
 if [ "${1:-}" = --print ]; then
   echo "KUBE_APISERVER=$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver"
   echo "KUBE_VERSION=$KUBE_VERSION"
   echo "ETCD=$TOOLS_DIR/etcd-$ETCD_VERSION/etcd"
   echo "ETCD_VERSION=$ETCD_VERSION"
+  echo "HELM=$TOOLS_DIR/helm-$HELM_VERSION/helm"
+  echo "HELM_VERSION=$HELM_VERSION"
   printf '%s\n' "$crds"
 fi

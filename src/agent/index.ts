@@ -61,7 +61,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   await retireOtherMode(mode, dpOpts, o.log);
   const metrics = agentMetrics({ processMetrics: o.processMetrics });
   const onPass: LoopOptions['onPass'] = (r) => {
-    metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries, held: r.held, refusedEntries: r.report?.refused });
+    metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries, held: r.held, refusedEntries: r.report?.refused, vteps: r.vteps });
     o.onPass?.(r);
   };
   const loop = new ReconcileLoop({

@@ -45,6 +45,8 @@ export interface PassResult {
   errors: string[];
   /** The dataplane and VTEPs have no error. Invalid input does not count: it is ignored (last good version kept). */
   converged: boolean;
+  /** Per cluster network of this node: whether it has a VTEP address now (false: peers cannot tunnel to it). */
+  vteps?: Record<string, boolean>;
 }
 
 export class ReconcileLoop {
@@ -153,7 +155,8 @@ export class ReconcileLoop {
     else if ((report?.changes ?? 0) > 0 || this.o.logEveryPass) log.info(summary, 'reconciled');
     else log.debug(summary, 'reconciled');
     await this.publish(intent, vt, errors, inputErrors, snapshotAt);
-    const result: PassResult = { skipped: false, report, intent, errors: [...errors, ...inputErrors], converged: this.lastOk };
+    const vteps = Object.fromEntries([...Object.keys(vt.vteps).map((cn) => [cn, true] as const), ...vt.missing.map((m) => [m.clusterNetwork, false] as const)]);
+    const result: PassResult = { skipped: false, report, intent, errors: [...errors, ...inputErrors], converged: this.lastOk, vteps };
     this.lastPassAt = Date.now();
     try {
       this.o.onPass?.({ ...result, durationMs });

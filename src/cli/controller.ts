@@ -8,9 +8,10 @@ import { runUntilSignal } from './signals.js';
 export const CONTROLLER_USAGE = `Usage: vxmesh controller [options]
 
 Runs the vxmesh controller against the Kubernetes API: for every VxlanNetwork a NetworkAttachmentDefinition
-(bridge CNI on vxb<vni>), persistent IPAM (one VxlanIPAllocation per VM NIC, kept across migration and
-restarts, guarded by VxlanIPClaims), Ready/InvalidSpec/PoolExhausted conditions and Events. Replicas elect
-one leader through the Lease vxmesh-system/vxmesh-controller.
+(vxmesh-cni plugging VMs into vxb<vni>, shaped for Harvester's webhook), persistent IPAM (one
+VxlanIPAllocation per VM NIC, kept across migration and restarts, guarded by VxlanIPClaims),
+Ready/InvalidSpec/PoolExhausted conditions and Events. Replicas elect one leader through the Lease
+vxmesh-system/vxmesh-controller.
 
 Options:
   --kubeconfig PATH    default: $KUBECONFIG, ~/.kube/config, in-cluster service account

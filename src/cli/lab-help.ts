@@ -30,12 +30,14 @@ and prints a status table and a connectivity matrix (expected vs observed). When
 converges it to FILE instead. --mode overrides the Lab's spec.mode. Exits 1 when a probe mismatches.
 
 --source file (default): the agents read a state directory the lab writes (/run/vxmesh/<lab>/state).
---source kubernetes: the whole cluster flow on one machine. The lab starts a Kubernetes API server (an
-in-process double of kube-apiserver: real REST list/watch, no kube-apiserver can be installed here) and the
-real \`vxmesh controller\`; it applies FILE's objects to the API like \`kubectl apply --prune\`, the controller
-allocates the addresses (VxlanIPAllocations) and the agents (--source kubernetes) read everything through
-informers and publish their VxlanStatus. The agents reach the API at 198.18.0.250:6443 on the underlay;
-on this machine use KUBECONFIG=/run/vxmesh/<lab>/kubeconfig. A running lab keeps the source it started with.`,
+--source kubernetes: the whole cluster flow on one machine. The lab starts a real control plane (etcd and
+kube-apiserver, built from their Go modules on first use — minutes, once — and cached in
+/var/cache/vxmesh/tools), installs deploy/ (without its workloads) and the upstream CRDs, and runs the real
+\`vxmesh controller\` (ServiceAccount vxmesh-controller); it applies FILE's objects to the API like
+\`kubectl apply --server-side --prune\`, the controller allocates the addresses (VxlanIPAllocations) and the
+agents (--source kubernetes, ServiceAccount vxmesh-agent, a token bound to their node) read everything
+through informers and publish their VxlanStatus. The agents reach the API at https://198.18.0.250:6443 on
+the underlay; on this machine use KUBECONFIG=/run/vxmesh/<lab>/kubeconfig (admin). A running lab keeps the source it started with.`,
   apply: `Usage: vxmesh lab apply -f FILE
 
 Validates FILE (a clear error naming object and field, and no change, when anything is wrong), re-runs IPAM
@@ -52,15 +54,17 @@ agent has converged.`,
 
 Stops NODE's agent (SIGTERM: the dataplane is left as it is) and starts it again; waits until it is ready.
 Labs with --source kubernetes: \`controller\` restarts the controller (every address stays allocated);
-\`apiserver\` stops the API server, keeps it down for --down-ms (default 0) and starts it again on the same
-port with its objects (watches from before get 410 Gone and relist). Traffic keeps flowing meanwhile.`,
+\`apiserver\` stops kube-apiserver (gracefully), keeps it down for --down-ms (default 0) and starts it again
+on the same etcd and port: every object is kept, the agents' and the controller's watches reconnect.
+Traffic keeps flowing meanwhile.`,
   exec: `Usage: vxmesh lab exec NAME [--lab NAME] -- CMD…
 
 Runs CMD inside the namespace of NAME: a VM, a node, \`external\` or \`underlay\`. Exits with CMD's status.`,
   status: `Usage: vxmesh lab status [--json] [--matrix] [--lab NAME]
 
 Prints the nodes (underlay IP, dataplane mode, agent ready) and the VMs (namespace, node, network, MAC, IP).
---json prints {lab, source, apiserver?:{url, agentUrl, kubeconfig, running, controllerRunning},
+--json prints {lab, source, apiserver?:{url, agentUrl, kubeconfig, running, controllerRunning, version,
+etcdVersion, etcdRunning},
 nodes:[{name, netns, underlayIP, mode, agentReady}], vms:[{name, namespace, node, netns,
 interfaces:[{name, network, mac, ip, guest}]}], external?}. --matrix also runs the connectivity probes (exit 1 on mismatch).`,
   inspect: `Usage: vxmesh lab inspect NODE [--json] [--lab NAME]
@@ -68,6 +72,7 @@ interfaces:[{name, network, mac, ip, guest}]}], external?}. --matrix also runs t
 Runs \`vxmesh inspect\` inside NODE: what its dataplane holds, in human form.`,
   down: `Usage: vxmesh lab down [--lab NAME | -f FILE | --all]
 
-Stops the agents (SIGTERM, then SIGKILL) and the lab's API server and controller, deletes every vxm-<lab>-* namespace and the nodes' router
+Stops the agents (SIGTERM, then SIGKILL), the controller and the lab's control plane (its etcd data goes
+with the lab directory), deletes every vxm-<lab>-* namespace and the nodes' router
 namespaces, unmounts the bpffs mounts and removes /run/vxmesh/<lab>. Leaves nothing behind; idempotent.`,
 };

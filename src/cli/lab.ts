@@ -12,7 +12,7 @@ import { labNameOf, lastGoodOf, readLabInput, type LabInput } from '../lab/input
 import { formatMatrix, mismatches, runMatrix } from '../lab/matrix.js';
 import { execTarget, migrateVm, restartAgent, restartController } from '../lab/ops.js';
 import { labPaths, listLabs, readLabState, resolveLab, writeLabState, type LabState } from '../lab/state.js';
-import { restartLabApi } from '../lab/kube.js';
+import { restartLabApi, reviveKube } from '../lab/kube.js';
 import { formatStatus, labStatus } from '../lab/status.js';
 import { need, noExtra, oneOf, parse, str } from './args.js';
 import { LAB_HELP, LAB_USAGE } from './lab-help.js';
@@ -54,7 +54,7 @@ function printErrors(errors: Array<{ message: string }>): void {
 }
 
 /** Reads and validates a lab file; for a running lab, keeps its allocations and VM placement. */
-async function readInput(file: string): Promise<{ input?: LabInput; running?: LabState; errors: Array<{ message: string }> }> {
+async function readInput(file: string): Promise<{ input?: LabInput; running?: LabState; revived?: string[]; errors: Array<{ message: string }> }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -67,6 +67,9 @@ async function readInput(file: string): Promise<{ input?: LabInput; running?: La
   if (!name) return { errors: first.errors };
   const running = await readLabState(name).catch(() => undefined);
   if (!running) return first;
+  // The allocations are read from the lab's API server: what of it has stopped is started again first.
+  const revived = running.kube ? await reviveKube(running) : [];
+  if (revived.length) await writeLabState(running);
   const placement = new Map(running.vms.map((v) => [`${v.namespace}/${v.name}`, v.node]));
   const current = await readFile(labPaths(running.lab).cluster, 'utf8').catch(() => ''); // none with --source kubernetes
   const again = readLabInput(text, file, { allocations: await currentAllocations(running), placement, lastGood: lastGoodOf(current) });
@@ -75,7 +78,7 @@ async function readInput(file: string): Promise<{ input?: LabInput; running?: La
     const have = running.nodes.map((n) => n.name).join(',');
     if (want !== have) return { errors: [{ message: `Lab ${running.lab}: spec.nodes changed (${have} -> ${want}); run \`vxmesh lab down --lab ${running.lab}\` first` }] };
   }
-  return { ...again, running };
+  return { ...again, running, ...(revived.length ? { revived } : {}) };
 }
 
 async function up(argv: string[], usage: string): Promise<number> {
@@ -104,7 +107,7 @@ async function up(argv: string[], usage: string): Promise<number> {
       const m: ModeRequest = mode ?? r.input.lab.spec.mode;
       const src = source ?? 'file';
       console.log(`Bringing up lab ${lab}: ${r.input.lab.spec.nodes.length} nodes, ${r.input.vms.length} VMs, mode ${m}, source ${src} …`);
-      s = await createLab(r.input, m, REPO, src);
+      s = await createLab(r.input, m, REPO, src, (line) => console.log(line));
     }
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
@@ -126,7 +129,8 @@ Explore:
   npx vxmesh lab exec ${vm?.name ?? 'VM'} -- socat - TCP:${s.external?.ip ?? '198.18.0.254'}:8080
   npx vxmesh lab status            (add --json, or --matrix to re-run the probes)
   npx vxmesh lab migrate ${vm?.name ?? 'VM'} --to ${s.nodes.find((n) => n.name !== vm?.node)?.name ?? 'NODE'}
-  npx vxmesh lab inspect ${s.nodes[0]?.name}
+  npx vxmesh lab inspect ${s.nodes[0]?.name}${s.kube ? `
+  KUBECONFIG=${labPaths(s.lab).kubeconfig} kubectl get vxn,vxip,vmi -A` : ''}
   npx vxmesh lab down`);
   return bad.length ? 1 : 0;
 }
@@ -135,7 +139,9 @@ const sourceOf = (s: LabState): LabSource => (s.kube ? 'kubernetes' : 'file');
 
 async function printLogTails(lab: string): Promise<void> {
   const s = await readLabState(lab);
-  const files = [...(s?.nodes ?? []).map((n) => labPaths(lab).log(n.name)), ...(s?.kube ? ['apiserver', 'controller'].map((x) => path.join(labPaths(lab).logs, `${x}.log`)) : [])];
+  const p = labPaths(lab);
+  const kube = s?.kube ? [path.join(p.controlPlane, 'logs', 'etcd.log'), path.join(p.controlPlane, 'logs', 'apiserver.log'), ...['apirelay-host', 'apirelay', 'controller'].map((x) => path.join(p.logs, `${x}.log`))] : [];
+  const files = [...(s?.nodes ?? []).map((n) => p.log(n.name)), ...kube];
   for (const f of files) {
     const text = await readFile(f, 'utf8').catch(() => '');
     const tail = text.trim().split('\n').slice(-5).join('\n');
@@ -157,7 +163,8 @@ async function apply(argv: string[], usage: string): Promise<number> {
     return 1;
   }
   const rep = await convergeLab(r.running, r.input);
-  if (rep.revived) console.log(`Restarted lab processes that had stopped: ${rep.revived.join(', ')}.`);
+  const revived = [...(r.revived ?? []), ...(rep.revived ?? [])];
+  if (revived.length) console.log(`Restarted lab processes that had stopped: ${revived.join(', ')}.`);
   console.log(`Applied ${file} to lab ${r.running.lab}: ${rep.created.length} VM(s) created${rep.created.length ? ` (${rep.created.join(', ')})` : ''}, ${rep.deleted.length} deleted${rep.deleted.length ? ` (${rep.deleted.join(', ')})` : ''}; all agents converged.`);
   return 0;
 }
@@ -187,9 +194,10 @@ async function restart(argv: string[], usage: string): Promise<number> {
   if (node === 'apiserver' && !isNode) {
     const downMs = Number(str(p, 'down-ms') ?? '0');
     if (!Number.isInteger(downMs) || downMs < 0) throw new UsageError(`--down-ms must be a number of milliseconds (got ${str(p, 'down-ms')})`);
-    const pid = await restartLabApi(s, downMs);
+    const r = await restartLabApi(s, downMs);
     await writeLabState(s);
-    console.log(`Restarted the API server (pid ${pid}) after ${downMs} ms down; its objects were kept.`);
+    const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    console.log(`Restarted kube-apiserver (pid ${r.pid}) on the same etcd, its objects kept: stopping took ${sec(r.stopMs)}, ${downMs} ms down, serving every resource again ${sec(r.startMs)} after the start.`);
     return 0;
   }
   if (node === 'controller' && !isNode) {
@@ -271,7 +279,7 @@ async function inspect(argv: string[], usage: string): Promise<number> {
   const s = await resolveLab(str(p, 'lab'));
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new UsageError(`lab ${s.lab} has no node ${node} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
-  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, ...sourceArgs(s)];
+  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, ...sourceArgs(s, n.name)];
   if (p.values.json) args.push('--json');
   const r = spawnSync('nsenter', args, { stdio: 'inherit' });
   if (r.error) throw r.error;

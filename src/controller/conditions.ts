@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { KObject } from '../k8s/client.js';
-import { sameContent } from '../k8s/equal.js';
 import { nextCondition, type Condition as ModelCondition } from '../model/conditions.js';
+import { sameJson } from '../util/json.js';
 
 export type Condition = ModelCondition<'Ready' | 'InvalidSpec' | 'PoolExhausted'>;
 
@@ -37,9 +37,9 @@ export function networkStatus(net: KObject, facts: NetworkFacts, now: string): {
   };
 }
 
-/** True when writing `next` would change what the object's status says (key order aside: the server sorts them). */
+/** True when writing `next` would change what the object's status says. */
 export function statusChanged(net: KObject, next: unknown): boolean {
-  return !sameContent(net.status ?? {}, next);
+  return !sameJson(net.status ?? {}, next);
 }
 
 /** A core/v1 Warning Event about a VxlanNetwork (or a VMI); the name is derived from (uid, reason, message), so a repeat is a 409, not a duplicate. */

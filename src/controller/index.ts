@@ -14,7 +14,7 @@ import { errorMessage, KubeClient, loadKubeConfig, type KubeClientOptions } from
 import { createInformer, type Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
 import type { LastGood } from '../sources/validate.js';
-import { controllerMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
+import { addressPools, controllerMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
 import { startLeaderElection, type LeaderElector } from './leader.js';
 import { reconcilePass, type PassContext, type PassResult, type Written } from './reconcile.js';
 
@@ -146,7 +146,8 @@ export async function runController(opts: ControllerOptions): Promise<Controller
   const healthPort = opts.healthPort ?? (process.env.VXMESH_HEALTH_PORT ? Number(process.env.VXMESH_HEALTH_PORT) : undefined);
   let health: HealthServer | undefined;
   if (healthPort !== undefined) {
-    const metrics = controllerMetrics(() => ({ passes: stats.passes, leading, lastPassWrites: stats.lastPass ?? {} }));
+    const metrics = controllerMetrics(() => ({ passes: stats.passes, leading, lastPassWrites: stats.lastPass ?? {},
+      addressPools: addressPools(caches.vxlanNetworks.list(), caches.allocations.list()) }));
     health = await startHealthServer({ port: healthPort, ready: () => !stopped, live: () => !stopped, metrics: () => metrics.render() });
   }
   let elector: LeaderElector | undefined;

@@ -1,7 +1,18 @@
 /**
  * NetworkAttachmentDefinitions: one per VxlanNetwork (same namespace and name), the object KubeVirt VMs
- * attach to. Its bridge CNI config plugs the VM's tap into `vxb<vni>`, which the agent builds on every
- * member node; IPAM is vxmesh's (empty here). Labels follow Harvester's network labels. Pure.
+ * attach to. Shaped for Harvester's network webhook and NAD controller (harvester-network-controller,
+ * docs/harvester-nad.md), while what plugs the VM is vxmesh's own CNI plugin:
+ *
+ *   {"cniVersion":"1.0.0","name":"blue","bridge":"<cluster network>-br","mtu":<uplink MTU>,
+ *    "plugins":[{"type":"vxmesh-cni","vni":100,"mtu":1450,"capabilities":{"mac":true}}]}
+ *
+ * - A conflist has no top-level `type`, which Harvester reads as a bridge network: its validator then
+ *   requires `bridge` = `<cn>-br` of an existing ClusterNetwork and `mtu` = that cluster network's uplink
+ *   MTU, and its NAD controller labels it an UntaggedNetwork of the cluster network. Neither field is
+ *   seen by any plugin (libcni passes plugins only their own entry): `bridge` names the cluster network
+ *   the overlay rides on, `mtu` is Harvester's, which it rewrites when the cluster network's MTU changes.
+ * - The plugin entry carries vxmesh's decisions: the VNI (bridge `vxb<vni>`) and the overlay MTU.
+ * IPAM is vxmesh's (DHCP in the overlay), so there is none here. Pure.
  */
 import type { KObject } from '../k8s/client.js';
 import { keyOf, type Snapshot, type VxlanNetwork } from '../model/schema.js';
@@ -13,15 +24,33 @@ export const NAD_LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 export const MANAGED_BY = 'vxmesh-controller';
+/** The plugin's type: its executable's name in the node's CNI bin directory. */
+export const CNI_TYPE = 'vxmesh-cni';
+export const NAD_CNI_VERSION = '1.0.0';
+/** The network type Harvester derives for the NAD's config (no type, no VLAN: untagged on its cluster network). */
+export const HARVESTER_NETWORK_TYPE = 'UntaggedNetwork';
 
-export function nadConfig(n: VxlanNetwork, mtu: number): string {
-  return JSON.stringify({ cniVersion: '0.3.1', name: n.metadata.name, type: 'bridge', bridge: `vxb${n.spec.vni}`, promiscMode: true, mtu, ipam: {} });
+/** `<cluster network>-br`: the bridge name Harvester gives a cluster network (at most 15 characters). */
+export const harvesterBridge = (clusterNetwork: string) => `${clusterNetwork}-br`;
+
+export function nadConfig(n: VxlanNetwork, mtu: number, uplinkMtu: number): string {
+  return JSON.stringify({
+    cniVersion: NAD_CNI_VERSION,
+    name: n.metadata.name,
+    bridge: harvesterBridge(n.spec.clusterNetwork),
+    mtu: uplinkMtu,
+    plugins: [{ type: CNI_TYPE, vni: n.spec.vni, mtu, capabilities: { mac: true } }],
+  });
+}
+
+/** The uplink MTU of a network's cluster network (its VxlanConfig's, else 1500). */
+export function uplinkMtu(n: VxlanNetwork, snapshot: Snapshot): number {
+  return snapshot.vxlanConfigs.find((c) => c.spec.clusterNetwork === n.spec.clusterNetwork)?.spec.uplink.linkAttributes.mtu ?? 1500;
 }
 
 /** The MTU VMs get: the network's, else the uplink MTU of its cluster network's VxlanConfig minus 50. */
 export function networkMtu(n: VxlanNetwork, snapshot: Snapshot): number {
-  const uplink = snapshot.vxlanConfigs.find((c) => c.spec.clusterNetwork === n.spec.clusterNetwork)?.spec.uplink.linkAttributes.mtu ?? 1500;
-  return n.spec.mtu ?? uplink - 50;
+  return n.spec.mtu ?? uplinkMtu(n, snapshot) - 50;
 }
 
 /** Desired NADs of every valid network; `uids` (network key -> uid) adds owner references for garbage collection. */
@@ -35,21 +64,46 @@ export function desiredNads(snapshot: Snapshot, uids: Map<string, string>): KObj
         name: n.metadata.name,
         namespace: n.metadata.namespace,
         labels: {
-          [NAD_LABELS.type]: 'OverlayNetwork',
+          [NAD_LABELS.type]: HARVESTER_NETWORK_TYPE,
           [NAD_LABELS.clusterNetwork]: n.spec.clusterNetwork,
           [NAD_LABELS.vni]: String(n.spec.vni),
           [NAD_LABELS.managedBy]: MANAGED_BY,
         },
         ...(uid ? { ownerReferences: [{ apiVersion: 'network.vxmesh.io/v1alpha1', kind: 'VxlanNetwork', name: n.metadata.name, uid, controller: true, blockOwnerDeletion: false }] } : {}),
       },
-      spec: { config: nadConfig(n, networkMtu(n, snapshot)) },
+      spec: { config: nadConfig(n, networkMtu(n, snapshot), uplinkMtu(n, snapshot)) },
     };
   });
 }
 
-/** True when an existing NAD already carries the desired config and labels. */
+const parseConfig = (config: unknown): Record<string, unknown> | undefined => {
+  try {
+    const v = JSON.parse(String(config)) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** A config without its top-level `mtu`: the field Harvester owns and rewrites. */
+const withoutHarvesterMtu = (c: Record<string, unknown>) => JSON.stringify({ ...c, mtu: undefined });
+
+/** True when an existing NAD already carries the desired config (Harvester's `mtu` aside) and labels. */
 export function nadUpToDate(existing: KObject, desired: KObject): boolean {
   const labels = existing.metadata.labels ?? {};
-  return existing.spec?.config === desired.spec.config &&
+  const have = parseConfig(existing.spec?.config);
+  const want = parseConfig(desired.spec.config);
+  return !!have && !!want && withoutHarvesterMtu(have) === withoutHarvesterMtu(want) &&
     Object.entries(desired.metadata.labels as Record<string, string>).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * The spec to write over an existing NAD: the desired one, keeping the existing top-level `mtu` (on a
+ * Harvester cluster the webhook refuses a changed config whose `mtu` is not the cluster network's).
+ */
+export function nadSpecForUpdate(existing: KObject, desired: KObject): { config: string } {
+  const have = parseConfig(existing.spec?.config);
+  const want = parseConfig(desired.spec.config);
+  if (!want || typeof have?.mtu !== 'number' || !Array.isArray(have.plugins)) return desired.spec as { config: string };
+  return { config: JSON.stringify({ ...want, mtu: have.mtu }) };
 }

@@ -11,7 +11,7 @@ import { buildSnapshot, type LastGood } from '../sources/validate.js';
 import { claimObject, claimName, CLAIMED_AT, readClaim, type Claim } from './claims.js';
 import { networkStatus, statusChanged, warningEvent } from './conditions.js';
 import { planIpam, stoppedVmDocs } from './ipam.js';
-import { desiredNads, MANAGED_BY, NAD_LABELS, nadUpToDate } from './nad.js';
+import { desiredNads, MANAGED_BY, NAD_LABELS, nadSpecForUpdate, nadUpToDate } from './nad.js';
 
 export interface PassContext {
   client: KubeClient;
@@ -77,7 +77,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
     }
     try {
       const out = existing
-        ? await client.replace(RESOURCES.nads, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...nad.metadata.labels }, ownerReferences: nad.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: nad.spec })
+        ? await client.replace(RESOURCES.nads, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...nad.metadata.labels }, ownerReferences: nad.metadata.ownerReferences ?? existing.metadata.ownerReferences }, spec: nadSpecForUpdate(existing, nad) })
         : await client.create(RESOURCES.nads, nad);
       note(RESOURCES.nads, out, undefined, undefined, Boolean(existing));
       nadReady.add(key);

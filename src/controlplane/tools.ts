@@ -1,7 +1,7 @@
 /**
  * The binaries of the real control plane (kube-apiserver, etcd), built from the official Go modules by
  * build/kube-tools.sh and cached by version outside the repo, and the directory of the upstream CRDs
- * (build/upstream-crds.sh, which kube-tools.sh runs). The first call on a machine builds them
+ * (build/upstream-crds.sh, which kube-tools.sh runs), and helm for deploy/chart. The first call on a machine builds them
  * (minutes; the script prints progress on stderr); later calls only read the cache.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,9 @@ export interface KubeTools {
   etcdVersion: string;
   /** Directory of the upstream CRDs vxmesh reads (build/upstream-crds.sh); absent in an older script's output. */
   upstreamCrds?: string;
+  /** helm (helm.sh/helm/v3), for deploy/chart; absent in an older script's output. */
+  helm?: string;
+  helmVersion?: string;
 }
 
 export class KubeToolsError extends Error {
@@ -32,9 +35,13 @@ export function parseToolLines(text: string): KubeTools {
     return x;
   };
   const upstreamCrds = v.get('UPSTREAM_CRDS');
+  const helm = v.get('HELM');
+  const helmVersion = v.get('HELM_VERSION');
   return {
     kubeApiserver: need('KUBE_APISERVER'), kubeVersion: need('KUBE_VERSION'), etcd: need('ETCD'), etcdVersion: need('ETCD_VERSION'),
     ...(upstreamCrds ? { upstreamCrds } : {}),
+    ...(helm ? { helm } : {}),
+    ...(helmVersion ? { helmVersion } : {}),
   };
 }
 

@@ -5,8 +5,10 @@
  * PORT alias …`) to `vxmesh/<vmi namespace>/<vmi name>/<interface>`. Only root in the node's network
  * namespace can set it; the guest, on the far side of the veth, cannot. The alias travels with the link
  * when it is moved to another namespace. A VM port without a valid binding carries nothing (fail closed).
- * Pure.
+ * The interface part is the VMI's interface name, or (vxmesh's CNI plugin, which sees only the pod side)
+ * the pod interface KubeVirt names after it (kubevirtPodIfname). Pure.
  */
+import { createHash } from 'node:crypto';
 
 export interface PortBinding {
   /** "<namespace>/<name>" of the VMI. */
@@ -38,3 +40,15 @@ export function parsePortBinding(alias: string | undefined): PortBinding | undef
 }
 
 export const bindingKey = (b: PortBinding) => `${b.vm}/${b.iface}`;
+
+/**
+ * The pod interface KubeVirt creates for a VMI interface on a secondary (Multus) network:
+ * `pod` + the first 11 hex digits of sha256(network name) (kubevirt pkg/network/namescheme
+ * GenerateHashedInterfaceName); a VMI's interface and its network share the name.
+ */
+export function kubevirtPodIfname(iface: string): string {
+  return `pod${createHash('sha256').update(iface).digest('hex').slice(0, 11)}`;
+}
+
+/** The binding keys that name one VMI interface: by its own name and by its KubeVirt pod interface. */
+export const bindingKeysOf = (vm: string, iface: string): string[] => [`${vm}/${iface}`, `${vm}/${kubevirtPodIfname(iface)}`];

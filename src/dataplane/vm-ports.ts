@@ -13,7 +13,7 @@
 import type { EndpointIntent } from '../intent/types.js';
 import type { LinkInfo } from './netlink/link.js';
 import { isOwnedDevice } from './names.js';
-import { bindingKey, parsePortBinding, type PortBinding } from './port-binding.js';
+import { bindingKey, bindingKeysOf, parsePortBinding, type PortBinding } from './port-binding.js';
 
 export interface VmPort {
   name: string;
@@ -50,11 +50,12 @@ export function vmPortsByVni(links: LinkInfo[]): Record<number, VmPort[]> {
 /** Binds the VM ports of one network to its endpoints (see the header for the rules). */
 export function assignPorts(endpoints: EndpointIntent[], ports: VmPort[]): PortAssignment {
   const here = new Map<string, EndpointIntent>();
-  for (const ep of endpoints) if (ep.local || ep.arriving) here.set(`${ep.vm}/${ep.iface}`, ep);
-  const chosen = new Map<string, VmPort>(); // binding key -> port
+  for (const ep of endpoints) if (ep.local || ep.arriving) for (const k of bindingKeysOf(ep.vm, ep.iface)) here.set(k, ep);
+  const chosen = new Map<string, VmPort>(); // endpoint key (vm/iface) -> port
   for (const p of ports) {
-    const key = p.binding ? bindingKey(p.binding) : undefined;
-    if (!key || !here.has(key)) continue;
+    const ep = p.binding ? here.get(bindingKey(p.binding)) : undefined;
+    if (!ep) continue;
+    const key = `${ep.vm}/${ep.iface}`;
     const have = chosen.get(key);
     if (!have || p.ifindex > have.ifindex) chosen.set(key, p);
   }

@@ -9,16 +9,16 @@ import { labCluster } from './cluster.js';
 import { isAlive, sleep, spawnDetached, stopPid } from './processes.js';
 import { labPaths, type LabNodeState, type LabState } from './state.js';
 
-/** `--source …` for vxmesh commands run inside the lab's nodes (agent, inspect). */
-export function sourceArgs(s: LabState): string[] {
-  return s.kube ? ['--source', 'kubernetes', '--kubeconfig', s.kube.agentKubeconfig] : ['--source', `file:${labPaths(s.lab).state}`];
+/** `--source …` for vxmesh commands run inside lab node `node` (agent, inspect): with Kubernetes, as that node's agent. */
+export function sourceArgs(s: LabState, node: string): string[] {
+  return s.kube ? ['--source', 'kubernetes', '--kubeconfig', labPaths(s.lab).agentKubeconfig(node)] : ['--source', `file:${labPaths(s.lab).state}`];
 }
 
 export function agentArgv(s: LabState, n: LabNodeState): string[] {
   return [
     'nsenter', `--net=/run/netns/${n.netns}`, '--',
     process.execPath, path.join(s.repo, 'dist/cli/main.js'),
-    'agent', '--node', n.name, ...sourceArgs(s), '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
+    'agent', '--node', n.name, ...sourceArgs(s, n.name), '--mode', s.mode, '--bpffs', n.bpffs, '--resync', '2',
     '--state-dir', labPaths(s.lab).agentState,
   ];
 }

@@ -2,20 +2,25 @@
  * Where a lab's cluster objects live: the lab plays the user (`kubectl apply`), KubeVirt (VMI status) and,
  * with the file source, the controller (IPAM). Two backends behind one narrow interface:
  *  - file: state/cluster.yaml, read by the agents' file source; statuses are files the agents write;
- *  - kubernetes: the lab's API server (the double), read by agents with the Kubernetes source; the real
- *    `vxmesh controller` allocates addresses; the lab creates, updates and prunes objects like `kubectl
- *    apply --prune` and waits for the controller's allocations.
+ *  - kubernetes: the lab's API server (real kube-apiserver + etcd), read by agents with the Kubernetes
+ *    source; the real `vxmesh controller` allocates addresses; the lab applies objects like `kubectl apply
+ *    --server-side --prune` (the tenants' namespaces created first), writes what KubeVirt writes (VMI
+ *    status: through /status where the kind has that subresource, else as part of the object, as
+ *    virt-handler does for VMIs) and waits for the controller's allocations.
  */
 import { readFile } from 'node:fs/promises';
 import { VxmeshError } from '../errors.js';
+import { ApiextensionsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, errorMessage, isApiError, loadKubeConfig, type KObject } from '../k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../k8s/resources.js';
 import { ipAllocationSchema, vxlanStatusSchema, type VxlanIPAllocation, type VxlanStatus } from '../model/schema.js';
 import { listYamlFiles, writeFileAtomic } from '../sources/file/files.js';
 import { parseDocuments } from '../sources/validate.js';
 import { objectsToYaml } from './input.js';
+import { describe, serverSideApply } from './kube-apply.js';
 import { sleep } from './processes.js';
 import { labPaths, type LabState } from './state.js';
+import { sameJson } from '../util/json.js';
 
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -36,7 +41,7 @@ export interface LabCluster {
 }
 
 export function labCluster(s: LabState): LabCluster {
-  return s.kube ? kubeCluster(s, new KubeClient(loadKubeConfig({ kubeconfigYaml: s.kube.kubeconfigYaml }))) : fileCluster(s);
+  return s.kube ? kubeCluster(s, loadKubeConfig({ kubeconfigYaml: s.kube.kubeconfigYaml })) : fileCluster(s);
 }
 
 const sameVmi = (d: unknown, vm: VmRef) =>
@@ -89,45 +94,90 @@ export class LabObjectError extends VxmeshError {
 /** Marks what the lab applied, so that pruning never touches objects anybody else created. */
 export const LAB_LABEL = 'lab.vxmesh.io/name';
 
-/** `kind namespace/name` for messages. */
-const ref = (o: KObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+/** The user's field manager (`kubectl apply --server-side --field-manager`). */
+const MANAGER = 'vxmesh-lab';
+
 const keyOf = (o: KObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
-/** The desired object's fields differ from the live one (server-set metadata and unset fields ignored). */
-export function differs(desired: KObject, live: KObject): boolean {
-  const pick = (o: KObject) => ({ labels: o.metadata.labels ?? {}, annotations: o.metadata.annotations ?? {} });
-  if (JSON.stringify(pick(desired)) !== JSON.stringify(pick(live))) return true;
-  return Object.keys(desired).some((k) => !['apiVersion', 'kind', 'metadata'].includes(k) && JSON.stringify(desired[k]) !== JSON.stringify(live[k]));
+/** One object to apply: what the user applies (no status) and, apart, the status KubeVirt would write. */
+export interface PlannedObject {
+  res: ResourceRef;
+  object: KObject;
+  status?: Record<string, unknown>;
 }
 
-function kubeCluster(s: LabState, client: KubeClient): LabCluster {
+/**
+ * Pure: the lab file's objects as the lab applies them, in creation order: labelled with the lab, in
+ * `default` unless they name a namespace, every namespace they use created first (those the file declares
+ * with their labels, the others bare), statuses apart. Allocations are left out (the controller's job).
+ */
+export function planApply(lab: string, objects: unknown[]): PlannedObject[] {
+  const planned: PlannedObject[] = [];
+  for (const o of objects as KObject[]) {
+    if (o.kind === 'VxlanIPAllocation') continue;
+    const res = USER_KINDS.find((r) => r.kind === o.kind);
+    if (!res) throw new LabObjectError(`${describe(o)}: kind ${o.kind} is not served by the lab's API server (kinds: ${USER_KINDS.map((r) => r.kind).join(', ')})`);
+    const { status, ...rest } = o;
+    const metadata = { ...o.metadata, labels: { ...o.metadata.labels, [LAB_LABEL]: lab }, ...(res.namespaced ? { namespace: o.metadata.namespace ?? 'default' } : {}) };
+    planned.push({ res, object: { ...rest, metadata }, ...(isObj(status) ? { status } : {}) });
+  }
+  const declared = new Set(planned.filter((p) => p.res === RESOURCES.namespaces).map((p) => p.object.metadata.name));
+  const used = [...new Set(planned.filter((p) => p.res.namespaced).map((p) => p.object.metadata.namespace as string))].filter((n) => !declared.has(n) && n !== 'default');
+  for (const name of used.sort()) planned.push({ res: RESOURCES.namespaces, object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [LAB_LABEL]: lab } } } });
+  return USER_KINDS.flatMap((r) => planned.filter((p) => p.res === r));
+}
+
+/** Pure: `status` has nothing `live` does not already say. */
+export const statusHeld = (live: unknown, status: Record<string, unknown>) =>
+  isObj(live) && Object.entries(status).every(([k, v]) => sameJson(live[k], v));
+
+function kubeCluster(s: LabState, kc: KubeConfig): LabCluster {
+  const client = new KubeClient(kc);
+  const crds = kc.makeApiClient(ApiextensionsV1Api);
+  const subresource = new Map<ResourceRef, Promise<boolean>>();
+  /** Whether the kind's CRD has a status subresource (then status is written only through /status). */
+  const hasStatusSubresource = (res: ResourceRef) => {
+    if (!res.group) return Promise.resolve(false);
+    if (!subresource.has(res)) {
+      subresource.set(res, crds.readCustomResourceDefinition({ name: `${res.plural}.${res.group}` })
+        .then((crd) => !!crd.spec.versions.find((v) => v.name === res.version)?.subresources?.status));
+    }
+    return subresource.get(res)!;
+  };
+  /** Merges `status` into the object's status, read-modify-write with its resourceVersion (409: again). */
+  const writeStatus = async (res: ResourceRef, name: string, namespace: string | undefined, status: Record<string, unknown>) => {
+    const viaSubresource = await hasStatusSubresource(res);
+    for (let attempt = 0; ; attempt++) {
+      const live = await client.get(res, name, namespace);
+      if (!live) throw new LabObjectError(`${res.kind} ${namespace ? `${namespace}/` : ''}${name} is not in the lab's API server`);
+      if (statusHeld(live.status, status)) return;
+      const body = { ...live, status: { ...(isObj(live.status) ? live.status : {}), ...status } };
+      try {
+        await (viaSubresource ? client.replaceStatus(res, body) : client.replace(res, body));
+        return;
+      } catch (err) {
+        if (!isApiError(err, 409) || attempt >= 5) throw err;
+        await sleep(50);
+      }
+    }
+  };
   return {
     async write(objects) {
-      const byRes = new Map<ResourceRef, KObject[]>(USER_KINDS.map((r) => [r, []]));
-      for (const o of objects as KObject[]) {
-        if (o.kind === 'VxlanIPAllocation') continue; // the controller's job
-        const res = USER_KINDS.find((r) => r.kind === o.kind);
-        if (!res) throw new LabObjectError(`${ref(o)}: kind ${o.kind} is not served by the lab's API server (kinds: ${USER_KINDS.map((r) => r.kind).join(', ')})`);
-        const metadata = { ...o.metadata, labels: { ...o.metadata.labels, [LAB_LABEL]: s.lab }, ...(res.namespaced ? { namespace: o.metadata.namespace ?? 'default' } : {}) };
-        byRes.get(res)!.push({ ...o, metadata });
-      }
-      for (const res of USER_KINDS) {
-        for (const o of byRes.get(res)!) {
-          try {
-            const live = await client.get(res, o.metadata.name, o.metadata.namespace);
-            if (!live) await client.create(res, o);
-            else if (differs(o, live)) {
-              const status = res === RESOURCES.vmis && isObj(o.status) ? { status: { ...(live.status ?? {}), ...o.status } } : {};
-              await client.replace(res, { ...o, ...status, metadata: { ...live.metadata, labels: o.metadata.labels, annotations: o.metadata.annotations } });
-            }
-          } catch (err) {
-            throw new LabObjectError(`${ref(o)}: the lab's API server refused it: ${errorMessage(err)}`);
-          }
+      const plan = planApply(s.lab, objects);
+      const apply = serverSideApply(kc, MANAGER);
+      for (const p of plan) {
+        await apply([p]);
+        try {
+          if (p.status) await writeStatus(p.res, p.object.metadata.name, p.object.metadata.namespace, p.status);
+        } catch (err) {
+          throw new LabObjectError(`${describe(p.object)}: its status was refused: ${errorMessage(err)}`);
         }
       }
       // Prune in reverse order (VMIs before their networks): what the lab applied and the file no longer has.
+      // Never a namespace: without kube-controller-manager a deleted namespace stays Terminating for good.
       for (const res of [...USER_KINDS].reverse()) {
-        const want = new Set(byRes.get(res)!.map(keyOf));
+        if (res === RESOURCES.namespaces) continue;
+        const want = new Set(plan.filter((p) => p.res === res).map((p) => keyOf(p.object)));
         for (const live of (await client.list(res)).items) {
           if (live.metadata.labels?.[LAB_LABEL] === s.lab && !want.has(keyOf(live))) await client.delete(res, live.metadata.name, live.metadata.namespace);
         }
@@ -140,18 +190,7 @@ function kubeCluster(s: LabState, client: KubeClient): LabCluster {
       return statusesOf(s, (await client.list(RESOURCES.statuses)).items);
     },
     async updateVmiStatus(vm, status) {
-      // Read-modify-write with the resourceVersion: retry on 409 like any controller.
-      for (let attempt = 0; ; attempt++) {
-        const live = await client.get(RESOURCES.vmis, vm.name, vm.namespace);
-        if (!live) throw new LabObjectError(`VirtualMachineInstance ${vm.namespace}/${vm.name} is not in the lab's API server`);
-        try {
-          await client.replace(RESOURCES.vmis, { ...live, status: { ...(live.status ?? {}), ...status } });
-          return;
-        } catch (err) {
-          if (!isApiError(err, 409) || attempt >= 5) throw err;
-          await sleep(50);
-        }
-      }
+      await writeStatus(RESOURCES.vmis, vm.name, vm.namespace, status);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Bringing a lab to what its file says. `create` builds a new lab (underlay, nodes, external host, bpffs,
  * agents, VMs); `converge` updates a running one (cluster objects rewritten, VMs that appeared or
- * disappeared created or deleted, dead agents restarted). The lab plays bridge CNI and KubeVirt, and with
+ * disappeared created or deleted, dead agents restarted). The lab plays Multus (running the NAD's CNI plugin, lab/cni.ts) and KubeVirt, and with
  * the file source also the controller (IPAM); with the Kubernetes source the real controller allocates
  * against the lab's API server. The agents do all dataplane programming.
  */
@@ -12,7 +12,7 @@ import type { VxlanIPAllocation } from '../model/schema.js';
 import { agentRunning, startAgent, stopAgent, waitReady } from './agents.js';
 import { labCluster } from './cluster.js';
 import type { LabInput, PlannedVm } from './input.js';
-import { apiRunning, reviveKube, startController, startLabApi } from './kube.js';
+import { reviveKube, startController, startLabApi, type Progress } from './kube.js';
 import { sleep } from './processes.js';
 import { EXTERNAL_IP, EXTERNAL_PORT, labPaths, labPrefix, underlayIP, writeLabState, type LabState, type LabVmState } from './state.js';
 import { addHost, createUnderlay, nsName, plugPort } from './topology.js';
@@ -23,7 +23,7 @@ export interface ConvergeReport {
   created: string[];
   deleted: string[];
   restartedAgents: string[];
-  /** Kubernetes source: lab processes (relay, controller) found dead and started again. */
+  /** Kubernetes source: lab processes (kube-apiserver, relays, controller) found dead and started again. */
   revived?: string[];
 }
 
@@ -57,7 +57,7 @@ async function adoptAllocations(s: LabState, vms: PlannedVm[], timeoutMs = 30_00
   }
 }
 
-export async function createLab(input: LabInput, mode: ModeRequest, repo: string, source: LabSource = 'file'): Promise<LabState> {
+export async function createLab(input: LabInput, mode: ModeRequest, repo: string, source: LabSource = 'file', progress?: Progress): Promise<LabState> {
   const lab = input.lab.metadata.name;
   const p = labPaths(lab);
   const prefix = labPrefix(lab);
@@ -85,8 +85,11 @@ export async function createLab(input: LabInput, mode: ModeRequest, repo: string
     startExternalServer(s);
   }
   if (source === 'kubernetes') {
-    await startLabApi(s);
-    await writeLabState(s);
+    try {
+      await startLabApi(s, progress);
+    } finally {
+      await writeLabState(s);
+    }
     startController(s);
   }
   await labCluster(s).write(input.objects);
@@ -117,8 +120,7 @@ const sameVm = (a: LabVmState, b: LabVmState) =>
 export async function convergeLab(s: LabState, input: LabInput, mode?: ModeRequest): Promise<ConvergeReport> {
   const report: ConvergeReport = { created: [], deleted: [], restartedAgents: [] };
   const since = Date.now();
-  if (s.kube && !apiRunning(s)) throw new Error(`the API server of lab ${s.lab} is not running (see ${labPaths(s.lab).logs}/apiserver.log); its objects are gone: run \`vxmesh lab down --lab ${s.lab}\` and up again`);
-  const revived = reviveKube(s);
+  const revived = await reviveKube(s);
   if (revived.length) report.revived = revived;
   await labCluster(s).write(input.objects);
   await adoptAllocations(s, input.vms);
@@ -133,7 +135,7 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
       keep.push(cur);
     }
     else {
-      await deleteVm(cur);
+      await deleteVm(s, cur);
       report.deleted.push(cur.name);
     }
   }

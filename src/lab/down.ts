@@ -1,6 +1,7 @@
 /**
  * `lab down`: stops the agents (SIGTERM, then SIGKILL) and, with the Kubernetes source, the controller, the
- * API server relay and the API server; deletes every `vxm-<lab>-*` namespace and the
+ * API server relays and the control plane (kube-apiserver, etcd; its data goes with the lab directory,
+ * found through the control plane's own state even when lab.json is lost); deletes every `vxm-<lab>-*` namespace and the
  * router namespaces `vxmr-<node>-<vni>` of the lab's nodes (and their DHCP server directories), unmounts
  * the bpffs mounts and removes the lab directory. Leaves nothing behind; running it twice is harmless.
  */
@@ -23,7 +24,7 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
   const removed: string[] = [];
   const nodes = new Set([...nodeNames, ...(s?.nodes.map((n) => n.name) ?? [])]);
   for (const n of s?.nodes ?? []) await stopAgent(n);
-  if (s) await stopLabApi(s);
+  await stopLabApi(lab, s);
   // Whatever still runs with the lab's directory on its command line (lab.json lost, a crashed CLI, …).
   for (const pid of await processesUsing(labPaths(lab).dir)) await stopPid(pid);
   removed.push(...(await destroyNamespaces([labPrefix(lab)])));
@@ -43,9 +44,9 @@ export async function labDown(lab: string, nodeNames: string[] = []): Promise<st
 }
 
 /** What the lab starts (a user's `tail -f` on a lab log is left alone). */
-const LAB_PROGRAMS = new Set(['node', 'nsenter', 'socat', 'udhcpc', 'dnsmasq']);
+const LAB_PROGRAMS = new Set(['node', 'nsenter', 'socat', 'udhcpc', 'dnsmasq', 'etcd', 'kube-apiserver']);
 
-/** Lab processes (not this one) with an argument inside `dir`: agents, API server, relay, controller, clients. */
+/** Lab processes (not this one) with an argument inside `dir`: agents, control plane, relays, controller, clients. */
 export async function processesUsing(dir: string): Promise<number[]> {
   const out: number[] = [];
   for (const e of await readdir('/proc').catch(() => [] as string[])) {

@@ -24,12 +24,17 @@ export const labPaths = (lab: string) => {
     bpffs: (node: string) => path.join(dir, node, 'bpffs'),
     /** The agents' --state-dir (last good policies, sources/policy-store.ts). */
     agentState: path.join(dir, 'agent-state'),
-    /** With the Kubernetes source: the API server's Unix socket and the agents' kubeconfig. */
+    /** With the Kubernetes source: the control plane (etcd + kube-apiserver, src/controlplane) and its data. */
+    controlPlane: path.join(dir, 'control-plane'),
+    /** The Unix socket between the two relays (underlay switch -> socket -> the API server on loopback). */
     apiSocket: path.join(dir, 'apiserver.sock'),
-    agentKubeconfig: path.join(dir, 'agent.kubeconfig'),
+    /**
+     * Kubeconfigs: each node's agent's (ServiceAccount vxmesh-agent, a token bound to that node), the
+     * controller's (vxmesh-controller), the user's (admin).
+     */
+    agentKubeconfig: (node: string) => path.join(dir, `agent-${node}.kubeconfig`),
+    controllerKubeconfig: path.join(dir, 'controller.kubeconfig'),
     kubeconfig: path.join(dir, 'kubeconfig'),
-    /** The API server's objects while it restarts (its etcd). */
-    apiState: path.join(dir, 'apiserver-state.json'),
     /** The guests' DHCP client script and the lease each guest NIC holds (`<vm>.<ifname>.json`). */
     dhcpScript: path.join(dir, 'udhcpc.script'),
     leases: path.join(dir, 'leases'),
@@ -70,18 +75,38 @@ export interface LabVmState {
   createdAt: string;
   /** The guest's DHCP clients (udhcpc), one per DHCP NIC. */
   dhcpClients?: Array<{ ifname: string; pid: number }>;
+  /** Each NIC's CNI ADD (lab/cni.ts): kept for its DEL, as Multus caches it. */
+  cni?: LabCniAttachment[];
 }
 
-/** A lab with the Kubernetes source: its API server (the double), the relay onto the underlay, the controller. */
+/** One NIC's CNI attachment: the NAD config its ADD ran with and the plugin's result. */
+export interface LabCniAttachment {
+  /** The VMI interface name. */
+  nic: string;
+  config: string;
+  result: unknown;
+}
+
+/**
+ * A lab with the Kubernetes source: its control plane (real etcd + kube-apiserver, whose pids and ports are
+ * in the control plane's own state: ControlPlane.attach(controlPlane)), the two relays that carry the
+ * agents' connections from the underlay to it, and the controller.
+ */
 export interface LabKubeState {
   /** Where the lab CLI and the controller reach the API server (loopback of this machine). */
   url: string;
+  /** The admin kubeconfig (the lab plays the user, KubeVirt and virt-handler with it). */
   kubeconfigYaml: string;
   /** Where the agents (node namespaces) reach it: a relay on the underlay switch. */
   agentUrl: string;
-  agentKubeconfig: string;
-  apiPid?: number;
+  /** Directory of the control plane (ControlPlane.attach). */
+  controlPlane: string;
+  /** What runs there (kube-apiserver's and etcd's versions). */
+  versions?: { kubernetes: string; etcd: string };
+  /** socat in the underlay switch namespace: API_IP:API_PORT -> the lab's Unix socket. */
   relayPid?: number;
+  /** socat on the host: the lab's Unix socket -> kube-apiserver on 127.0.0.1. */
+  hostRelayPid?: number;
   controllerPid?: number;
 }
 
@@ -142,6 +167,6 @@ export function underlayIP(index: number): string {
 }
 export const EXTERNAL_IP = '198.18.0.254';
 export const EXTERNAL_PORT = 8080;
-/** With the Kubernetes source, agents reach the lab's API server here (a relay on the underlay switch). */
+/** With the Kubernetes source, agents reach the lab's API server here (a relay on the underlay switch; the serving certificate names it). */
 export const API_IP = '198.18.0.250';
 export const API_PORT = 6443;

@@ -5,7 +5,8 @@
 import { agentRunning, readStatuses } from './agents.js';
 import { guestAddress, readLease, type GuestLease } from './dhcp-client.js';
 import type { VxlanStatus } from '../model/schema.js';
-import { apiRunning, controllerRunning } from './kube.js';
+import { isAlive } from './processes.js';
+import { controllerRunning, labControlPlane } from './kube.js';
 import { labPaths, type LabState } from './state.js';
 import { table } from './table.js';
 
@@ -13,7 +14,14 @@ export interface LabStatusJson {
   lab: string;
   /** Where the agents read the cluster from; with kubernetes, the lab's API server and controller. */
   source: 'file' | 'kubernetes';
-  apiserver?: { url: string; agentUrl: string; kubeconfig: string; running: boolean; controllerRunning: boolean };
+  /**
+   * With the Kubernetes source: kube-apiserver (`url` on loopback, `agentUrl` on the underlay), the admin
+   * `kubeconfig` for the user, kube-apiserver's and etcd's versions.
+   */
+  apiserver?: {
+    url: string; agentUrl: string; kubeconfig: string; running: boolean; controllerRunning: boolean;
+    version?: string; etcdVersion?: string; etcdRunning?: boolean;
+  };
   nodes: Array<{ name: string; netns: string; underlayIP: string; mode: string | null; agentReady: boolean; message?: string }>;
   vms: Array<{ name: string; namespace: string; node: string; netns: string; interfaces: Array<{ name: string; network: string; mac: string; ip: string; guest: GuestNicStatus }> }>;
   external?: { netns: string; ip: string };
@@ -26,12 +34,24 @@ export interface GuestNicStatus {
   lease?: GuestLease;
 }
 
+function apiserverStatus(s: LabState): LabStatusJson['apiserver'] {
+  if (!s.kube) return undefined;
+  const cp = labControlPlane(s.lab);
+  return {
+    url: s.kube.url, agentUrl: s.kube.agentUrl, kubeconfig: labPaths(s.lab).kubeconfig,
+    running: !!cp?.apiServerRunning(), controllerRunning: controllerRunning(s),
+    ...(s.kube.versions ? { version: s.kube.versions.kubernetes, etcdVersion: s.kube.versions.etcd } : {}),
+    etcdRunning: isAlive(cp?.state.etcdPid),
+  };
+}
+
 export async function labStatus(s: LabState): Promise<LabStatusJson> {
   const st = await readStatuses(s).catch(() => new Map<string, VxlanStatus>());
+  const apiserver = apiserverStatus(s);
   return {
     lab: s.lab,
     source: s.kube ? 'kubernetes' : 'file',
-    ...(s.kube ? { apiserver: { url: s.kube.url, agentUrl: s.kube.agentUrl, kubeconfig: labPaths(s.lab).kubeconfig, running: apiRunning(s), controllerRunning: controllerRunning(s) } } : {}),
+    ...(apiserver ? { apiserver } : {}),
     nodes: s.nodes.map((n) => {
       const x = st.get(n.name)?.status;
       return {
@@ -68,8 +88,11 @@ export function formatStatus(j: LabStatusJson): string {
     j.vms.flatMap((v) => v.interfaces.map((i, k) => [k ? '' : v.name, k ? '' : v.namespace, k ? '' : v.node, i.network, i.mac, i.ip, guestText(i.guest)])),
   );
   const ext = j.external ? `\nExternal host: ${j.external.ip} (namespace ${j.external.netns}, TCP 8080 echoes the client's source address)\n` : '';
-  const api = j.apiserver
-    ? `\nAPI server: ${j.apiserver.url}${j.apiserver.running ? '' : ' (NOT RUNNING)'} (agents use ${j.apiserver.agentUrl}); controller ${j.apiserver.controllerRunning ? 'running' : 'NOT RUNNING'}; kubeconfig ${j.apiserver.kubeconfig}\n`
+  const a = j.apiserver;
+  const versions = a?.version ? ` (kube-apiserver ${a.version}, etcd ${a.etcdVersion}${a.etcdRunning === false ? ' NOT RUNNING' : ''})` : '';
+  const api = a
+    ? `\nAPI server: ${a.url}${a.running ? '' : ' (NOT RUNNING)'}${versions} (agents use ${a.agentUrl}); controller ${a.controllerRunning ? 'running' : 'NOT RUNNING'}\n` +
+      `kubectl:    export KUBECONFIG=${a.kubeconfig}; kubectl get vxn,vxip -A   (admin; the agents and the controller use their ServiceAccounts)\n`
     : '';
   return `Lab ${j.lab} (source ${j.source})\n\n${nodes}\n\n${vms}\n${ext}${api}`;
 }

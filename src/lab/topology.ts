@@ -19,7 +19,7 @@ export async function netnsList(): Promise<string[]> {
   return (JSON.parse(r.stdout) as Array<{ name: string }>).map((n) => n.name);
 }
 
-async function addNetns(name: string): Promise<void> {
+export async function addNetns(name: string): Promise<void> {
   await run(['ip', 'netns', 'add', name]);
   await run(['ip', 'link', 'set', 'lo', 'up'], { netns: name });
 }

@@ -1,6 +1,7 @@
 /**
- * Lab VMs: a namespace per VM (`vxm-<lab>-<vm>`) whose NICs are veth pairs, the host side (`vxmv<hash>`)
- * plugged into the network's bridge in the node namespace as bridge CNI would. Each VM runs a TCP echo on
+ * Lab VMs: a namespace per VM (`vxm-<lab>-<vm>`) whose NICs are plugged by a real CNI invocation of their
+ * network's NetworkAttachmentDefinition (cni.ts: vxmesh's plugin makes a veth pair, the node side
+ * `vxmc<hash>` in the network's bridge, bound to the VM's NIC). Each VM runs a TCP echo on
  * port 7 answering its own name, so "who answered" is observable. A NIC of a network with DHCP gets its
  * address from a DHCP client in the guest (dhcp-client.ts); one without is configured statically from the
  * published allocation, as cloud-init would.
@@ -11,8 +12,9 @@ import type { PlannedVm } from './input.js';
 import { spawnDetached } from './processes.js';
 import { startDhcpClients } from './dhcp-client.js';
 import { labPaths, labPrefix, type LabState, type LabVmState } from './state.js';
-import { addVm, nsName, plugPort, shortHash } from './topology.js';
-import type { PortBinding } from '../dataplane/port-binding.js';
+import { addNetns, nsName } from './topology.js';
+import { kubevirtPodIfname, type PortBinding } from '../dataplane/port-binding.js';
+import { labPortName, plugNic, unplugNic } from './cni.js';
 
 export function vmState(lab: string, vm: PlannedVm): LabVmState {
   const netns = nsName(labPrefix(lab), vm.name);
@@ -33,16 +35,16 @@ export function vmState(lab: string, vm: PlannedVm): LabVmState {
       natOutgoing: n.natOutgoing,
       mtu: n.mtu,
       dhcp: n.dhcp,
-      port: `vxmv${shortHash(`${netns}/${n.iface}`)}`,
+      port: labPortName({ name: vm.name, namespace: vm.namespace, netns }, { name: n.iface, mac: n.mac }),
       bridge: names.bridge(n.vni),
       ifname: `eth${i}`,
     })),
   };
 }
 
-/** The VM NIC a lab port is bound to (the VMI is `<namespace>/<name>`, its interface the NIC's name). */
+/** The VM NIC a lab port is bound to, as the CNI plugin binds it (the VMI `<namespace>/<name>`, KubeVirt's pod interface for the NIC). */
 export function portBinding(vm: LabVmState, nic: LabVmState['interfaces'][number]): PortBinding {
-  return { vm: `${vm.namespace}/${vm.name}`, iface: nic.name };
+  return { vm: `${vm.namespace}/${vm.name}`, iface: kubevirtPodIfname(nic.name) };
 }
 
 export function nodeNetns(s: LabState, node: string): string {
@@ -52,24 +54,13 @@ export function nodeNetns(s: LabState, node: string): string {
 }
 
 export async function createVm(s: LabState, vm: LabVmState): Promise<void> {
-  const host = nodeNetns(s, vm.node);
-  const [first, ...rest] = vm.interfaces;
-  if (!first) {
-    await run(['ip', 'netns', 'add', vm.netns]);
-    await run(['ip', 'link', 'set', 'lo', 'up'], { netns: vm.netns });
-  } else {
-    const fixed = !first.dhcp;
-    await addVm({
-      netns: vm.netns, nodeNetns: host, port: first.port, bridge: first.bridge, mac: first.mac,
-      address: fixed ? `${first.ip}/${first.prefixLen}` : undefined, gateway: fixed ? first.gateway : undefined, mtu: first.mtu, ifname: first.ifname,
-      binding: portBinding(vm, first),
-    });
-  }
-  for (const nic of rest) {
-    await run(['ip', 'link', 'add', nic.ifname, 'address', nic.mac, 'mtu', String(nic.mtu), 'type', 'veth', 'peer', 'name', nic.port, 'mtu', String(nic.mtu), 'netns', host], { netns: vm.netns });
-    await plugPort(host, nic.port, nic.bridge, portBinding(vm, nic));
+  await addNetns(vm.netns);
+  vm.cni = [];
+  for (const [i, nic] of vm.interfaces.entries()) {
+    vm.cni.push(await plugNic(s, vm, nic));
     if (!nic.dhcp) await run(['ip', 'addr', 'add', `${nic.ip}/${nic.prefixLen}`, 'dev', nic.ifname], { netns: vm.netns });
     await run(['ip', 'link', 'set', nic.ifname, 'up'], { netns: vm.netns });
+    if (i === 0 && !nic.dhcp && nic.gateway) await run(['ip', 'route', 'add', 'default', 'via', nic.gateway], { netns: vm.netns });
   }
   startDhcpClients(s, vm);
   spawnDetached(['ip', 'netns', 'exec', vm.netns, 'socat', 'TCP-LISTEN:7,fork,reuseaddr', `SYSTEM:echo ${vm.name}`], labPaths(s.lab).log(`vm-${vm.name}`));
@@ -84,7 +75,9 @@ export async function deleteNetns(netns: string): Promise<void> {
   await run(['ip', 'netns', 'del', netns], { allowFailure: true });
 }
 
-export async function deleteVm(vm: LabVmState): Promise<void> {
+/** CNI DEL of each NIC (as the kubelet does when the pod goes), then the namespace. */
+export async function deleteVm(s: LabState, vm: LabVmState): Promise<void> {
+  for (const nic of vm.interfaces) await unplugNic(s, vm, nic);
   await deleteNetns(vm.netns);
 }
 

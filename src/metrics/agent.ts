@@ -17,6 +17,8 @@ export interface PassSample {
   held?: string;
   /** Map entries the kernel refused this pass (e.g. a full map), by map; their networks report errors. */
   refusedEntries?: Record<string, number>;
+  /** Per cluster network: this node has a VTEP address on it (false: missing); absent: previous values kept. */
+  vteps?: Record<string, boolean>;
 }
 
 export interface ScrapeSample {
@@ -81,6 +83,11 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     help: 'Reads of the source that failed (e.g. the state directory could not be listed); the last snapshot was kept.',
     registers,
   });
+  const vtep = new Gauge({
+    name: 'vxmesh_vtep_ready',
+    help: '1 while this node has a VTEP address on the cluster network (VxlanStatus condition VtepReady), 0 when it has none: peers cannot tunnel to its VMs.',
+    labelNames: ['cluster_network'], registers,
+  });
   const ready = new Gauge({ name: 'vxmesh_agent_ready', help: '1 while /readyz answers 200: the first reconcile is done and the last one converged.', registers });
   if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vxmesh_' });
 
@@ -91,6 +98,10 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
       if (!p.converged) errors.inc();
       if (p.held) held.inc({ stage: p.held });
       for (const [map, n] of Object.entries(p.refusedEntries ?? {})) refused.inc({ map }, n);
+      if (p.vteps) {
+        vtep.reset();
+        for (const [cn, ok] of Object.entries(p.vteps)) vtep.set({ cluster_network: cn }, ok ? 1 : 0);
+      }
       if (!p.entries) return;
       entries.reset();
       for (const [kind, n] of Object.entries(p.entries)) entries.set({ kind }, n);

@@ -3,6 +3,7 @@
  * controller's state at scrape time (`read`), so nothing has to be pushed while it works.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { AddressPool } from './address-pool.js';
 
 export interface ControllerSample {
   /** Reconcile passes run by this replica since it started. */
@@ -10,6 +11,8 @@ export interface ControllerSample {
   leading: boolean;
   /** Objects written by the last pass, by kind. */
   lastPassWrites: Record<string, number>;
+  /** Addresses used/available per VxlanNetwork (address-pool.ts); absent: no samples. */
+  addressPools?: AddressPool[];
 }
 
 export function controllerMetrics(read: () => ControllerSample): { render(): Promise<string> } {
@@ -33,6 +36,20 @@ export function controllerMetrics(read: () => ControllerSample): { render(): Pro
     collect() {
       this.reset();
       for (const [kind, n] of Object.entries(read().lastPassWrites)) this.set({ kind }, n);
+    },
+  });
+  new Gauge({
+    name: 'vxmesh_network_addresses_used', help: 'Addresses of a VxlanNetwork held by VxlanIPAllocations, by network (<namespace>/<name>).', labelNames: ['network'], registers,
+    collect() {
+      this.reset();
+      for (const p of read().addressPools ?? []) this.set({ network: p.network }, p.used);
+    },
+  });
+  new Gauge({
+    name: 'vxmesh_network_addresses_available', help: 'Addresses of a VxlanNetwork still free to hand out (CIDR hosts minus gateway, excludeIPs and used), by network.', labelNames: ['network'], registers,
+    collect() {
+      this.reset();
+      for (const p of read().addressPools ?? []) this.set({ network: p.network }, p.available);
     },
   });
   return { render: () => registry.metrics() };

@@ -10,6 +10,7 @@ import type { NodeIntent, NetworkIntent } from '../../src/intent/types.js';
 import { gatewayMac, names } from '../../src/dataplane/names.js';
 import { run } from '../../src/util/exec.js';
 import type { PortBinding } from '../../src/dataplane/port-binding.js';
+import type { Dataplane } from '../../src/dataplane/dataplane.js';
 
 export interface NetDef {
   key: string;
@@ -136,4 +137,18 @@ export async function startServer(netns: string, port: number, reply: string | '
 export async function ask(netns: string, ip: string, port: number): Promise<string> {
   const r = await sh(netns, ['socat', '-T', '3', '-', `TCP:${ip}:${port},connect-timeout=3`], 8_000);
   return r.exitCode === 0 ? r.stdout.trim() : '';
+}
+
+/**
+ * One reconcile pass of every node's dataplane with the lab's intent; fails the test on any error and
+ * returns how many changes the pass applied in total (0 = converged).
+ */
+export async function reconcileAllNodes(lab: Lab, dp: (node: string) => Dataplane | Promise<Dataplane>): Promise<number> {
+  let total = 0;
+  for (const n of lab.nodes) {
+    const r = await (await dp(n)).reconcile(lab.intent(n));
+    if (r.errors.length) throw new Error(`errors on ${n}: ${JSON.stringify(r.errors)}`);
+    total += r.changes;
+  }
+  return total;
 }

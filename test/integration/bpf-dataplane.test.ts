@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
-import { Lab, ping, sh, NODE_IPS } from '../helpers/kernel-lab.js';
+import { Lab, ping, sh, NODE_IPS, reconcileAllNodes } from '../helpers/kernel-lab.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 import { createBpfDataplane, probeBpf, PinnedMaps, statPackets, type Verdict } from '../../src/dataplane/bpf/index.js';
 import type { BpfInspectData } from '../../src/dataplane/bpf/inspect.js';
@@ -29,15 +29,7 @@ async function dp(node: string): Promise<Dataplane> {
   return planes.get(node)!;
 }
 
-async function reconcileAll(): Promise<number> {
-  let total = 0;
-  for (const n of lab!.nodes) {
-    const r = await (await dp(n)).reconcile(lab!.intent(n));
-    expect(r.errors, `errors on ${n}`).toEqual([]);
-    total += r.changes;
-  }
-  return total;
-}
+const reconcileAll = (): Promise<number> => reconcileAllNodes(lab!, dp);
 
 function counter(node: string, verdict: Verdict, vni = A.vni): number {
   const maps = PinnedMaps.open(names.pinDir(bpffs.get(node)!));

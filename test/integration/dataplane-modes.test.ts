@@ -8,7 +8,7 @@
  * the same programs and maps.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, ping, startServer, ask, sh, EXT_IP } from '../helpers/kernel-lab.js';
+import { Lab, ping, startServer, ask, sh, EXT_IP, reconcileAllNodes } from '../helpers/kernel-lab.js';
 import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
 import { createKernelDataplane } from '../../src/dataplane/kernel/index.js';
 import { createBpfDataplane } from '../../src/dataplane/bpf/index.js';
@@ -43,15 +43,7 @@ describe.each(['kernel', 'bpf'] as DataplaneMode[])('%s dataplane: what both mod
     if (!planes.has(n)) planes.set(n, await fresh(n));
     return planes.get(n)!;
   }
-  async function reconcileAll(): Promise<number> {
-    let total = 0;
-    for (const n of lab!.nodes) {
-      const r = await (await dp(n)).reconcile(lab!.intent(n));
-      expect(r.errors, `errors on ${n}`).toEqual([]);
-      total += r.changes;
-    }
-    return total;
-  }
+  const reconcileAll = (): Promise<number> => reconcileAllNodes(lab!, dp);
 
   afterEach(async () => {
     for (const p of planes.values()) await p.close();

@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { moveVmPort } from '../../src/lab/topology.js';
-import { Lab, ping, startServer, ask, sh, EXT_IP } from '../helpers/kernel-lab.js';
+import { Lab, ping, startServer, ask, sh, EXT_IP, reconcileAllNodes } from '../helpers/kernel-lab.js';
 import { createKernelDataplane, probeKernel } from '../../src/dataplane/kernel/index.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
 
@@ -18,15 +18,7 @@ function dp(node: string): Dataplane {
   return planes.get(node)!;
 }
 
-async function reconcileAll(): Promise<number> {
-  let total = 0;
-  for (const n of lab!.nodes) {
-    const r = await dp(n).reconcile(lab!.intent(n));
-    expect(r.errors, `errors on ${n}`).toEqual([]);
-    total += r.changes;
-  }
-  return total;
-}
+const reconcileAll = (): Promise<number> => reconcileAllNodes(lab!, dp);
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('integration tests need root (CAP_NET_ADMIN) to create namespaces');

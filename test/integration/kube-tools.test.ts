@@ -4,7 +4,7 @@
  * an error naming the module.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,8 @@ describe('build/kube-tools.sh', () => {
     const t = parseToolLines(r.stdout);
     expect(execFileSync(t.kubeApiserver, ['--version'], { encoding: 'utf8' }).trim()).toBe(`Kubernetes ${t.kubeVersion}`);
     expect(execFileSync(t.etcd, ['--version'], { encoding: 'utf8' })).toContain(`etcd Version: ${t.etcdVersion.slice(1)}`);
+    expect(t.helm, 'kube-tools.sh prints HELM=').toBeDefined();
+    expect(execFileSync(t.helm!, ['version', '--short'], { encoding: 'utf8' }).trim()).toBe(t.helmVersion);
     expect(t.kubeApiserver.startsWith(path.resolve(new URL('../..', import.meta.url).pathname))).toBe(false);
   });
 
@@ -31,6 +33,22 @@ describe('build/kube-tools.sh', () => {
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('the Go module proxy did not serve go.etcd.io/etcd/server/v3@v3.6.999');
       expect(spawnSync('ls', [path.join(dir, 'etcd-v3.6.999')], { encoding: 'utf8' }).stdout).not.toContain('etcd\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the helm module when the proxy does not serve the pinned version, and builds no helm', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vxm-tools-'));
+    try {
+      // The control plane's binaries from the real cache (so only helm is attempted), helm at a version nobody published.
+      const real = parseToolLines(spawnSync('bash', [SCRIPT, '--print'], { encoding: 'utf8' }).stdout);
+      symlinkSync(path.dirname(real.etcd), path.join(dir, `etcd-${real.etcdVersion}`));
+      symlinkSync(path.dirname(real.kubeApiserver), path.join(dir, `kube-apiserver-${real.kubeVersion}`));
+      const r = spawnSync('bash', [SCRIPT], { encoding: 'utf8', env: { ...process.env, VXMESH_TOOLS_DIR: dir, VXMESH_HELM_VERSION: 'v3.99.99' } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('the Go module proxy did not serve helm.sh/helm/v3@v3.99.99');
+      expect(spawnSync('ls', [path.join(dir, 'helm-v3.99.99')], { encoding: 'utf8' }).stdout).not.toContain('helm\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

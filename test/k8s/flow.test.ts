@@ -12,7 +12,7 @@ import { applyFixture, createObject, migrateVmi, quietLog, startKube, until, vmi
 let kube: Kube;
 const running: Array<Controller | KubernetesSource> = [];
 beforeAll(async () => {
-  kube = await startKube();
+  kube = await startKube({ audit: true });
   kube.applyDeploy();
 });
 afterAll(async () => {
@@ -50,5 +50,16 @@ describe('controller and agent source together', () => {
     const moved = await until('node2 sees vm1 local', () => endpoint('node2', sources[1]!)?.local && endpoint('node2', sources[1]!));
     expect(moved).toMatchObject({ ip: '10.10.0.2', vtep: '198.18.0.12' });
     expect(await until('node1 points at node2', () => endpoint('node1', sources[0]!)?.vtep === '198.18.0.12' && endpoint('node1', sources[0]!))).toMatchObject({ local: false });
+  });
+  it('settles: once nothing changes, the controller and agents write nothing (the server returns keys sorted; a read-back status is not a change)', async () => {
+    const writes = () => kube.cp.auditEvents().filter((e) => ['create', 'update', 'patch'].includes(e.verb) && e.user.username.startsWith('system:serviceaccount:vxmesh-system:'));
+    // Positive control: the controller writes when something does change.
+    const before = writes().length;
+    await createObject(kube.client, vmi('vm2', 'tenant-a', 'blue', '02:00:00:00:00:02', 'node2'));
+    await until('the controller allocates for vm2', () => writes().length > before);
+    await new Promise((r) => setTimeout(r, 2000));
+    const settled = writes().length;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(writes().slice(settled).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
   });
 });

@@ -12,7 +12,6 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runController } from '../../src/controller/index.js';
-import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
 import { podBoundToken } from '../../src/controlplane/pod-token.js';
 import type { AuditEvent } from '../../src/controlplane/control-plane.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
@@ -105,7 +104,6 @@ describe('RBAC and admission with real ServiceAccount tokens', () => {
   beforeAll(async () => {
     kube = await startKube({ audit: true });
     kube.applyDeploy();
-    await installUpstreamCrds(kube.cp);
     admin = apiCaller(kube.kubeconfigYaml);
     for (const ns of [TENANT, 'tenant-b']) await ensureNamespace(kube.client, ns);
     agentKubeconfig = async (node) => kube.cp.tokenKubeconfig(await podBoundToken(kube.cp, { namespace: SYSTEM, serviceAccount: 'vxmesh-agent', node }), AGENT);

@@ -69,4 +69,8 @@ describe('parseToolLines', () => {
     expect(parseToolLines(`${base}UPSTREAM_CRDS=/c\n`).upstreamCrds).toBe('/c');
     expect(parseToolLines(base)).toEqual({ kubeApiserver: '/k', kubeVersion: 'v1', etcd: '/e', etcdVersion: 'v3' });
   });
+  it('reads HELM and HELM_VERSION when printed (optional: absent from an older script\'s output)', () => {
+    expect(parseToolLines(`${base}HELM=/h/helm\nHELM_VERSION=v3.19.5\n`)).toMatchObject({ helm: '/h/helm', helmVersion: 'v3.19.5' });
+    expect(parseToolLines(base).helm).toBeUndefined();
+  });
 });

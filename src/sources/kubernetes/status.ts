@@ -2,14 +2,14 @@
  * Publishing a node's VxlanStatus (cluster-scoped, `<clusterNetwork>.<node>`). The CRD enables the status
  * subresource, so a create stores no status: create the object, then PUT /status with its resourceVersion;
  * a 409 (someone else wrote meanwhile) re-reads and retries. Nothing is written when the cache already
- * holds the same status (compared by content: the server returns the fields in its own order).
+ * holds the same status.
  */
 import type { Logger } from 'pino';
 import { VXMESH_API, type VxlanStatus } from '../../model/schema.js';
 import { apiErrorCode, errorMessage, type KObject, type KubeClient } from '../../k8s/client.js';
-import { sameContent } from '../../k8s/equal.js';
 import type { Informer } from '../../k8s/informer.js';
 import { RESOURCES } from '../../k8s/resources.js';
+import { sameJson } from '../../util/json.js';
 
 export function statusName(clusterNetwork: string, node: string): string {
   return `${clusterNetwork}.${node}`;
@@ -18,7 +18,7 @@ export function statusName(clusterNetwork: string, node: string): string {
 export async function writeStatus(client: KubeClient, status: VxlanStatus, cache: Informer | undefined, log: Logger): Promise<void> {
   const name = statusName(status.status.clusterNetwork, status.status.node);
   const cached = cache?.get(name);
-  if (cached && sameContent(cached.status, status.status)) return;
+  if (cached && sameJson(cached.status, status.status)) return;
   const res = RESOURCES.statuses;
   for (let attempt = 0; ; attempt++) {
     try {
