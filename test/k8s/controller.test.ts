@@ -68,14 +68,17 @@ const mac = (i: number) => `02:00:00:01:${((i >> 8) & 0xff).toString(16).padStar
 const condition = (n: KObject | undefined, type: string) => n?.status?.conditions?.find((c: any) => c.type === type);
 
 describe('controller', () => {
-  it('creates the NetworkAttachmentDefinition of every network with a bridge CNI config on vxb<vni>', async () => {
+  it('creates the NetworkAttachmentDefinition of every network: shaped for Harvester\'s webhook (bridge <cn>-br, uplink MTU), running vxmesh-cni with the VNI and overlay MTU', async () => {
     const t = await tenant();
     await controller();
     const nad = await until('NAD red', () => kube.client.get(RESOURCES.nads, 'red', t.b));
-    expect(JSON.parse(nad.spec.config)).toEqual({ cniVersion: '0.3.1', name: 'red', type: 'bridge', bridge: `vxb${t.vni + 1}`, promiscMode: true, mtu: 1400, ipam: {} });
-    expect(nad.metadata.labels).toMatchObject({ 'network.harvesterhci.io/type': 'OverlayNetwork', 'network.harvesterhci.io/clusternetwork': 'overlay', 'network.vxmesh.io/vni': String(t.vni + 1) });
+    expect(JSON.parse(nad.spec.config)).toEqual({
+      cniVersion: '1.0.0', name: 'red', bridge: 'overlay-br', mtu: 1500,
+      plugins: [{ type: 'vxmesh-cni', vni: t.vni + 1, mtu: 1400, capabilities: { mac: true } }],
+    });
+    expect(nad.metadata.labels).toMatchObject({ 'network.harvesterhci.io/type': 'UntaggedNetwork', 'network.harvesterhci.io/clusternetwork': 'overlay', 'network.vxmesh.io/vni': String(t.vni + 1) });
     const blue = await until('NAD blue', () => kube.client.get(RESOURCES.nads, 'blue', t.a));
-    expect(JSON.parse(blue.spec.config).mtu).toBe(1450);
+    expect(JSON.parse(blue.spec.config).plugins[0].mtu).toBe(1450);
     const net = await until('Ready condition', async () => {
       const n = await kube.client.get(RESOURCES.vxlanNetworks, 'blue', t.a);
       return condition(n, 'Ready')?.status === 'True' ? n : undefined;
