@@ -17,7 +17,7 @@ export interface KList {
 export interface KubeClientOptions {
   /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   kubeconfig?: string;
-  /** Kubeconfig text (tests and the lab pass the double's). */
+  /** Kubeconfig text (tests and the lab pass their control plane's, e.g. a ServiceAccount token's). */
   kubeconfigYaml?: string;
 }
 
