@@ -67,8 +67,9 @@ export interface KubeOptions {
 }
 
 /**
- * Watches end at once when kube-apiserver is told to stop, instead of holding its shutdown until it is
- * killed (10 s later): a test restarting the API server under running informers takes ~3 s, not 13.
+ * Open watches are ended at once when kube-apiserver is told to stop (clients see a clean end and come back
+ * with a new request): a stop with the informers' watches open takes ~1.1 s instead of ~2 s with the
+ * control plane's --shutdown-send-retry-after alone (and 10 s, until killed, with neither).
  */
 const FAST_SHUTDOWN = ['--shutdown-watch-termination-grace-period=2s'];
 
