@@ -70,8 +70,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   await o.source.start(() => loop.kick());
   loop.start();
-  // A port plugged into (or leaving) a vxmesh bridge: program it now (forced: the intent may be unchanged).
-  const links = watchLinks({ netns: o.netns, log: o.log, onPortChange: () => loop.kick(true) });
+  // A port plugged into (or leaving) a vxmesh bridge: program it now (the fast lane, then a forced pass:
+  // the intent may be unchanged).
+  const links = watchLinks({ netns: o.netns, log: o.log, onPortChange: () => loop.portsChanged() });
   return {
     loop,
     mode,

@@ -23,7 +23,10 @@ export interface LinkWatch {
   close(): void;
 }
 
-/** One plug or unplug prints several lines (enslave, up, carrier…): they become one call after this quiet time. */
+/**
+ * One plug or unplug prints several lines (enslave, up, carrier…): the first is reported at once (a
+ * migrating guest waits on it) and the rest become one more call after this quiet time.
+ */
 const SETTLE_MS = 20;
 
 export function watchLinks(o: { netns?: string; log: Logger; onPortChange: () => void; backoffMs?: number }): LinkWatch {
@@ -32,8 +35,10 @@ export function watchLinks(o: { netns?: string; log: Logger; onPortChange: () =>
   let timer: NodeJS.Timeout | undefined;
   let settle: NodeJS.Timeout | undefined;
   const changed = () => {
-    clearTimeout(settle);
+    if (settle) clearTimeout(settle);
+    else if (!closed) o.onPortChange();
     settle = setTimeout(() => {
+      settle = undefined;
       if (!closed) o.onPortChange();
     }, SETTLE_MS);
   };

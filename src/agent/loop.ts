@@ -60,6 +60,10 @@ export class ReconcileLoop {
   /** The reason of the held pass whose status was published last (undefined after a pass reached the dataplane). */
   private heldPublished: string | undefined;
   private stopped = false;
+  /** The intent of the latest pass that reached the dataplane (what portsChanged programs from). */
+  private intentNow: NodeIntent | undefined;
+  private portsDirty = false;
+  private portsRunning: Promise<void> | undefined;
   passes = 0;
   /** Epoch ms of the last pass that reached the dataplane (0 before the first). */
   lastPassAt = 0;
@@ -89,6 +93,34 @@ export class ReconcileLoop {
     });
   }
 
+  /**
+   * A VM port was plugged into or left a vxmesh bridge: the dataplane's fast lane programs the ports from
+   * the latest intent at once (a live migration's switchover waits for no pass in flight), then a forced
+   * pass follows as for any change.
+   */
+  portsChanged(): void {
+    if (this.stopped) return;
+    if (this.o.dataplane.programPorts && this.intentNow) {
+      this.portsDirty = true;
+      this.portsRunning ??= this.drainPorts().finally(() => {
+        this.portsRunning = undefined;
+      });
+    }
+    this.kick(true);
+  }
+
+  private async drainPorts(): Promise<void> {
+    while (this.portsDirty && !this.stopped && this.intentNow) {
+      this.portsDirty = false;
+      try {
+        const r = await this.o.dataplane.programPorts!(this.intentNow);
+        if (r && (r.changes > 0 || r.errors > 0)) this.o.log.info({ mode: this.o.mode, ...r }, 'ports programmed');
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message }, 'programming ports failed; the next pass retries');
+      }
+    }
+  }
+
   start(): void {
     if (this.o.resyncMs > 0) this.timer = setInterval(() => this.kick(true), this.o.resyncMs);
     this.kick(true);
@@ -98,7 +130,7 @@ export class ReconcileLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await Promise.all([this.running, this.portsRunning]);
   }
 
   private async drain(): Promise<void> {
@@ -135,6 +167,7 @@ export class ReconcileLoop {
     const key = JSON.stringify(intent);
     if (!force && this.lastOk && key === this.lastIntent) return { skipped: true, intent, errors: inputErrors, converged: true };
     this.passes++;
+    this.intentNow = intent;
     const started = Date.now();
     let report: ReconcileReport | undefined;
     const errors: string[] = [];

@@ -55,6 +55,12 @@ export interface InspectReport {
 export interface Dataplane {
   readonly mode: DataplaneMode;
   reconcile(intent: NodeIntent): Promise<ReconcileReport>;
+  /**
+   * Optional fast lane for a VM port plugged or unplugged: program just the ports (bpf: maps, attachments,
+   * port gate) at once, even while a pass is in flight; undefined when only a full pass can. The loop
+   * still runs a full pass after it.
+   */
+  programPorts?(intent: NodeIntent): Promise<{ changes: number; errors: number; durationMs: number } | undefined>;
   inspect(): Promise<InspectReport>;
   /** Per-VNI packet counters read now (for /metrics); kernel mode keeps none and returns []. */
   counters(): Promise<PacketCounter[]>;

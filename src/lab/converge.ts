@@ -119,7 +119,6 @@ const sameVm = (a: LabVmState, b: LabVmState) =>
 /** Updates a running lab to `input`; `mode` (if given) switches the agents' mode. */
 export async function convergeLab(s: LabState, input: LabInput, mode?: ModeRequest): Promise<ConvergeReport> {
   const report: ConvergeReport = { created: [], deleted: [], restartedAgents: [] };
-  const since = Date.now();
   const revived = await reviveKube(s);
   if (revived.length) report.revived = revived;
   await labCluster(s).write(input.objects);
@@ -148,6 +147,9 @@ export async function convergeLab(s: LabState, input: LabInput, mode?: ModeReque
     report.created.push(want.name);
     await writeLabState(s);
   }
+  // Only a pass whose snapshot was read after every write above (objects, ports) proves them applied: a
+  // source read that began before the last write may confirm the old content with a later time stamp.
+  const since = Date.now();
   const switching = mode !== undefined && mode !== s.mode;
   if (mode) s.mode = mode;
   if (switching) for (const n of s.nodes) await stopAgent(n);

@@ -31,9 +31,9 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   const cluster = labCluster(s);
   // As virt-controller does once the target pod runs: the VMI names its target while it still runs on the
   // source, so that the target node can admit the guest's first frames the moment it resumes there.
-  const announced = Date.now();
   await cluster.updateVmiStatus(vm, { nodeName: from, migrationState: { sourceNode: from, targetNode: to, startTimestamp: new Date().toISOString() } });
-  await waitReady(s, announced);
+  // After the write: a source read begun before it could confirm the old VMI with a later time stamp.
+  await waitReady(s, Date.now());
   const started = Date.now();
   for (const nic of vm.interfaces) await moveVmPort(nic.port, fromNs, toNs, nic.bridge);
   // The guest resumes on the target and QEMU announces it at once, before virt-handler completes the VMI
@@ -44,10 +44,11 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
     nodeName: to,
     migrationState: { sourceNode: from, targetNode: to, completed: true, endTimestamp: new Date().toISOString() },
   });
+  const switched = Date.now();
   vm.node = to;
   await writeLabState(s);
   await Promise.all(announces);
-  await waitReady(s, started);
+  await waitReady(s, switched);
   const convergedMs = Date.now() - started;
   // The guest keeps running and renews its lease (SIGUSR1, as after a link flap): the new node must answer it.
   const renewFrom = Date.now();

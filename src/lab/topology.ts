@@ -98,8 +98,12 @@ export async function plugPort(nodeNetns: string, port: string, bridge: string, 
 
 /** Live migration's part: move the VM's port to another node namespace and plug it there. */
 export async function moveVmPort(port: string, fromNetns: string, toNetns: string, bridge: string): Promise<void> {
-  await run(['ip', 'link', 'set', port, 'netns', toNetns], { netns: fromNetns });
-  await plugPort(toNetns, port, bridge);
+  // Two commands, as little switchover as the lab can emulate (KubeVirt's target port is plugged before
+  // the guest moves); the port keeps its alias (the binding) across namespaces. The bridge exists on the
+  // target since the agent there was told of the migration; plugPort makes it if not.
+  await run(['ip', '-n', fromNetns, 'link', 'set', port, 'netns', toNetns]);
+  const r = await run(['ip', '-n', toNetns, 'link', 'set', port, 'master', bridge, 'up'], { allowFailure: true });
+  if (r.exitCode !== 0) await plugPort(toNetns, port, bridge);
 }
 
 /** Deletes every namespace whose name starts with `<prefix>-` (and any extra names given); tolerant of half-done setups. */

@@ -218,10 +218,16 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
     const lost: number[] = [];
     // node3 -> node2 -> node3 -> node2: the last move leaves vm-b2 on node 2 for the checks below
     for (const to of [2, 3, 2]) {
+      const logFrom = agentLog(lab.node(to)).length;
       const ping = lab.exec('vm-b1', ['ping', '-i', '0.01', '-c', '500', '-q', '10.10.0.3'], { timeoutMs: 30_000 });
       await sleep(800);
       const r = await lab.cli(['lab', 'migrate', 'vm-b2', '--to', lab.node(to), '--lab', lab.name]);
       expect(r.exitCode, r.stderr).toBe(0);
+      if (mode === 'bpf') {
+        // The target programmed the arriving port in its fast lane, not only in the pass that followed.
+        const fast = agentLog(lab.node(to)).slice(logFrom).split('\n').filter((l) => l.includes('"ports programmed"'));
+        expect(fast.some((l) => (JSON.parse(l) as { changes: number }).changes > 0), 'a "ports programmed" line with changes on the target').toBe(true);
+      }
       const stats = parsePing((await ping).stdout);
       console.log(`[${mode}] migration to node ${to}: ${stats.lost} of ${stats.transmitted} pings lost (${stats.lost * 10} ms at 10 ms/ping); ${r.stdout.trim()}`);
       lost.push(stats.lost);

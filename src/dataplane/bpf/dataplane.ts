@@ -36,6 +36,10 @@ export class BpfDataplane implements Dataplane {
   readonly mode = 'bpf' as const;
   readonly pinDir: string;
   private readonly unbound = new UnboundReporter();
+  /** programMaps runs one at a time: a pass's and programPorts' (the tail of the chain). */
+  private mapsLock: Promise<unknown> = Promise.resolve();
+  /** Bumped by every programMaps: links listed before a bump may miss a port another run programmed. */
+  private mapsEpoch = 0;
 
   constructor(private readonly opts: DataplaneOptions) {
     this.pinDir = names.pinDir(opts.bpffs ?? '/sys/fs/bpf');
@@ -64,10 +68,11 @@ export class BpfDataplane implements Dataplane {
     };
 
     // 1. Devices of kernel mode that block ours; then, if nothing structural is missing, the maps at once.
+    const epoch = this.mapsEpoch;
     const links = await listLinks({ netns });
     const blocking = planDevices(links, intent).filter((s) => s.argv[3]?.startsWith('vxl'));
     for (const step of blocking) changes += await this.step(step.argv, step.reason, errors);
-    const early = await this.programMaps(intent, blocking.length ? undefined : links);
+    const early = await this.programMaps(intent, blocking.length ? undefined : { links, epoch });
     if (early) changes += early.changes;
     phase('maps');
     // 2. The shared bridges and gateways, vxe, DHCP servers.
@@ -96,17 +101,41 @@ export class BpfDataplane implements Dataplane {
   }
 
   /**
-   * Programs (reused when the pinned ones come from the same build), maps, attachments: observe, diff, apply.
-   * `early` (the links the pass just listed): gives up (undefined, nothing written) when the desired tables
-   * cannot be complete yet, e.g. a network's bridge or the vxe device does not exist before step 2.
+   * A VM port was plugged or unplugged: the maps, attachments and port gate for it at once, between the
+   * phases of a pass in flight rather than after it (a migrating VM's port on its target and the
+   * forwarding entry its source keeps). Nothing when the shared devices or tables are not complete yet:
+   * the full pass that follows does it. `intent`: the one the last pass computed.
    */
-  private async programMaps(intent: NodeIntent, earlyLinks?: LinkInfo[]): Promise<MapsResult | undefined> {
+  async programPorts(intent: NodeIntent): Promise<{ changes: number; errors: number; durationMs: number } | undefined> {
+    const t0 = Date.now();
+    const r = await this.programMaps(intent, { links: await listLinks({ netns: this.opts.netns }), epoch: this.mapsEpoch });
+    return r && { changes: r.changes, errors: r.errors.length, durationMs: Date.now() - t0 };
+  }
+
+  /**
+   * Programs (reused when the pinned ones come from the same build), maps, attachments: observe, diff, apply.
+   * `early` (the links the caller listed, at mapsEpoch `epoch`): gives up (undefined, nothing written) when
+   * the desired tables cannot be complete yet, e.g. a network's bridge or the vxe device does not exist
+   * before step 2. One run at a time; links listed before another run are listed again.
+   */
+  private programMaps(intent: NodeIntent, early?: { links: LinkInfo[]; epoch: number }): Promise<MapsResult | undefined> {
+    const job = this.mapsLock.then(async () => {
+      try {
+        const links = early && early.epoch === this.mapsEpoch ? early.links : await listLinks({ netns: this.opts.netns });
+        return await this.programMapsNow(intent, links, early !== undefined);
+      } finally {
+        this.mapsEpoch++;
+      }
+    });
+    this.mapsLock = job.catch(() => undefined);
+    return job;
+  }
+
+  private async programMapsNow(intent: NodeIntent, links: LinkInfo[], early: boolean): Promise<MapsResult | undefined> {
     const log = this.log;
     const netns = this.opts.netns;
     const errors: Errors = [];
     let changes = 0;
-    const early = earlyLinks !== undefined;
-    const links = earlyLinks ?? await listLinks({ netns });
     if (early && !sharedDevicesExist(links, intent)) return undefined;
     // A new build: its maps filled from this intent before its programs take over (upgrade.ts).
     const progs = ensurePrograms(this.pinDir, objectDir(), (staging, hash) => void fillFromIntent(staging, intent, links, hash), (line) => log.info({ op: 'upgrade' }, line));
