@@ -343,15 +343,40 @@ describe('controller IPAM recovery', () => {
     expect(await until('vm3 allocated', () => ipOf(t.a, 'vm3'))).toBe('10.10.0.2');
   });
 
-  it('removes the NetworkAttachmentDefinition and the allocations of a deleted network', async () => {
+  it('refuses deleting a network whose addresses VMs hold (admission policy vxmesh-network-in-use); once its VMs are gone, or with the override annotation, the delete goes through and the controller removes its NAD and allocations', async () => {
     const t = await tenant();
     await controller();
+    const allocated = async (ns: string, name: string) => (await kube.client.get(RESOURCES.vxlanNetworks, name, ns))?.status?.allocatedIPs as number | undefined;
+    /** What `kubectl delete` prints on stderr ('' when it succeeded). */
+    const kubectlDelete = (ns: string, name: string) => {
+      try {
+        kube.kubectl('delete', 'vxlannetwork', name, '-n', ns, '--wait=false');
+        return '';
+      } catch (err) {
+        return String((err as { stderr?: string }).stderr ?? err);
+      }
+    };
     await createObject(kube.client, vmi('vm1', t.b, 'red', mac(1), 'node1'));
     await until('allocation', () => ipOf(t.b, 'vm1'));
-    await kube.client.delete(RESOURCES.vxlanNetworks, 'red', t.b);
+    await until('red counts it', async () => (await allocated(t.b, 'red')) === 1);
+    const refused = kubectlDelete(t.b, 'red');
+    expect(refused).toContain('vxmesh-network-in-use');
+    expect(refused).toContain(`VxlanNetwork ${t.b}/red: status.allocatedIPs is 1: VMs still hold its addresses`);
+    expect(await kube.client.get(RESOURCES.vxlanNetworks, 'red', t.b)).toBeDefined();
+    expect(await ipOf(t.b, 'vm1')).toBeDefined();
+    // Its VM gone (VMI deleted, no VirtualMachine): the controller releases the address, the delete passes.
+    await createObject(kube.client, vmi('vm2', t.a, 'blue', mac(2), 'node2'));
+    await until('blue counts vm2', async () => (await allocated(t.a, 'blue')) === 1);
+    expect(kubectlDelete(t.a, 'blue')).toContain('status.allocatedIPs is 1');
+    await kube.client.delete(RESOURCES.vmis, 'vm2', t.a);
+    await until('blue released', async () => (await allocated(t.a, 'blue')) === 0);
+    expect(kubectlDelete(t.a, 'blue')).toBe('');
+    await until('blue NAD removed', async () => !(await kube.client.get(RESOURCES.nads, 'blue', t.a)));
+    // The administrator's override: annotated, red goes although vm1 holds an address, and its state follows.
+    kube.kubectl('annotate', 'vxlannetwork', 'red', '-n', t.b, 'network.vxmesh.io/allow-delete-in-use=true');
+    expect(kubectlDelete(t.b, 'red')).toBe('');
     await until('NAD removed', async () => !(await kube.client.get(RESOURCES.nads, 'red', t.b)));
     await until('allocation removed', async () => !(await ipOf(t.b, 'vm1')));
     await until('claims removed', async () => (await claimsOf(`${t.b}/red`)).length === 0);
-    expect(await kube.client.get(RESOURCES.nads, 'blue', t.a)).toBeDefined();
   });
 });
