@@ -22,3 +22,30 @@ module_field() {
   [ -n "$v" ] || die "go mod download printed no $2 for $1"
   printf '%s' "$v"
 }
+
+# A throwaway tool module per binary: $TOOLS_DIR/<dir>/src holds its go.mod, the binary is $TOOLS_DIR/<dir>/<name>.
+# tool_start NAME VERSION DIR WHY MODULE: returns 1 when the binary is built already; else enters a fresh module
+# directory requiring MODULE@VERSION (the caller then writes its Go file and any extra go.mod lines).
+tool_start() {
+  TOOL_NAME=$1 TOOL_VERSION=$2 TOOL_DIR=$TOOLS_DIR/$3 TOOL_T0=$SECONDS
+  [ -x "$TOOL_DIR/$1" ] && return 1
+  say "building $1 $2 from $5 ($4)"
+  { rm -rf "$TOOL_DIR/src" && mkdir -p "$TOOL_DIR/src" && cd "$TOOL_DIR/src"; } || die "cannot make $TOOL_DIR/src"
+  go mod init "vxmesh.local/$1" >/dev/null 2>&1 || die "go mod init in $TOOL_DIR/src failed"
+  download "$5@$2" >/dev/null
+  echo "require $5 $2" >>go.mod
+}
+
+# tools_go PKG: a blank import of PKG, so that `go mod tidy` keeps what building it needs.
+tools_go() { printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$1" >tools.go; }
+
+# tool_finish PKG [LDFLAGS...]: tidies the module, builds PKG into the binary, says how long it all took.
+tool_finish() {
+  local pkg=$1
+  shift
+  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for $TOOL_NAME failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
+  go build -trimpath -o "$TOOL_DIR/$TOOL_NAME.tmp" -ldflags "-s -w $*" "$pkg" 2>build.log \
+    || die "go build of $TOOL_NAME failed: $(head -5 build.log | tr '\n' ' ')"
+  mv "$TOOL_DIR/$TOOL_NAME.tmp" "$TOOL_DIR/$TOOL_NAME"
+  say "built $TOOL_NAME $TOOL_VERSION in $((SECONDS - TOOL_T0)) s"
+}

@@ -24,89 +24,34 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TAG=kube-tools
 . "$HERE/go-modules.sh"
 
-# A throwaway tool module per binary: <dir>/src/go.mod, binary at <dir>/<name>.
+# Each binary: a throwaway tool module (go-modules.sh tool_start/tool_finish).
 build_kube_apiserver() {
-  local dir=$TOOLS_DIR/kube-apiserver-$KUBE_VERSION bin
-  bin=$dir/kube-apiserver
-  [ -x "$bin" ] && return 0
-  say "building kube-apiserver $KUBE_VERSION from k8s.io/kubernetes (first time only: several minutes on 2 cores)"
-  local t0=$SECONDS src=$dir/src
-  rm -rf "$src" && mkdir -p "$src"
-  cd "$src"
-  go mod init vxmesh.local/kube-apiserver >/dev/null 2>&1
+  tool_start kube-apiserver "$KUBE_VERSION" "kube-apiserver-$KUBE_VERSION" "first time only: several minutes on 2 cores" k8s.io/kubernetes || return 0
   local gomod staging minor=${KUBE_VERSION#v1.}
-  gomod=$(download "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  gomod=$(module_field "k8s.io/kubernetes@$KUBE_VERSION" GoMod)
   [ -f "$gomod" ] || die "no go.mod for k8s.io/kubernetes@$KUBE_VERSION in the module cache"
   # Every staging module k8s.io/kubernetes replaces with ./staging/src/... is replaced by its published v0.<minor>.
   staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\1#p' "$gomod" | sort -u)
   [ -n "$staging" ] || die "found no staging replaces in k8s.io/kubernetes@$KUBE_VERSION's go.mod"
-  {
-    echo "require k8s.io/kubernetes $KUBE_VERSION"
-    for m in $staging; do echo "replace $m => $m v0.$minor"; done
-  } >>go.mod
-  cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
-EOF
-  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for kube-apiserver failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
-  local pkg=k8s.io/component-base/version major=${KUBE_VERSION#v} ; major=${major%%.*}
-  local mnr=${minor%%.*}
-  go build -trimpath -o "$bin.tmp" -ldflags "-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$mnr -X $pkg.gitTreeState=clean" \
-    k8s.io/kubernetes/cmd/kube-apiserver
-  mv "$bin.tmp" "$bin"
-  say "built kube-apiserver $KUBE_VERSION in $((SECONDS - t0)) s"
+  for m in $staging; do echo "replace $m => $m v0.$minor"; done >>go.mod
+  tools_go k8s.io/kubernetes/cmd/kube-apiserver
+  local pkg=k8s.io/component-base/version major=${KUBE_VERSION#v}
+  major=${major%%.*}
+  tool_finish k8s.io/kubernetes/cmd/kube-apiserver \
+    "-X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=${minor%%.*} -X $pkg.gitTreeState=clean"
 }
 
 build_etcd() {
-  local dir=$TOOLS_DIR/etcd-$ETCD_VERSION bin
-  bin=$dir/etcd
-  [ -x "$bin" ] && return 0
-  say "building etcd $ETCD_VERSION from go.etcd.io/etcd/server/v3 (first time only)"
-  local t0=$SECONDS src=$dir/src
-  rm -rf "$src" && mkdir -p "$src"
-  cd "$src"
-  go mod init vxmesh.local/etcd >/dev/null 2>&1
-  download "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
-  echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION" >>go.mod
-  cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "go.etcd.io/etcd/server/v3"
-EOF
-  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for etcd failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
-  go build -trimpath -o "$bin.tmp" -ldflags "-s -w" go.etcd.io/etcd/server/v3
-  mv "$bin.tmp" "$bin"
-  say "built etcd $ETCD_VERSION in $((SECONDS - t0)) s"
+  tool_start etcd "$ETCD_VERSION" "etcd-$ETCD_VERSION" "first time only" go.etcd.io/etcd/server/v3 || return 0
+  tools_go go.etcd.io/etcd/server/v3
+  tool_finish go.etcd.io/etcd/server/v3
 }
 
 build_helm() {
-  local dir=$TOOLS_DIR/helm-$HELM_VERSION bin
-  bin=$dir/helm
-  [ -x "$bin" ] && return 0
-  say "building helm $HELM_VERSION from helm.sh/helm/v3 (first time only: a few minutes on 2 cores)"
-  local t0=$SECONDS src=$dir/src
-  rm -rf "$src" && mkdir -p "$src"
-  cd "$src"
-  go mod init vxmesh.local/helm >/dev/null 2>&1
-  download "helm.sh/helm/v3@$HELM_VERSION" >/dev/null
-  echo "require helm.sh/helm/v3 $HELM_VERSION" >>go.mod
-  cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "helm.sh/helm/v3/cmd/helm"
-EOF
-  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for helm failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
-  go build -trimpath -o "$bin.tmp" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
-    helm.sh/helm/v3/cmd/helm
-  mv "$bin.tmp" "$bin"
-  say "built helm $HELM_VERSION in $((SECONDS - t0)) s"
+  tool_start helm "$HELM_VERSION" "helm-$HELM_VERSION" "first time only: a few minutes on 2 cores" helm.sh/helm/v3 || return 0
+  tools_go helm.sh/helm/v3/cmd/helm
+  tool_finish helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 }
 
 mkdir -p "$TOOLS_DIR"

@@ -29,16 +29,7 @@ TAG=upstream-crds
 # (multi-networkpolicy's scheme.yml continues quoted scalars at a smaller indent: Go's YAML reads that, strict YAML 1.2
 # parsers refuse it.) A throwaway tool module like kube-tools.sh's, on the control plane's apimachinery.
 build_crd_yaml() {
-  local dir=$TOOLS_DIR/crd-yaml-$APIMACHINERY_VERSION bin
-  bin=$dir/crd-yaml
-  [ -x "$bin" ] && return 0
-  say "building crd-yaml from k8s.io/apimachinery $APIMACHINERY_VERSION (first time only)"
-  local t0=$SECONDS src=$dir/src
-  rm -rf "$src" && mkdir -p "$src"
-  cd "$src"
-  go mod init vxmesh.local/crd-yaml >/dev/null 2>&1
-  download "k8s.io/apimachinery@$APIMACHINERY_VERSION" >/dev/null
-  echo "require k8s.io/apimachinery $APIMACHINERY_VERSION" >>go.mod
+  tool_start crd-yaml "$APIMACHINERY_VERSION" "crd-yaml-$APIMACHINERY_VERSION" "first time only" k8s.io/apimachinery || return 0
   cat >main.go <<'EOF'
 // Reads YAML documents on stdin as kubectl does and prints the CustomResourceDefinition ones as canonical YAML.
 package main
@@ -84,10 +75,7 @@ func main() {
 	}
 }
 EOF
-  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for crd-yaml failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
-  go build -trimpath -o "$bin.tmp" -ldflags "-s -w" . 2>build.log || die "go build of crd-yaml failed: $(head -5 build.log | tr '\n' ' ')"
-  mv "$bin.tmp" "$bin"
-  say "built crd-yaml in $((SECONDS - t0)) s"
+  tool_finish .
 }
 
 # <file name> <module@version> <path in the module>: the module's CRD documents at that path, with their source on top.
@@ -107,19 +95,12 @@ from_module() {
 # the CRDs as YAML; it requires kubevirt.io/kubevirt with kubevirt's own replaces, its ./staging ones pointed at the
 # published kubevirt.io/api and kubevirt.io/client-go of the same version.
 build_kubevirt_crds() {
-  local dir=$TOOLS_DIR/kubevirt-crds-$KUBEVIRT_VERSION bin
-  bin=$dir/kubevirt-crds
-  [ -x "$bin" ] && return 0
-  say "building kubevirt-crds from kubevirt.io/kubevirt $KUBEVIRT_VERSION (KubeVirt's CRD generator; first time only: minutes on 2 cores)"
-  local t0=$SECONDS src=$dir/src gomod
-  rm -rf "$src" && mkdir -p "$src"
-  cd "$src"
-  go mod init vxmesh.local/kubevirt-crds >/dev/null 2>&1
+  tool_start kubevirt-crds "$KUBEVIRT_VERSION" "kubevirt-crds-$KUBEVIRT_VERSION" "KubeVirt's CRD generator; first time only: minutes on 2 cores" kubevirt.io/kubevirt || return 0
+  local gomod
   gomod=$(module_field "kubevirt.io/kubevirt@$KUBEVIRT_VERSION" GoMod)
   download "kubevirt.io/api@$KUBEVIRT_VERSION" >/dev/null
   download "kubevirt.io/client-go@$KUBEVIRT_VERSION" >/dev/null
   {
-    echo "require kubevirt.io/kubevirt $KUBEVIRT_VERSION"
     sed -n -e '/^replace (/,/^)/p' -e '/^replace [^(]/p' "$gomod" |
       sed "s#=> ./staging/src/\(kubevirt.io/[a-z-]*\)\$#=> \1 $KUBEVIRT_VERSION#"
   } >>go.mod
@@ -156,10 +137,7 @@ func main() {
 	}
 }
 EOF
-  go mod tidy >/dev/null 2>tidy.log || die "go mod tidy for kubevirt-crds failed: $(grep -m3 -E 'module|error' tidy.log | tr '\n' ' ')"
-  go build -trimpath -o "$bin.tmp" -ldflags "-s -w" . 2>build.log || die "go build of kubevirt-crds failed: $(head -5 build.log | tr '\n' ' ')"
-  mv "$bin.tmp" "$bin"
-  say "built kubevirt-crds $KUBEVIRT_VERSION in $((SECONDS - t0)) s"
+  tool_finish .
 }
 
 kubevirt_crds() {

@@ -131,6 +131,25 @@ export function planApply(lab: string, objects: unknown[]): PlannedObject[] {
 export const statusHeld = (live: unknown, status: Record<string, unknown>) =>
   isObj(live) && Object.entries(status).every(([k, v]) => sameJson(live[k], v));
 
+/**
+ * Deletes one pruned object. A VxlanNetwork whose VMs were pruned just before is refused by the admission
+ * policy vxmesh-network-in-use until the controller has released their addresses: the delete is retried
+ * for up to `waitMs`, then the policy's refusal is the error.
+ */
+async function pruneOne(client: KubeClient, res: ResourceRef, live: KObject, waitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await client.delete(res, live.metadata.name, live.metadata.namespace);
+      return;
+    } catch (err) {
+      const inUse = res === RESOURCES.vxlanNetworks && isApiError(err, 403) && errorMessage(err).includes('vxmesh-network-in-use');
+      if (!inUse || Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+}
+
 function kubeCluster(s: LabState, kc: KubeConfig): LabCluster {
   const client = new KubeClient(kc);
   const crds = kc.makeApiClient(ApiextensionsV1Api);
@@ -179,7 +198,7 @@ function kubeCluster(s: LabState, kc: KubeConfig): LabCluster {
         if (res === RESOURCES.namespaces) continue;
         const want = new Set(plan.filter((p) => p.res === res).map((p) => keyOf(p.object)));
         for (const live of (await client.list(res)).items) {
-          if (live.metadata.labels?.[LAB_LABEL] === s.lab && !want.has(keyOf(live))) await client.delete(res, live.metadata.name, live.metadata.namespace);
+          if (live.metadata.labels?.[LAB_LABEL] === s.lab && !want.has(keyOf(live))) await pruneOne(client, res, live);
         }
       }
     },
