@@ -75,10 +75,10 @@ describe('uninstall (Kubernetes source, bpf mode)', () => {
     for (const b of before) {
       expect(b.links).toEqual(expect.arrayContaining(['vxb100', 'vxb200', 'vxe0']));
       expect(b.nftTables.length).toBeGreaterThan(0);
-      expect(b.routerNamespaces).toHaveLength(2);
+      expect(b.routerNamespaces.length).toBeGreaterThan(0); // one per network with a VM on the node
       expect(b.tcPrograms.length).toBeGreaterThan(0);
       expect(b.pins).toContain('vxm_endpoints');
-      expect(b.dhcpServers).toHaveLength(2);
+      expect(b.dhcpServers).toHaveLength(b.routerNamespaces.length);
     }
     expect((await kubectl('get', 'net-attach-def', '-A', '-o', 'name')).stdout.trim().split('\n')).toHaveLength(2);
 
