@@ -15,6 +15,9 @@ import { KubeClient, errorMessage, isApiError, loadKubeConfig, type KObject } fr
 import { RESOURCES, type ResourceRef } from '../k8s/resources.js';
 import { ipAllocationSchema, vxlanStatusSchema, type VxlanIPAllocation, type VxlanStatus } from '../model/schema.js';
 import { listYamlFiles, writeFileAtomic } from '../sources/file/files.js';
+import { loadStateDir, newLoadMemory } from '../sources/file/load.js';
+import { buildSnapshot } from '../sources/validate.js';
+import type { Snapshot } from '../model/schema.js';
 import { parseDocuments } from '../sources/validate.js';
 import { objectsToYaml } from './input.js';
 import { describe, serverSideApply } from './kube-apply.js';
@@ -38,6 +41,8 @@ export interface LabCluster {
   statuses(): Promise<Map<string, VxlanStatus>>;
   /** Merges `status` into a VMI's status (what virt-handler does during and after a migration). */
   updateVmiStatus(vm: VmRef, status: Record<string, unknown>): Promise<void>;
+  /** Everything the agents read, validated into one snapshot as they build it (the lab's expectations come from it). */
+  snapshot(): Promise<Snapshot>;
 }
 
 export function labCluster(s: LabState): LabCluster {
@@ -59,6 +64,9 @@ function fileCluster(s: LabState): LabCluster {
       const docs = [];
       for (const f of await listYamlFiles(p.statusDir, { missingOk: true })) docs.push(...(await readDocs(f)).docs);
       return statusesOf(s, docs);
+    },
+    async snapshot() {
+      return (await loadStateDir(p.state, newLoadMemory())).snapshot;
     },
     async updateVmiStatus(vm, status) {
       const parsed = await readDocs(p.cluster);
@@ -210,6 +218,11 @@ function kubeCluster(s: LabState, kc: KubeConfig): LabCluster {
     },
     async updateVmiStatus(vm, status) {
       await writeStatus(RESOURCES.vmis, vm.name, vm.namespace, status);
+    },
+    async snapshot() {
+      const docs: KObject[] = [];
+      for (const res of [...USER_KINDS, RESOURCES.allocations, RESOURCES.statuses]) docs.push(...(await client.list(res)).items);
+      return buildSnapshot(docs).snapshot;
     },
   };
 }

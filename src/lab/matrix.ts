@@ -1,12 +1,19 @@
 /**
  * The connectivity matrix: from every VM to every VM (TCP echo on port 7 — the answer names who answered,
  * which tells overlapping tenants apart), to its gateway (ping) and to the external host (TCP 8080 — the
- * answer is the source address the external host saw). Expected values come from the lab's own model.
+ * answer is the source address the external host saw). Expected values come from the lab's own model and
+ * the traffic policies in force (intent/verdict.ts, the verdict both dataplanes enforce): a probe a policy
+ * denies is expected to get no answer, and says which policy denies it.
  */
+import { computeIntent } from '../intent/compute.js';
+import type { NetworkPolicyIntent } from '../intent/policy-types.js';
+import { describeDenial, policyVerdict, type Probe4 } from '../intent/verdict.js';
+import type { Snapshot } from '../model/schema.js';
 import { run } from '../util/exec.js';
 import { cidrContains, parseCidr } from '../util/ipv4.js';
-import type { LabState, LabVmState } from './state.js';
+import type { LabNicState, LabState, LabVmState } from './state.js';
 import { table } from './table.js';
+import { labCluster } from './cluster.js';
 
 export const NONE = '-';
 
@@ -17,6 +24,18 @@ export interface Probe {
   target: string;
   expected: string;
   observed: string;
+  /** Why no answer is expected: the policy that denies it. */
+  deniedBy?: string;
+}
+
+/** Pure: each network's compiled policies (one node's intent holds every endpoint of its cluster network). */
+export function labPolicies(s: LabState, snapshot: Snapshot): Map<string, NetworkPolicyIntent> {
+  const out = new Map<string, NetworkPolicyIntent>();
+  const node = s.nodes[0];
+  if (!node) return out;
+  const intent = computeIntent(snapshot, node.name, { vteps: { [s.clusterNetwork]: node.underlayIP } });
+  for (const n of intent.clusterNetworks.flatMap((c) => c.networks)) if (n.policy) out.set(n.key, n.policy);
+  return out;
 }
 
 /** Pure: who should answer a TCP connection from `src` to `ip`. */
@@ -29,21 +48,32 @@ export function expectedResponder(s: LabState, src: LabVmState, ip: string): str
   return NONE;
 }
 
-/** Pure: the plan of every probe with its expected outcome. */
-export function plannedProbes(s: LabState): Omit<Probe, 'observed'>[] {
+/** Pure: the plan of every probe with its expected outcome (`policies`: labPolicies; none: all open). */
+export function plannedProbes(s: LabState, policies = new Map<string, NetworkPolicyIntent>()): Omit<Probe, 'observed'>[] {
   const out: Omit<Probe, 'observed'>[] = [];
+  /** The expectation `answer`, unless a policy of nic's network denies the first packet to `dst`. */
+  const unlessDenied = (nic: LabNicState, dst: { mac?: string; ip: string }, probe: Probe4, answer: string) => {
+    if (answer === NONE) return { expected: NONE };
+    const v = policyVerdict(policies.get(nic.network), nic, dst, probe);
+    return v.allowed ? { expected: answer } : { expected: NONE, deniedBy: describeDenial(v) };
+  };
   for (const src of s.vms) {
     const nic = src.interfaces[0];
     if (!nic) continue;
     for (const dst of s.vms) {
       const ip = dst.interfaces[0]?.ip;
       if (!ip || dst === src) continue;
-      out.push({ from: src.name, to: dst.name, target: `${ip}:7`, expected: expectedResponder(s, src, ip) });
+      const responder = expectedResponder(s, src, ip);
+      const peer = s.vms.find((v) => v.name === responder)?.interfaces.find((n) => n.network === nic.network && n.ip === ip);
+      // Its own address (a tenant with the same CIDR has a VM there): answered inside the VM, no policy applies.
+      const verdict = responder === src.name ? { expected: responder } : unlessDenied(nic, { mac: peer?.mac, ip }, { protocol: 'tcp', port: 7 }, responder);
+      out.push({ from: src.name, to: dst.name, target: `${ip}:7`, ...verdict });
     }
-    out.push({ from: src.name, to: 'gateway', target: nic.gateway, expected: 'reply' });
+    out.push({ from: src.name, to: 'gateway', target: nic.gateway, ...unlessDenied(nic, { ip: nic.gateway }, { protocol: 'icmp' }, 'reply') });
     if (s.external) {
       const node = s.nodes.find((n) => n.name === src.node);
-      out.push({ from: src.name, to: 'external', target: `${s.external.ip}:${s.external.port}`, expected: nic.natOutgoing && node ? node.underlayIP : NONE });
+      const answer = nic.natOutgoing && node ? node.underlayIP : NONE;
+      out.push({ from: src.name, to: 'external', target: `${s.external.ip}:${s.external.port}`, ...unlessDenied(nic, { ip: s.external.ip }, { protocol: 'tcp', port: s.external.port }, answer) });
     }
   }
   return out;
@@ -69,7 +99,7 @@ async function observe(s: LabState, p: Omit<Probe, 'observed'>): Promise<string>
 }
 
 export async function runMatrix(s: LabState, parallel = 8): Promise<Probe[]> {
-  const planned = plannedProbes(s);
+  const planned = plannedProbes(s, labPolicies(s, await labCluster(s).snapshot()));
   const out: Probe[] = new Array(planned.length);
   let next = 0;
   async function worker() {
@@ -95,7 +125,9 @@ export function formatMatrix(s: LabState, probes: Probe[]): string {
       return p.observed === p.expected ? shown : `✗ ${shown} (want ${p.expected === NONE ? 'no answer' : p.expected})`;
     }),
   ]);
-  return table(['from \\ to', ...cols], rows);
+  const denied = probes.filter((p) => p.deniedBy);
+  const notes = denied.map((p) => `  ${p.from} -> ${p.to}: ${p.deniedBy}`);
+  return [table(['from \\ to', ...cols], rows), ...(notes.length ? ['', `Expected no answer (${denied.length} denied by policy):`, ...notes] : [])].join('\n');
 }
 
 export const mismatches = (probes: Probe[]) => probes.filter((p) => p.observed !== p.expected);

@@ -132,6 +132,25 @@ describe.each(MODES)('traffic policies in %s mode', (mode) => {
     expect(await tcp('vm-a1', '198.18.0.254', 8080)).toBe('-');
   });
 
+  it('lab status --matrix expects what the policies deny and names the policy, following a policy change', async () => {
+    await applyPolicies(fromClients, egressTo('198.18.0.0/25'));
+    const r = await lab.cli(['lab', 'status', '--matrix', '--lab', lab.name]);
+    expect(r.exitCode, r.stdout).toBe(0); // every probe as expected, the denied ones included
+    const denial = (from: string, to: string) => r.stdout.split('\n').find((l) => l.trim().startsWith(`${from} -> ${to}:`))?.trim();
+    expect(denial('vm-a3', 'vm-a1')).toBe('vm-a3 -> vm-a1: denied by tenant-a/web-from-clients (ingress of tenant-a/vm-a1/nic1)');
+    expect(denial('vm-a1', 'vm-a2')).toBe('vm-a1 -> vm-a2: denied by tenant-a/web-egress (egress of tenant-a/vm-a1/nic1)');
+    expect(denial('vm-a1', 'gateway')).toBe('vm-a1 -> gateway: denied by tenant-a/web-egress (egress of tenant-a/vm-a1/nic1)');
+    // Positive controls: what the policies allow is expected to answer, and did.
+    expect(denial('vm-a2', 'vm-a1')).toBeUndefined();
+    expect(denial('vm-a1', 'external')).toBeUndefined();
+    expect(r.stdout).not.toContain('✗');
+    // The egress block no longer holds the external host: the expectation follows the policy.
+    await applyPolicies(fromClients, egressTo('198.18.0.128/25'));
+    const after = await lab.cli(['lab', 'status', '--matrix', '--lab', lab.name]);
+    expect(after.exitCode, after.stdout).toBe(0);
+    expect(after.stdout).toContain('vm-a1 -> external: denied by tenant-a/web-egress (egress of tenant-a/vm-a1/nic1)');
+  });
+
   it('rejects invalid policies naming object and field, and keeps the previous set in force', async () => {
     await applyPolicies(fromClients);
     const bad = policy('bad-cidr', { podSelector: web, ingress: [{ from: [{ ipBlock: { cidr: '10.10.0.0/33' } }] }] });
