@@ -127,6 +127,34 @@ describe('deploy/ manifests', () => {
     for (const m of ['/run/netns', '/run/vxmesh-dhcp']) expect(src, `the dataplane code uses ${m}`).toContain(m);
   });
 
+  it("installs the CNI plugin into the host's CNI bin dir before the agent starts: the image's Go binary, copied under a temporary name and renamed", () => {
+    const spec = podSpec('DaemonSet', 'vxmesh-agent');
+    expect(spec.initContainers.map((c: Doc) => c.name)).toEqual(['install-cni']);
+    const init = spec.initContainers[0];
+    expect(init.image).toBe(spec.containers[0].image);
+    const volumes = Object.fromEntries(spec.volumes.map((v: Doc) => [v.name, v.hostPath?.path]));
+    const mount = init.volumeMounts.find((m: Doc) => volumes[m.name] === '/opt/cni/bin'); // Harvester's Multus looks there
+    expect(mount, 'the init container mounts the host CNI bin dir').toBeDefined();
+    expect(spec.containers[0].volumeMounts.map((m: Doc) => m.name)).not.toContain(mount.name); // the agent itself does not
+    // Where the image has the plugin: the final stage's WORKDIR + the COPY from the Go stage, which runs build/cni-plugin.sh.
+    const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const workdir = /^WORKDIR (\S+)$/m.exec(runtime)![1]!;
+    const copy = /^COPY --from=(\S+) \S+\/vxmesh-cni (\S+)$/m.exec(runtime)!;
+    expect(dockerfile).toMatch(new RegExp(`^FROM golang:\\S+ AS ${copy[1]}\\n(?:.*\\n)*?RUN .*bash build/cni-plugin.sh$`, 'm'));
+    const inImage = join(workdir, copy[2]!);
+    expect(inImage).toBe('/opt/vxmesh/cni/vxmesh-cni');
+    // The command: cp to a temporary name in the same directory, then rename onto the final name (atomic).
+    const script = init.command.join(' ');
+    const dir = mount.mountPath;
+    const steps = script.split('&&').map((x: string) => x.trim());
+    const tmp = /^cp (\S+) (\S+)$/.exec(steps[0])!;
+    expect(tmp[1]).toBe(inImage);
+    expect(tmp[2]!.startsWith(`${dir}/`) && tmp[2] !== `${dir}/vxmesh-cni`).toBe(true);
+    expect(steps.at(-1)).toBe(`mv -f ${tmp[2]} ${dir}/vxmesh-cni`);
+    expect(script.split(`${dir}/vxmesh-cni`).length - 1, 'the final name is written only by the rename').toBe(1);
+  });
+
   it('runs two controller replicas that elect a leader', () => {
     const d = find('Deployment', 'vxmesh-controller');
     expect(d.spec.replicas).toBe(2);
