@@ -145,7 +145,8 @@ describe('deploy/ manifests', () => {
     const inImage = join(workdir, copy[2]!);
     expect(inImage).toBe('/opt/vxmesh/cni/vxmesh-cni');
     // The command: cp to a temporary name in the same directory, then rename onto the final name (atomic).
-    const script = init.command.join(' ');
+    expect(init.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    const script: string = init.command[2];
     const dir = mount.mountPath;
     const steps = script.split('&&').map((x: string) => x.trim());
     const tmp = /^cp (\S+) (\S+)$/.exec(steps[0])!;
