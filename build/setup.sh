@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bootstraps everything vxmesh needs on a Debian 12 machine; idempotent and quick when nothing is missing.
-#   apt packages -> npm ci -> BPF objects -> TypeScript build
+#   apt packages -> npm ci -> BPF objects -> CNI plugin (Go) -> TypeScript build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +39,9 @@ fi
 if [ -x build/build-bpf.sh ] || [ -f build/build-bpf.sh ]; then
   bash build/build-bpf.sh
 fi
+
+# The CNI plugin the runtime executes on the node (a static Go binary: cni/, build/out/cni/vxmesh-cni).
+bash build/cni-plugin.sh
 
 # TypeScript: rebuild when any source is newer than the last build.
 if [ ! -f dist/.built ] || [ -n "$(find src -newer dist/.built -name '*.ts' -print -quit)" ] || [ tsconfig.json -nt dist/.built ]; then

@@ -10,7 +10,6 @@
  * controller wrote to the lab's API server; with the file source the one the controller would write for
  * the lab's objects (controller/nad.ts on the same snapshot).
  */
-import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { RESOURCES } from '../k8s/resources.js';
@@ -19,14 +18,15 @@ import { buildSnapshot, parseDocuments } from '../sources/validate.js';
 import { addNetwork, CniInvokeError, delNetwork, type Attachment } from '../cni/invoke.js';
 import { CniCode } from '../cni/spec.js';
 import { kubevirtPodIfname } from '../dataplane/port-binding.js';
-import { hostPortName } from '../cni/binding.js';
+import { hostPortName } from '../cni/port-name.js';
+import { pluginDir } from '../cni/plugin-binary.js';
 import { fnv1aHex } from '../util/hash.js';
 import { run } from '../util/exec.js';
 import { sleep } from './processes.js';
 import { labPaths, type LabCniAttachment, type LabNicState, type LabState, type LabVmState } from './state.js';
 
-/** Where the lab's CNI plugins are: the repository's bin/ (holding `vxmesh-cni`). */
-export const labCniPath = (repo: string) => [path.join(repo, 'bin')];
+/** Where the lab's CNI plugins are: build/out/cni/ (the Go `vxmesh-cni` build/setup.sh builds). */
+export const labCniPath = (repo: string) => [pluginDir(repo)];
 
 /** The launcher pod KubeVirt would run the VM in: `virt-launcher-<vm>-<5 characters>`. */
 export const launcherPodName = (vm: { name: string; namespace: string }) =>

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { desiredNads, nadSpecForUpdate, nadUpToDate } from '../../src/controller/nad.js';
-import { parseNetConf } from '../../src/cni/config.js';
 import { pluginStdin, pluginsOf } from '../../src/cni/invoke.js';
 import { fixtureDocs, snapshotOf } from '../helpers/fixtures.js';
 import { clusterNetwork, harvesterTool, runHarvester, type HarvesterTool } from './harvester.js';
@@ -28,7 +27,7 @@ const oldNad = (n: KObject) => ({
 });
 const stdinOf = (config: string) => {
   const list = pluginsOf(config);
-  return parseNetConf(pluginStdin(list, list.plugins[0]!, { mac: '02:00:00:0a:00:01' }));
+  return JSON.parse(pluginStdin(list, list.plugins[0]!, { mac: '02:00:00:0a:00:01' })) as Record<string, unknown>;
 };
 
 beforeAll(() => {

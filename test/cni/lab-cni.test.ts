@@ -1,5 +1,5 @@
 /**
- * The demo lab's VMs are plugged by a real CNI invocation of their NAD (src/lab/cni.ts → bin/vxmesh-cni),
+ * The demo lab's VMs are plugged by a real CNI invocation of their NAD (src/lab/cni.ts → build/out/cni/vxmesh-cni, the Go plugin),
  * and traffic between them flows through the running agents: each node-side port is the plugin's
  * (`vxmc…`, bound to the VMI's KubeVirt pod interface, overlay MTU), each guest NIC has the VMI's MAC
  * and the overlay MTU; VMs on different nodes reach each other, and once the plugin's DEL has removed a

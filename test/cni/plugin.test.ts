@@ -1,8 +1,9 @@
 /**
- * vxmesh's CNI plugin (bin/vxmesh-cni) invoked as Multus invokes it (src/cni/invoke.ts: CNI_* variables,
- * Multus's CNI_ARGS, the NAD's plugin entry on stdin) against real namespaces: a node namespace with the
- * network's bridge (built here the way the agent builds it) and VM namespaces. ADD/CHECK/DEL/VERSION/
- * STATUS/GC, idempotent DEL, error objects, MTU and MAC, the binding the agent matches, ADD time.
+ * vxmesh's CNI plugin (the Go binary build/out/cni/vxmesh-cni, built from cni/) invoked as Multus invokes
+ * it (src/cni/invoke.ts: CNI_* variables, Multus's CNI_ARGS, the NAD's plugin entry on stdin) against real
+ * namespaces: a node namespace with the network's bridge (built here the way the agent builds it) and VM
+ * namespaces. ADD/CHECK/DEL/VERSION/STATUS/GC, idempotent DEL, error objects, MTU and MAC, the binding the
+ * agent matches, ADD time.
  * Run under the machine-wide lock: flock /tmp/vxm-netns.lock npx vitest run test/cni/plugin.test.ts
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/util/exec.js';
 import { addNetwork, checkNetwork, CniInvokeError, delNetwork, execPlugin, pluginStdin, pluginsOf, statusNetwork, type Attachment } from '../../src/cni/invoke.js';
-import { hostPortName } from '../../src/cni/binding.js';
+import { hostPortName } from '../../src/cni/port-name.js';
+import { pluginDir } from '../../src/cni/plugin-binary.js';
 import { CniCode } from '../../src/cni/spec.js';
 import { desiredNads } from '../../src/controller/nad.js';
 import { kubevirtPodIfname } from '../../src/dataplane/port-binding.js';
@@ -23,7 +25,7 @@ const id = randomBytes(2).toString('hex');
 const NODE = `vxm-c${id}-node`;
 const VM1 = `vxm-c${id}-vm1`;
 const VM2 = `vxm-c${id}-vm2`;
-const opts = { cniPath: [path.join(REPO, 'bin')], hostNetns: NODE };
+const opts = { cniPath: [pluginDir(REPO)], hostNetns: NODE };
 const blue = desiredNads(snapshotOf(fixtureDocs('two-tenants.yaml')).snapshot, new Map())[0]!; // VNI 100, MTU 1450
 const CONFIG = String(blue.spec.config);
 const MAC = '02:00:00:0a:00:01';
@@ -49,6 +51,7 @@ async function failure(f: () => Promise<unknown>): Promise<CniInvokeError> {
 const singlePlugin = (over: Record<string, unknown>) => JSON.stringify({ cniVersion: '1.1.0', name: 'blue', type: 'vxmesh-cni', vni: 100, mtu: 1450, ...over });
 
 beforeAll(async () => {
+  await run(['bash', path.join(REPO, 'build/cni-plugin.sh')], { timeoutMs: 300_000 }); // current with cni/
   for (const ns of [NODE, VM1, VM2]) await run(['ip', 'netns', 'add', ns]);
   await ip(NODE, ['link', 'add', 'vxb100', 'mtu', '1450', 'type', 'bridge']);
   await ip(NODE, ['link', 'set', 'vxb100', 'up']);

@@ -87,6 +87,7 @@ describe('deploy/chart: helm lint and helm template', () => {
         imagePullSecrets: [{ name: 'regcred' }],
         agent: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'vm', effect: 'NoSchedule' }], nodeSelector: { 'vxmesh.io/overlay': 'true' }, priorityClassName: 'vxmesh-node', resources: { requests: { cpu: '100m' }, limits: null } },
         controller: { replicas: 3, nodeSelector: { 'node-role.kubernetes.io/control-plane': 'true' }, priorityClassName: '' },
+        cni: { binDir: '/var/lib/rancher/rke2/data/cni' },
       }),
     }));
     expect(images(objs)).toEqual(['registry.example.com:5000/ghcr.io/vxmesh/vxmesh:0.2.0-rc1', 'registry.example.com:5000/ghcr.io/vxmesh/vxmesh:0.2.0-rc1']);
@@ -99,6 +100,9 @@ describe('deploy/chart: helm lint and helm template', () => {
     expect(agent.containers[0].imagePullPolicy).toBe('Always');
     for (const s of [agent, controller]) expect(s.imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(one(objs, 'Deployment', 'vxmesh-controller').spec.replicas).toBe(3);
+    const cniBin = (spec: ReturnType<typeof podSpec>) => spec.volumes.find((v: Obj) => v.name === spec.initContainers[0].volumeMounts[0].name).hostPath.path;
+    expect(cniBin(agent)).toBe('/var/lib/rancher/rke2/data/cni'); // cni.binDir: where the init container installs the plugin
+    expect(agent.initContainers[0].image).toBe(agent.containers[0].image);
     expect(controller.priorityClassName).toBeUndefined();
     expect(controller.tolerations).toEqual([{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }]);
     // Defaults next to it: every taint tolerated, the critical classes, no pull secrets.
@@ -106,6 +110,7 @@ describe('deploy/chart: helm lint and helm template', () => {
     expect(podSpec(d, 'DaemonSet').tolerations).toEqual([{ operator: 'Exists' }]);
     expect([podSpec(d, 'DaemonSet').priorityClassName, podSpec(d, 'Deployment').priorityClassName]).toEqual(['system-node-critical', 'system-cluster-critical']);
     expect(podSpec(d, 'DaemonSet').imagePullSecrets).toBeUndefined();
+    expect(cniBin(podSpec(d, 'DaemonSet'))).toBe('/opt/cni/bin');
   });
 
   it('the release namespace is the agent\'s identity in the admission policy and the RBAC subjects', () => {

@@ -7,8 +7,10 @@
  * pod specs mount what the README says, the image carries what the agent runs) stay here too.
  * The admission policy and RBAC are proven with real ServiceAccount tokens in rbac.test.ts.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_TOOLS } from '../../src/agent/preflight.js';
@@ -125,6 +127,67 @@ describe('deploy/ manifests', () => {
     const src = readdirSync(join(SRC, 'dataplane'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts'))
       .map((f) => readFileSync(join(SRC, 'dataplane', f), 'utf8')).join('\n');
     for (const m of ['/run/netns', '/run/vxmesh-dhcp']) expect(src, `the dataplane code uses ${m}`).toContain(m);
+  });
+
+  it("installs the CNI plugin into the host's CNI bin dir before the agent starts: the image's Go binary, copied under a temporary name and renamed", () => {
+    const spec = podSpec('DaemonSet', 'vxmesh-agent');
+    expect(spec.initContainers.map((c: Doc) => c.name)).toEqual(['install-cni']);
+    const init = spec.initContainers[0];
+    expect(init.image).toBe(spec.containers[0].image);
+    const volumes = Object.fromEntries(spec.volumes.map((v: Doc) => [v.name, v.hostPath?.path]));
+    const mount = init.volumeMounts.find((m: Doc) => volumes[m.name] === '/opt/cni/bin'); // Harvester's Multus looks there
+    expect(mount, 'the init container mounts the host CNI bin dir').toBeDefined();
+    expect(spec.containers[0].volumeMounts.map((m: Doc) => m.name)).not.toContain(mount.name); // the agent itself does not
+    // Where the image has the plugin: the final stage's WORKDIR + the COPY from the Go stage, which runs build/cni-plugin.sh.
+    const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const workdir = /^WORKDIR (\S+)$/m.exec(runtime)![1]!;
+    const copy = /^COPY --from=(\S+) \S+\/vxmesh-cni (\S+)$/m.exec(runtime)!;
+    expect(dockerfile).toMatch(new RegExp(`^FROM golang:\\S+ AS ${copy[1]}\\n(?:.*\\n)*?RUN .*bash build/cni-plugin.sh$`, 'm'));
+    const inImage = join(workdir, copy[2]!);
+    expect(inImage).toBe('/opt/vxmesh/cni/vxmesh-cni');
+    // The command: cp to a temporary name in the same directory, then rename onto the final name (atomic).
+    expect(init.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    const script: string = init.command[2];
+    const dir = mount.mountPath;
+    const steps = script.split('&&').map((x: string) => x.trim());
+    const tmp = /^cp (\S+) (\S+)$/.exec(steps[0])!;
+    expect(tmp[1]).toBe(inImage);
+    expect(tmp[2]!.startsWith(`${dir}/`) && tmp[2] !== `${dir}/vxmesh-cni`).toBe(true);
+    expect(steps.at(-1)).toBe(`mv -f ${tmp[2]} ${dir}/vxmesh-cni`);
+    expect(script.split(`${dir}/vxmesh-cni`).length - 1, 'the final name is written only by the rename').toBe(1);
+  });
+
+  it('the install script, run by /bin/sh with its two directories mapped to temporary ones, replaces the plugin by rename: an open old plugin keeps its bytes (control: copying in place changes them)', () => {
+    const spec = podSpec('DaemonSet', 'vxmesh-agent');
+    const init = spec.initContainers[0];
+    const hostDir: string = init.volumeMounts[0].mountPath;
+    const source = /^cp (\S+) /.exec(init.command[2])![1]!;
+    const root = mkdtempSync(join(tmpdir(), 'vxm-cni-install-'));
+    try {
+      const image = join(root, 'image');
+      const host = join(root, 'host');
+      for (const d of [image, host]) mkdirSync(d);
+      const plugin = join(host, 'vxmesh-cni');
+      const script = init.command[2].replaceAll(dirname(source), image).replaceAll(hostDir, host);
+      writeFileSync(join(image, basename(source)), 'new plugin');
+      writeFileSync(plugin, 'old plugin');
+      const running = openSync(plugin, 'r'); // a runtime executing the old plugin
+      execFileSync(init.command[0], [init.command[1], script]);
+      expect(readFileSync(plugin, 'utf8')).toBe('new plugin');
+      expect(statSync(plugin).mode & 0o777).toBe(0o755);
+      expect(readdirSync(host)).toEqual(['vxmesh-cni']); // no temporary file left behind
+      expect(readFileSync(running, 'utf8')).toBe('old plugin');
+      closeSync(running);
+      // Control: the same check sees an in-place copy.
+      const open = openSync(plugin, 'r');
+      writeFileSync(join(image, basename(source)), 'other plugin');
+      execFileSync('cp', [join(image, basename(source)), plugin]);
+      expect(readFileSync(open, 'utf8')).toBe('other plugin');
+      closeSync(open);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('runs two controller replicas that elect a leader', () => {

@@ -1,0 +1,3 @@
+module vxmesh.io/cni
+
+go 1.22
