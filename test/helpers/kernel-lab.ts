@@ -11,6 +11,7 @@ import { gatewayMac, names } from '../../src/dataplane/names.js';
 import { run } from '../../src/util/exec.js';
 import type { PortBinding } from '../../src/dataplane/port-binding.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
+import { unmountBpffs } from './bpffs.js';
 
 export interface NetDef {
   key: string;
@@ -151,4 +152,16 @@ export async function reconcileAllNodes(lab: Lab, dp: (node: string) => Dataplan
     total += r.changes;
   }
   return total;
+}
+
+/**
+ * After a test: closes every node's dataplane (a stopped agent), destroys the lab and unmounts the bpffs
+ * mounts, emptying both maps; the caller drops its lab reference.
+ */
+export async function teardownNodes(lab: Lab | undefined, planes: Map<string, Dataplane>, bpffs: Map<string, string>): Promise<void> {
+  for (const p of planes.values()) await p.close();
+  planes.clear();
+  await lab?.destroy();
+  for (const dir of bpffs.values()) await unmountBpffs(dir);
+  bpffs.clear();
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
-import { Lab, ping, sh, NODE_IPS, reconcileAllNodes } from '../helpers/kernel-lab.js';
-import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
+import { Lab, ping, sh, NODE_IPS, reconcileAllNodes, teardownNodes } from '../helpers/kernel-lab.js';
+import { mountBpffs } from '../helpers/bpffs.js';
 import { createBpfDataplane, probeBpf, PinnedMaps, statPackets, type Verdict } from '../../src/dataplane/bpf/index.js';
 import type { BpfInspectData } from '../../src/dataplane/bpf/inspect.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
@@ -56,12 +56,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const p of planes.values()) await p.close();
-  planes.clear();
-  await lab?.destroy();
+  await teardownNodes(lab, planes, bpffs);
   lab = undefined;
-  for (const dir of bpffs.values()) await unmountBpffs(dir);
-  bpffs.clear();
 });
 
 describe('bpf dataplane', () => {

@@ -8,8 +8,8 @@
  * the same programs and maps.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, ping, startServer, ask, sh, EXT_IP, reconcileAllNodes } from '../helpers/kernel-lab.js';
-import { mountBpffs, unmountBpffs } from '../helpers/bpffs.js';
+import { Lab, ping, startServer, ask, sh, EXT_IP, reconcileAllNodes, teardownNodes } from '../helpers/kernel-lab.js';
+import { mountBpffs } from '../helpers/bpffs.js';
 import { createKernelDataplane } from '../../src/dataplane/kernel/index.js';
 import { createBpfDataplane } from '../../src/dataplane/bpf/index.js';
 import type { Dataplane, DataplaneMode } from '../../src/dataplane/dataplane.js';
@@ -46,12 +46,8 @@ describe.each(['kernel', 'bpf'] as DataplaneMode[])('%s dataplane: what both mod
   const reconcileAll = (): Promise<number> => reconcileAllNodes(lab!, dp);
 
   afterEach(async () => {
-    for (const p of planes.values()) await p.close();
-    planes.clear();
-    await lab?.destroy();
+    await teardownNodes(lab, planes, bpffs);
     lab = undefined;
-    for (const dir of bpffs.values()) await unmountBpffs(dir);
-    bpffs.clear();
   });
 
   it('keeps two tenants with the same CIDR and IPs apart, and NATs egress only where natOutgoing is set', async () => {
