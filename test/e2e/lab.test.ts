@@ -27,10 +27,12 @@ const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean)
 /** Every agent of the lab serves /healthz, /readyz and /metrics here (VXMESH_HEALTH_PORT, inherited through the lab CLI). */
 const HEALTH = 19441;
 /**
- * Pings lost at 10 ms during a live migration in the lab, median of three (README, Performance): the bench
- * measures bpf 8-9, kernel 22-25 on a quiet machine; the suite runs on a busy shared one.
+ * Pings lost at 10 ms during a live migration in the lab, median of three (README, Performance): a bound
+ * that catches a regression (before the link watch, bpf lost ~130), not a speed target — the bench
+ * measures bpf 6, kernel 21 on a quiet machine; the suite runs on a busy shared one, where bpf medians
+ * ranged 10-31 on 2026-12-01.
  */
-const MIGRATION_LOST = { bpf: 20, kernel: 50 } as Record<string, number>;
+const MIGRATION_LOST = { bpf: 40, kernel: 50 } as Record<string, number>;
 
 describe.each(MODES)('the demo lab in %s mode', (mode) => {
   let lab: TestLab;
