@@ -196,14 +196,33 @@ describe.each(MODES)('gateway injection and flooding in %s mode', (mode) => {
     const router = `vxmr-${lab.node(1)}-100`;
     const flush = (ns: string) => ['guard_vteps', 'guard_node', 'guard_ports'].map((set) => `ip netns exec ${ns} nft flush set inet vxmesh ${set}`).join(' && ');
     const send = `ip netns exec ${lab.netns('vm-a1')} socat -u FILE:${file} UDP:198.18.0.13:4789`;
+    // The agent may still put a set back between the flush and the send (a pass every 2 s; on a loaded
+    // machine the window is tens of ms): the layer it restored then counts the drop, which the attempt
+    // shows, and the attempt is made again (at most 3). A drop no guard counted fails at once.
+    const drops = async () => ({ node: await nodeGuardDrops(lab, 1), router: await routerGuardDrops(lab, 1, 100) });
+    const restored = () => waitFor('the agent restoring the router guard', async () => (await routerGuardDrops(lab, 1, 100, true)) > 0, 15_000, 200);
     try {
-      const nodeBefore = await nodeGuardDrops(lab, 1);
-      const routerOnly = await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${send}`]));
-      expect(routerOnly).toBe(0);
-      expect(await nodeGuardDrops(lab, 1)).toBe(nodeBefore + 1);
-      await waitFor('the agent restoring the router guard', async () => (await routerGuardDrops(lab, 1, 100, true)) > 0, 15_000, 200);
-      const both = await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${flush(lab.netns(lab.node(1)))} && ${send}`]));
-      expect(both).toBe(1);
+      let nodeAlone = false;
+      for (let i = 0; i < 3 && !nodeAlone; i++) {
+        await restored();
+        const before = await drops();
+        expect(await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${send}`]))).toBe(0);
+        const after = await drops();
+        nodeAlone = after.node === before.node + 1;
+        if (!nodeAlone) expect(after.router, 'dropped by no guard at all').toBe(before.router + 1);
+      }
+      expect(nodeAlone, 'the node guard alone dropped it in one of 3 attempts').toBe(true);
+      let through = false;
+      for (let i = 0; i < 3 && !through; i++) {
+        await restored();
+        const before = await drops();
+        through = (await echoesAtB2(lab, 4500, () => run(['bash', '-c', `${flush(router)} && ${flush(lab.netns(lab.node(1)))} && ${send}`]))) === 1;
+        if (!through) {
+          const after = await drops();
+          expect(after.node + after.router, 'no echo, yet no guard counted a drop').toBeGreaterThan(before.node + before.router);
+        }
+      }
+      expect(through, 'with both layers emptied the frame reached vm-b2 in one of 3 attempts').toBe(true);
     } finally {
       await run(['rm', '-f', file]);
     }
