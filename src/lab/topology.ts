@@ -93,6 +93,8 @@ export async function plugPort(nodeNetns: string, port: string, bridge: string, 
     await run(['ip', 'link', 'set', bridge, 'up'], { netns: nodeNetns });
   }
   await run(['ip', 'link', 'set', port, 'master', bridge], { netns: nodeNetns });
+  // As vxmesh-cni does: the host end gets no IPv6 link-local, so the node sends nothing IPv6 into the VM.
+  await run(['ip', 'link', 'set', port, 'addrgenmode', 'none'], { netns: nodeNetns, allowFailure: true });
   await run(['ip', 'link', 'set', port, 'up'], { netns: nodeNetns });
 }
 

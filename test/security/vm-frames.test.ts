@@ -164,6 +164,17 @@ describe.each(['bpf', 'kernel'] as Mode[])('%s mode: a VM speaks only as itself,
     expect(after).toBeGreaterThanOrEqual(before + 2);
   });
 
+  it('the node itself speaks no IPv6 into the network: no device vxmesh made (bridge, gateway legs, tunnel, VM port) has an IPv6 address', async () => {
+    const v6 = async (ns: string) => (JSON.parse((await sh(ns, ['ip', '-j', '-6', 'addr', 'show'])).stdout) as Array<{ ifname: string; addr_info: unknown[] }>)
+      .filter((l) => l.ifname !== 'lo' && l.addr_info.length > 0).map((l) => l.ifname);
+    const router = names.routerNetns(lab.nodeName('n1'), A.vni);
+    // positive control: the namespaces do run IPv6 (the node's uplink, like the VM's NIC, has its link-local)
+    expect(await v6(n1())).toContain('vxmu0');
+    expect((await v6(n1())).filter((d) => d !== 'vxmu0')).toEqual([]);
+    expect(await v6(router)).toEqual([]);
+    expect(await v6(lab.vmNs('a3'))).toEqual(['eth0']);
+  });
+
   it('drops TCP and UDP from 0.0.0.0 while a DHCP discover (UDP 68 -> 67) from 0.0.0.0 passes', async () => {
     const cap = await startCapture(lab.vmNs('a3'), 'udp or tcp');
     await scapySend(lab.vmNs('a1'), [

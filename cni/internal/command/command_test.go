@@ -35,6 +35,7 @@ func (u untouched) ContainerIP(string, []string) error {
 	u.fail()
 	return nil
 }
+func (u untouched) HasIPv6() bool { u.fail(); return false }
 func (u untouched) DeleteHostLink(string) (bool, error) {
 	u.fail()
 	return false, nil

@@ -173,6 +173,13 @@ func (Node) ContainerIP(netns string, args []string) error {
 	return err
 }
 
+// HasIPv6 tells whether the node's kernel runs IPv6 (a kernel booted with ipv6.disable=1 has no
+// /proc/sys/net/ipv6, and `addrgenmode` fails there).
+func (Node) HasIPv6() bool {
+	_, err := os.Stat("/proc/sys/net/ipv6")
+	return err == nil
+}
+
 // DeleteHostLink deletes a node-side link; true if it existed.
 func (Node) DeleteHostLink(name string) (bool, error) {
 	r, _ := run([]string{"ip", "link", "del", "dev", name}, "", true)

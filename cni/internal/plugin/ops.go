@@ -21,6 +21,7 @@ type Node interface {
 	HostBatch(lines []string) error
 	ContainerIP(netns string, args []string) error
 	DeleteHostLink(name string) (bool, error)
+	HasIPv6() bool
 }
 
 func aliasOf(env *cnienv.Env) (string, error) {
@@ -78,7 +79,7 @@ func Add(n Node, conf *config.NetConf, env *cnienv.Env) (*config.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	plan := PlanAdd(conf, env, alias, vmMAC, RandomMAC(), stale != nil)
+	plan := PlanAdd(conf, env, alias, vmMAC, RandomMAC(), HostFacts{StalePort: stale != nil, IPv6: n.HasIPv6()})
 	err = n.HostBatch(plan.Host)
 	if err == nil {
 		err = n.ContainerIP(env.Netns, plan.Container)

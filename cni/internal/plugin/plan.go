@@ -64,12 +64,21 @@ type AddPlan struct {
 	Result    config.Result
 }
 
+// HostFacts are what ADD read from the node before planning.
+type HostFacts struct {
+	// StalePort: a port of this attachment is left by an ADD that failed half-way.
+	StalePort bool
+	// IPv6: the node's kernel runs IPv6 (the host end then gets no link-local address: the node never
+	// sends router solicitations or MLD reports into the VM).
+	IPv6 bool
+}
+
 // PlanAdd decides ADD from its inputs. Pure (apart from the random MACs it is given).
-func PlanAdd(conf *config.NetConf, env *cnienv.Env, alias, vmMAC, hostMAC string, stalePort bool) AddPlan {
+func PlanAdd(conf *config.NetConf, env *cnienv.Env, alias, vmMAC, hostMAC string, facts HostFacts) AddPlan {
 	port := binding.HostPortName(env.ContainerID, env.Ifname)
 	mtu := strconv.Itoa(conf.MTU)
 	var host []string
-	if stalePort {
+	if facts.StalePort {
 		host = append(host, "link del dev "+port)
 	}
 	host = append(host,
@@ -77,8 +86,11 @@ func PlanAdd(conf *config.NetConf, env *cnienv.Env, alias, vmMAC, hostMAC string
 		// The binding first: the port must never sit in the bridge unbound-but-plausible.
 		"link set dev "+port+" alias "+alias,
 		"link set dev "+port+" master "+conf.Bridge,
-		"link set dev "+port+" up",
 	)
+	if facts.IPv6 {
+		host = append(host, "link set dev "+port+" addrgenmode none")
+	}
+	host = append(host, "link set dev "+port+" up")
 	withMTU := 0
 	if spec.CompareVersions(conf.CNIVersion, "1.1.0") >= 0 {
 		withMTU = conf.MTU

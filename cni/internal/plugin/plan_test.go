@@ -37,12 +37,13 @@ var env = &cnienv.Env{Command: "ADD", ContainerID: "c0ffee", Netns: "/var/run/ne
 	Args: cnienv.Args{PodNamespace: "tenant-a", PodName: "virt-launcher-vm-a1-x7k2p"}}
 
 func TestPlanAddMakesThePairWithMTUAndMACAndBindsBeforeTheBridge(t *testing.T) {
-	p := PlanAdd(parse(t, netconf("1.1.0", "")), env, alias, vmMAC, hostMAC, false)
+	p := PlanAdd(parse(t, netconf("1.1.0", "")), env, alias, vmMAC, hostMAC, HostFacts{IPv6: true})
 	port := binding.HostPortName("c0ffee", "pod1234")
 	want := []string{
 		"link add " + port + " mtu 1450 address " + hostMAC + " type veth peer name pod1234 mtu 1450 address " + vmMAC + " netns /var/run/netns/x",
 		"link set dev " + port + " alias " + alias,
 		"link set dev " + port + " master vxb100",
+		"link set dev " + port + " addrgenmode none",
 		"link set dev " + port + " up",
 	}
 	if p.Port != port || !reflect.DeepEqual(p.Host, want) || !reflect.DeepEqual(p.Container, []string{"link", "set", "dev", "pod1234", "up"}) {
@@ -53,10 +54,10 @@ func TestPlanAddMakesThePairWithMTUAndMACAndBindsBeforeTheBridge(t *testing.T) {
 	if string(got) != wantResult {
 		t.Errorf("result %s\nwant   %s", got, wantResult)
 	}
-	if stale := PlanAdd(parse(t, netconf("1.0.0", "")), env, "a", "m", "h", true); stale.Host[0] != "link del dev "+port || len(stale.Host) != 5 {
+	if stale := PlanAdd(parse(t, netconf("1.0.0", "")), env, "a", "m", "h", HostFacts{StalePort: true}); stale.Host[0] != "link del dev "+port || len(stale.Host) != 5 {
 		t.Errorf("a stale port is deleted first: %v", stale.Host)
 	}
-	if r, _ := json.Marshal(PlanAdd(parse(t, netconf("1.0.0", "")), env, "a", "m", "h", false).Result.Interfaces[0]); string(r) != `{"name":"`+port+`","mac":"h"}` {
+	if r, _ := json.Marshal(PlanAdd(parse(t, netconf("1.0.0", "")), env, "a", "m", "h", HostFacts{}).Result.Interfaces[0]); string(r) != `{"name":"`+port+`","mac":"h"}` {
 		t.Errorf("1.0 results carry no mtu: %s", r)
 	}
 }
@@ -103,7 +104,7 @@ func TestRandomMACIsLocalUnicast(t *testing.T) {
 
 func TestCheckProblemsPassesOnWhatAddMadeAndNamesEveryDifference(t *testing.T) {
 	c11 := parse(t, netconf("1.1.0", ""))
-	p := PlanAdd(c11, env, alias, vmMAC, hostMAC, false)
+	p := PlanAdd(c11, env, alias, vmMAC, hostMAC, HostFacts{})
 	prev, _ := json.Marshal(p.Result)
 	c := parse(t, netconf("1.1.0", `,"prevResult":`+string(prev)))
 	host := &links.Link{Kind: "veth", Master: "vxb100", Up: true, MTU: 1450, Alias: alias}

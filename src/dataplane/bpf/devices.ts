@@ -10,6 +10,7 @@ import type { NodeIntent } from '../../intent/types.js';
 import type { LinkInfo } from '../netlink/link.js';
 import { names } from '../names.js';
 import { vmPortsByVni } from '../vm-ports.js';
+import { ipv6Silence, namespaceHasIpv6 } from '../netlink/ipv6-silence.js';
 import type { NodeEnv } from './desired.js';
 
 export const VXLAN_OVERHEAD = 50;
@@ -32,6 +33,9 @@ export function wantedVxe(intent: NodeIntent): Map<string, { port: number; mtu: 
 export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[] {
   const steps: DeviceStep[] = [];
   const wanted = wantedVxe(intent);
+  const ipv6 = namespaceHasIpv6(links);
+  const silence = (name: string, have: LinkInfo | undefined, reason: string, upPlanned = false) =>
+    ipv6Silence(name, have, ipv6, upPlanned).map((a) => ({ argv: ['ip', ...a], reason }));
   for (const l of links) {
     if (/^vxl\d+$/.test(l.name)) steps.push({ argv: ['ip', 'link', 'del', l.name], reason: 'per-VNI vxlan device of kernel mode holds the VTEP port' });
     if (/^vxe\d+$/.test(l.name) && !wanted.has(l.name)) steps.push({ argv: ['ip', 'link', 'del', l.name], reason: 'VTEP port no longer used' });
@@ -40,6 +44,7 @@ export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[]
     const have = links.find((l) => l.name === name);
     const create = [
       { argv: ['ip', 'link', 'add', name, 'mtu', String(w.mtu), 'type', 'vxlan', 'external', 'dstport', String(w.port), 'nolearning'], reason: `${name} missing` },
+      ...silence(name, undefined, `${name} created`),
       { argv: ['ip', 'link', 'set', name, 'up'], reason: `${name} created` },
     ];
     if (!have) {
@@ -52,6 +57,7 @@ export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[]
       continue;
     }
     if (have.mtu !== w.mtu) steps.push({ argv: ['ip', 'link', 'set', name, 'mtu', String(w.mtu)], reason: `${name} mtu ${have.mtu} -> ${w.mtu}` });
+    steps.push(...silence(name, have, `${name} speaks IPv6`, !have.up));
     if (!have.up) steps.push({ argv: ['ip', 'link', 'set', name, 'up'], reason: `${name} down` });
   }
   return steps;

@@ -17,6 +17,7 @@ import { routedNetworks, vniOf, type LocalNetwork } from './networks.js';
 import { allocateTransits, transit, transitIndexOf, type Transit } from './transit.js';
 import { nodeGatewayTable, routerTable, GATEWAY_TABLE } from './nft-rules.js';
 import { gatewayGuard, type GatewayGuard } from './guard.js';
+import { ipv6Silence, namespaceHasIpv6 } from '../netlink/ipv6-silence.js';
 
 export interface RouterObserved {
   ns: string;
@@ -92,6 +93,7 @@ function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Tran
     { node: names.routerOuter(vni), inner: names.routerUplink, addr: t.nodeAddr },
   ];
   const fresh = new Set<string>();
+  const ipv6 = namespaceHasIpv6(obs.node.links);
   for (const leg of legs) {
     let have = nLinks.get(leg.node);
     if (have && !rLinks.has(leg.inner)) {
@@ -104,9 +106,11 @@ function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Tran
       fresh.add(leg.inner);
       if (leg.master) out.push(nodeCh(Phase.links, ['link', 'set', leg.node, 'master', leg.master], 'veth missing'));
       if (leg.addr) out.push(nodeCh(Phase.links, ['addr', 'add', leg.addr, 'dev', leg.node], 'veth missing'));
+      for (const a of ipv6Silence(leg.node, undefined, ipv6)) out.push(nodeCh(Phase.links, a, 'veth missing'));
       out.push(nodeCh(Phase.links, ['link', 'set', leg.node, 'up'], 'veth missing'));
       continue;
     }
+    for (const a of ipv6Silence(leg.node, have, ipv6, !have.up)) out.push(nodeCh(Phase.links, a, 'veth speaks IPv6'));
     if (leg.mtu && have.mtu !== leg.mtu) out.push(nodeCh(Phase.links, ['link', 'set', leg.node, 'mtu', String(leg.mtu)], `mtu differs: ${have.mtu} -> ${leg.mtu}`));
     if (leg.master && have.master !== leg.master) out.push(nodeCh(Phase.links, ['link', 'set', leg.node, 'master', leg.master], `master differs: ${have.master ?? 'none'} -> ${leg.master}`));
     if (leg.addr) out.push(...addrChanges(have.addrs, leg.addr, leg.node, (a, why) => nodeCh(Phase.links, a, why)));
@@ -121,9 +125,11 @@ function planRouter(obs: GatewayObserved, node: string, n: LocalNetwork, t: Tran
   if (gw?.mac?.toLowerCase() !== gwMac) out.push(rCh(['link', 'set', names.routerInner, 'address', gwMac], 'gateway MAC differs'));
   if (gw && gw.mtu !== n.mtu) out.push(rCh(['link', 'set', names.routerInner, 'mtu', String(n.mtu)], `gw0 mtu differs: ${gw.mtu} -> ${n.mtu}`));
   out.push(...addrChanges(gw?.addrs ?? [], `${n.gateway}/${n.prefixLen}`, names.routerInner, rCh));
+  for (const a of ipv6Silence(names.routerInner, gw, ipv6, !gw?.up)) out.push(rCh(a, 'gw0 speaks IPv6'));
   if (!gw?.up) out.push(rCh(['link', 'set', names.routerInner, 'up'], 'gw0 down'));
   const up = fresh.has(names.routerUplink) ? undefined : rLinks.get(names.routerUplink);
   out.push(...addrChanges(up?.addrs ?? [], t.routerAddr, names.routerUplink, rCh));
+  for (const a of ipv6Silence(names.routerUplink, up, ipv6, !up?.up)) out.push(rCh(a, 'up0 speaks IPv6'));
   if (!up?.up) out.push(rCh(['link', 'set', names.routerUplink, 'up'], 'up0 down'));
   const def = r?.routes.find((x) => x.dst === 'default');
   if (!up || def?.via !== t.nodeIp || def?.dev !== names.routerUplink) {

@@ -9,6 +9,7 @@ import type { LinkInfo } from '../netlink/link.js';
 import { Phase, type Change } from '../netlink/change.js';
 import { names } from '../names.js';
 import { vniOf } from '../gateway/networks.js';
+import { ipv6Silence, namespaceHasIpv6 } from '../netlink/ipv6-silence.js';
 
 export interface VxlanWant {
   vni: number;
@@ -53,6 +54,7 @@ export function planVxlans(links: LinkInfo[], intent: NodeIntent): VxlanPlan {
   const fresh = new Set<number>();
   const byName = new Map(links.map((l) => [l.name, l]));
   const wanted = wantedVxlans(intent);
+  const ipv6 = namespaceHasIpv6(links);
   for (const w of wanted) {
     const dev = names.vxlan(w.vni);
     const br = names.bridge(w.vni);
@@ -71,6 +73,7 @@ export function planVxlans(links: LinkInfo[], intent: NodeIntent): VxlanPlan {
         ch(['link', 'add', dev, 'mtu', String(w.mtu), 'type', 'vxlan', 'id', String(w.vni), 'dstport', String(w.port), 'local', w.local, 'dev', w.dev, 'nolearning', 'proxy'], 'vxlan missing'),
         ch(['link', 'set', dev, 'master', br], 'vxlan missing'),
         ch(['link', 'set', 'dev', dev, 'type', 'bridge_slave', 'learning', 'off'], 'vxlan missing'),
+        ...ipv6Silence(dev, undefined, ipv6).map((a) => ch(a, 'vxlan missing')),
         ch(['link', 'set', dev, 'up'], 'vxlan missing'),
       );
       continue;
@@ -80,6 +83,7 @@ export function planVxlans(links: LinkInfo[], intent: NodeIntent): VxlanPlan {
     if (have.master !== br || have.portLearning !== false) {
       changes.push(ch(['link', 'set', 'dev', dev, 'type', 'bridge_slave', 'learning', 'off'], 'bridge-port learning on'));
     }
+    for (const a of ipv6Silence(dev, have, ipv6, !have.up)) changes.push(ch(a, 'vxlan speaks IPv6'));
     if (!have.up) changes.push(ch(['link', 'set', dev, 'up'], 'link down'));
   }
   const keep = new Set(wanted.map((w) => w.vni));

@@ -51,6 +51,8 @@ export interface LinkInfo {
   mac?: string;
   /** IPv4 addresses in CIDR form. */
   addrs: string[];
+  /** IPv6 addresses in CIDR form (vxmesh's own devices should have none: ipv6-silence.ts). */
+  ipv6Addrs?: string[];
   vxlan?: VxlanAttrs;
   /** Interface alias (IFLA_IFALIAS): a VM port's out-of-band binding, see port-binding.ts. */
   alias?: string;
@@ -74,6 +76,7 @@ export function parseLinks(json: unknown): LinkInfo[] {
       mac: l.address,
       ...(l.ifalias ? { alias: l.ifalias } : {}),
       addrs: l.addr_info.filter((a) => a.family === 'inet' && a.local).map((a) => `${a.local}/${a.prefixlen ?? 32}`),
+      ipv6Addrs: l.addr_info.filter((a) => a.family === 'inet6' && a.local).map((a) => `${a.local}/${a.prefixlen ?? 128}`),
     };
     if (kind === 'vxlan') {
       info.vxlan = {
