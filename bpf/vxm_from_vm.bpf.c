@@ -21,7 +21,9 @@
  *  2. ARP requests for a known address: answered in place, sent back out of this port (arp-answered).
  *  3. Broadcast/multicast (VM ports): one clone per peer VTEP to vxe0 (flooded), then the local bridge;
  *     DHCP (UDP to 67/68) only to the local bridge: the local router namespace answers it.
- *  4. Unicast to a remote endpoint: tunnel key + redirect to vxe0 (forwarded-tunnel); to a local
+ *  4. Unicast to a remote endpoint: encapsulated here and redirected to the uplink (forwarded-tunnel and
+ *     encap-native, encap.h), or, when the native path cannot take it, tunnel key + redirect to vxe0
+ *     (forwarded-tunnel and encap-fallback); to a local
  *     endpoint on its bound port: bpf_redirect_peer (forwarded-local); anything else (the gateway MAC,
  *     unknown MACs, endpoints without a bound port): the kernel bridge (passed-to-kernel), whose own
  *     learning (only of frames admitted above) serves the gateway's replies.
@@ -78,6 +80,7 @@
 #include "include/tunnel.h"
 #include "include/policy.h"
 #include "include/dhcp.h"
+#include "include/encap.h"
 
 /* What the anti-spoofing check found out about the sender. */
 struct vxm_src {
@@ -216,10 +219,21 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 	}
 	if (ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep) {
 		__u32 remote = ep->remote_vtep;
+		int out = vxm_encap_native(skb, vni, remote);
 
+		if (out > 0) {
+			vxm_count(vni, VXM_V_FWD_TUNNEL, len);
+			vxm_count(vni, VXM_V_ENCAP_NATIVE, len);
+			return bpf_redirect(out, 0);
+		}
+		if (out == -VXM_E_ENCAP_BROKEN) {
+			vxm_count(vni, VXM_V_DROP_MALFORMED, len);
+			return TC_ACT_SHOT;
+		}
 		vxe = vxm_vxe_ifindex();
 		if (vxe && vxm_set_tunnel(skb, vni, remote) == 0) {
 			vxm_count(vni, VXM_V_FWD_TUNNEL, len);
+			vxm_count(vni, VXM_V_ENCAP_FALLBACK, len);
 			return bpf_redirect(vxe, 0);
 		}
 	} else if (ep && (ep->flags & VXM_EP_LOCAL) && ep->ifindex && ep->ifindex != skb->ifindex) {

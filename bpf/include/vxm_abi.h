@@ -42,6 +42,7 @@ enum vxm_port_flags {
 /* vxm_config flags */
 enum vxm_config_flags {
 	VXM_CFG_POLICY = 1, /* some endpoint of this node's networks is selected by a policy */
+	VXM_CFG_NATIVE_OFF = 2, /* native encapsulation turned off (VXMESH_NATIVE_ENCAP=off): every tunnelled frame takes vxe0 */
 };
 
 /* vxm_networks value flags */
@@ -74,7 +75,9 @@ enum vxm_verdict {
 	VXM_V_DROP_BCAST_RATE = 9,    /* broadcast/multicast over the VNI's replication budget: not replicated */
 	VXM_V_DROP_UNBOUND = 10,      /* from a VM port without a valid binding (VXM_PORT_UNBOUND) */
 	VXM_V_DROP_IPV6 = 11,         /* from a VM: IPv6, which vxmesh does not carry */
-	VXM_V__MAX = 12,
+	VXM_V_ENCAP_NATIVE = 12,      /* of forwarded-tunnel: encapsulated in TC and redirected to the uplink (encap.h) */
+	VXM_V_ENCAP_FALLBACK = 13,    /* of forwarded-tunnel: the native path could not take it: set_tunnel_key + vxe0 */
+	VXM_V__MAX = 14,
 };
 
 /* Reasons helpers return (negated); only entry points turn them into TC verdicts. Never reused. */
@@ -89,6 +92,8 @@ enum vxm_err {
 	VXM_E_POLICY = 8,
 	VXM_E_UNBOUND = 9,
 	VXM_E_IPV6 = 10,
+	VXM_E_NATIVE = 11,        /* encap.h: the native path cannot take the frame, vxe0 will */
+	VXM_E_ENCAP_BROKEN = 12,  /* encap.h: resized but not written: drop */
 };
 
 /* Policy verdicts counted per group in vxm_pol_stats (userspace mirror: abi.ts POLICY_VERDICTS). */
@@ -146,8 +151,13 @@ struct vxm_network {
 	__u32 cluster_id; /* FNV-1a of the ClusterNetwork name */
 	__u32 flags;      /* enum vxm_network_flags */
 	__be32 bcast_ip;  /* network order: the CIDR's directed broadcast (policy.h: unicast inside L2 broadcast) */
+	/* The underlay of the network's cluster network, for native encapsulation (encap.h); 0 = take vxe0. */
+	__be32 local_vtep;     /* network order: this node's VTEP address (the outer source) */
+	__u32 uplink_ifindex;  /* the cluster network's uplink: the FIB lookup's output device */
+	__be16 vtep_port;      /* network order: the VxLAN UDP port (outer destination) */
+	__u16 pad2;
 };
-_Static_assert(sizeof(struct vxm_network) == 28, "vxm_network size");
+_Static_assert(sizeof(struct vxm_network) == 40, "vxm_network size");
 
 struct vxm_vtep_key {
 	__u32 cluster_id;

@@ -73,7 +73,7 @@ describe('netlink parsing', () => {
       },
     }]);
     expect(l).toEqual({
-      name: 'vxl100', ifindex: 5, kind: 'vxlan', master: 'vxb100', up: true, mtu: 1450, mac: '52:9b:09:c9:ad:ae', addrs: ['10.0.0.1/24'],
+      name: 'vxl100', ifindex: 5, kind: 'vxlan', master: 'vxb100', up: true, mtu: 1450, mac: '52:9b:09:c9:ad:ae', addrs: ['10.0.0.1/24'], ipv6Addrs: ['fe80::1/64'],
       vxlan: { id: 100, local: '198.18.0.11', port: 4789, dev: 'vxmu0', learning: false, proxy: true, external: false }, portLearning: false,
     });
   });

@@ -28,6 +28,8 @@ export const VERDICTS = [
   'forwarded-local', 'forwarded-tunnel', 'arp-answered', 'dropped-unknown-vtep',
   'dropped-spoof', 'dropped-malformed', 'passed-to-kernel', 'flooded', 'dropped-policy', 'dropped-broadcast-rate',
   'dropped-unbound', 'dropped-ipv6',
+  // of forwarded-tunnel: which path encapsulated it (encap.h)
+  'encap-native', 'encap-fallback',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -35,6 +37,8 @@ export type Verdict = (typeof VERDICTS)[number];
 export const POLICY_VERDICTS = ['allowed', 'denied', 'replies'] as const;
 export type PolicyVerdict = (typeof POLICY_VERDICTS)[number];
 export const CFG_POLICY = 1;
+/** vxm_config flag: native encapsulation off, every tunnelled frame takes vxe0 (VXMESH_NATIVE_ENCAP=off). */
+export const CFG_NATIVE_OFF = 2;
 export const POL_ANY = 1;
 export const POL_MAX_RANGES = 16;
 
@@ -53,6 +57,7 @@ export const LAYOUTS = {
   vxm_network: koffi.struct('vxm_network', {
     gateway_ip: koffi.array('uint8_t', 4, 'Array'), gateway_mac: mac6, pad: pad2,
     bridge_ifindex: 'uint32_t', cluster_id: 'uint32_t', flags: 'uint32_t', bcast_ip: koffi.array('uint8_t', 4, 'Array'),
+    local_vtep: koffi.array('uint8_t', 4, 'Array'), uplink_ifindex: 'uint32_t', vtep_port: koffi.array('uint8_t', 2, 'Array'), pad2: 'uint16_t',
   }),
   vxm_vtep_key: koffi.struct('vxm_vtep_key', { cluster_id: 'uint32_t', ip: 'uint32_t' }),
   vxm_flood: koffi.struct('vxm_flood', { count: 'uint32_t', ips: koffi.array('uint32_t', VXM_MAX_PEERS, 'Array') }),

@@ -21,7 +21,7 @@ import { fillFromIntent } from './upgrade-fill.js';
 import { PinnedMaps, vniOfChange, type RefusedChange } from './maps.js';
 import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
 import { observedEndpoints } from './endpoints.js';
-import { nodeEnv, planDevices } from './devices.js';
+import { nativeEncapFrom, nodeEnv, planDevices } from './devices.js';
 import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
 import { reconcileShares } from './ct-shares.js';
@@ -159,7 +159,7 @@ export class BpfDataplane implements Dataplane {
       errors.push(...shares.errors.map((e) => ({ ...e, network: keyOf.get(e.vni) })));
       const observed = maps.readState();
       const seen = observedEndpoints(observed.vxm_endpoints);
-      const env = { ...nodeEnv(links, progs.hash), localPorts: seen.ports, remoteVteps: seen.remotes };
+      const env = { ...nodeEnv(links, progs.hash, nativeEncapFrom(process.env)), localPorts: seen.ports, remoteVteps: seen.remotes };
       const desired = desiredMaps(intent, env);
       if (early && desired.errors.length) return undefined;
       errors.push(...desired.errors);

@@ -9,7 +9,7 @@ import { directedBroadcast } from '../../util/ipv4.js';
 import {
   NET_MOVING, PORT_GATEWAY, PORT_UNBOUND, PORT_VM, VXM_MAX_PEERS, clusterId, encode, ipBytes, ipHost, macBytes, u32,
 } from './abi.js';
-import { CFG_POLICY } from './abi.js';
+import { CFG_NATIVE_OFF, CFG_POLICY } from './abi.js';
 import { policyTables } from './policy.js';
 import { endpointValue } from './endpoints.js';
 import { floodVteps } from '../../intent/flood.js';
@@ -36,6 +36,8 @@ export interface NodeEnv {
   remoteVteps?: Record<number, Record<string, number>>;
   /** Object build hash (kept in vxm_config so a restarted agent knows the pinned programs). */
   objectHash: number;
+  /** Native encapsulation (encap.h); false: every tunnelled frame takes vxe0. Default on. */
+  nativeEncap?: boolean;
 }
 
 export interface MapChange {
@@ -87,7 +89,8 @@ export function desiredMaps(intent: NodeIntent, env: NodeEnv): DesiredResult {
   }
   const policy = policyTables(intent, errors);
   Object.assign(s, policy.tables);
-  s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags: policy.enabled ? CFG_POLICY : 0, object_hash: env.objectHash })));
+  const flags = (policy.enabled ? CFG_POLICY : 0) | (env.nativeEncap === false ? CFG_NATIVE_OFF : 0);
+  s.vxm_config.set(hex(u32(0)), hex(encode('vxm_config', { vxe_ifindex: vxe, flags, object_hash: env.objectHash })));
   return { state: s, errors };
 }
 
@@ -110,6 +113,8 @@ function networkEntries(cn: ClusterNetworkIntent, net: NetworkIntent, env: NodeE
   put('vxm_networks', key, hex(encode('vxm_network', {
     gateway_ip: ipBytes(net.gateway), gateway_mac: macBytes(net.gatewayMac || gatewayMac(vni)), pad: [0, 0],
     bridge_ifindex: env.ifindex[names.bridge(vni)] ?? 0, cluster_id: cid, flags: moving ? NET_MOVING : 0, bcast_ip: ipBytes(directedBroadcast(net.cidr)),
+    // the underlay for native encapsulation; an uplink not found here leaves it to vxe0 (all zero)
+    ...underlay(cn, env),
   })));
   put('vxm_flood', key, hex(encode('vxm_flood', { count: flood.length, ips: padTo(flood, VXM_MAX_PEERS) })));
   put('vxm_arp', hex(encode('vxm_arp_key', { vni, ip: ipBytes(net.gateway) })),
@@ -132,6 +137,13 @@ function networkEntries(cn: ClusterNetworkIntent, net: NetworkIntent, env: NodeE
     put('vxm_endpoints', k, hex(encode('vxm_endpoint', v)));
   }
   return entries;
+}
+
+/** The vxm_network fields encap.h builds the outer headers from; zero (vxe0 only) without the uplink's ifindex. */
+function underlay(cn: ClusterNetworkIntent, env: NodeEnv): Record<string, unknown> {
+  const uplink = env.ifindex[cn.uplink] ?? 0;
+  if (!uplink) return { local_vtep: [0, 0, 0, 0], uplink_ifindex: 0, vtep_port: [0, 0], pad2: 0 };
+  return { local_vtep: ipBytes(cn.localVtep), uplink_ifindex: uplink, vtep_port: [cn.port >> 8, cn.port & 0xff], pad2: 0 };
 }
 
 function padTo(xs: number[], n: number): number[] {

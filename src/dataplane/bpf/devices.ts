@@ -64,8 +64,11 @@ export function planDevices(links: LinkInfo[], intent: NodeIntent): DeviceStep[]
 }
 
 /** The node facts for desiredMaps() (the agent adds what vxm_endpoints holds now: localPorts, remoteVteps). */
-export function nodeEnv(links: LinkInfo[], objectHash: number): NodeEnv {
+export function nodeEnv(links: LinkInfo[], objectHash: number, nativeEncap = true): NodeEnv {
   const ifindex: Record<string, number> = {};
   for (const l of links) ifindex[l.name] = l.ifindex;
-  return { ifindex, vmPorts: vmPortsByVni(links), objectHash };
+  return { ifindex, vmPorts: vmPortsByVni(links), objectHash, nativeEncap };
 }
+
+/** VXMESH_NATIVE_ENCAP=off turns native encapsulation off (encap.h): every tunnelled frame takes vxe0. */
+export const nativeEncapFrom = (env: NodeJS.ProcessEnv): boolean => env.VXMESH_NATIVE_ENCAP !== 'off';

@@ -80,12 +80,28 @@ export function inspectText(d: BpfInspectData): string {
     'Counters (packets)',
     table(['VNI', ...verdicts], [...byVni].sort((a, b) => a[0] - b[0]).map(([vni, c]) => [String(vni), ...verdicts.map((v) => String(c[v] ?? 0))])),
     '',
+    ...tunnelPathText(byVni),
     ...policyCounterText(d.policy ?? []),
     ...shareUseText(d.shares ?? []),
     '',
     'Same data, raw:',
     ...d.bpftool.map((c) => `  ${c}`),
   ].join('\n');
+}
+
+/** Which path the VNI's tunnelled frames took (encap.h): native in TC, or the vxe0 fallback. */
+function tunnelPathText(byVni: Map<number, Partial<Record<Verdict, number>>>): string[] {
+  const rows = [...byVni].filter(([, c]) => (c['encap-native'] ?? 0) + (c['encap-fallback'] ?? 0) > 0).sort((a, b) => a[0] - b[0]);
+  if (rows.length === 0) return [];
+  return [
+    'Tunnel egress path (packets of forwarded-tunnel)',
+    table(['VNI', 'NATIVE', 'FALLBACK-VXE', 'NATIVE%'], rows.map(([vni, c]) => {
+      const n = c['encap-native'] ?? 0;
+      const f = c['encap-fallback'] ?? 0;
+      return [String(vni), String(n), String(f), `${Math.round((100 * n) / (n + f))}%`];
+    })),
+    '',
+  ];
 }
 
 function portKind(flags: number): 'vm' | 'gateway' | 'unbound' {

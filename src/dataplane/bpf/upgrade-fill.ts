@@ -10,7 +10,7 @@ import type { NodeIntent } from '../../intent/types.js';
 import type { LinkInfo } from '../netlink/link.js';
 import { reconcileShares } from './ct-shares.js';
 import { desiredMaps, diffMaps } from './desired.js';
-import { nodeEnv } from './devices.js';
+import { nativeEncapFrom, nodeEnv } from './devices.js';
 import { observedEndpoints } from './endpoints.js';
 import { PinnedMaps } from './maps.js';
 
@@ -21,7 +21,7 @@ export function fillFromIntent(stagingDir: string, intent: NodeIntent, links: Li
     const shares = reconcileShares(maps.fd('vxm_ct'), intent);
     const observed = maps.readState();
     const seen = observedEndpoints(observed.vxm_endpoints);
-    const desired = desiredMaps(intent, { ...nodeEnv(links, hash), localPorts: seen.ports, remoteVteps: seen.remotes });
+    const desired = desiredMaps(intent, { ...nodeEnv(links, hash, nativeEncapFrom(process.env)), localPorts: seen.ports, remoteVteps: seen.remotes });
     const changes = diffMaps(observed, desired.state);
     const refused = maps.apply(changes);
     return shares.changes + changes.length - refused.length;
