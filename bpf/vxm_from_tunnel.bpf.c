@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vxm_from_tunnel: TC ingress of the collect-metadata vxlan device vxe0, i.e. decapsulated frames
- * from other nodes. Maps: vxm_networks, vxm_vteps, vxm_endpoints, policy maps (read); vxm_stats,
+ * vxm_from_tunnel: TC ingress of the collect-metadata vxlan device vxe0, i.e. frames from other nodes
+ * the kernel decapsulated: all that vxm_from_uplink (native decapsulation) does not take. Maps: vxm_networks, vxm_vteps, vxm_endpoints, policy maps (read); vxm_stats,
  * vxm_ct, vxm_pol_stats, vxm_endpoints (write: a migrated VM's move, 1a).
  *
  *  1. The outer source must be a member VTEP of the VNI's cluster network (vxm_vteps); unknown VNIs
@@ -27,39 +27,20 @@
 #include "include/parse.h"
 #include "include/stats.h"
 #include "include/policy.h"
+#include "include/tunnel_rx.h"
 
 /* Returns the VNI's network when the tunnel source is one of its cluster network's VTEPs. */
 static __always_inline int vxm_check_vtep(struct bpf_tunnel_key *key, struct vxm_network **out)
 {
 	__u32 vni = key->tunnel_id;
 	struct vxm_network *net = bpf_map_lookup_elem(&vxm_networks, &vni);
-	struct vxm_vtep_key vk = {};
 
 	if (!net)
 		return -VXM_E_UNKNOWN_VNI;
-	vk.cluster_id = net->cluster_id;
-	vk.ip = key->remote_ipv4;
-	if (!bpf_map_lookup_elem(&vxm_vteps, &vk))
+	if (!vxm_vtep_member(net, key->remote_ipv4))
 		return -VXM_E_UNKNOWN_VTEP;
 	*out = net;
 	return 0;
-}
-
-/* 1a: the MOVING endpoint `mac` spoke from `vtep`, its migration target: it runs there now. One whole-value
- * update (BPF_EXIST: never recreates an entry the agent deleted); races as in vxm_from_vm's header. */
-static __always_inline void vxm_learn_move(const struct vxm_network *net, __u32 vni, __u32 vtep, const __u8 *mac)
-{
-	struct vxm_endpoint_key key = { .vni = vni };
-	struct vxm_endpoint moved = { .remote_vtep = vtep, .ifindex = 0, .flags = VXM_EP_REMOTE | VXM_EP_MOVING, .next_vtep = vtep };
-	struct vxm_endpoint *ep;
-
-	if (!(net->flags & VXM_NET_MOVING) || vxm_mac_is_multicast(mac))
-		return;
-	vxm_mac_copy(key.mac, mac);
-	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
-	if (!ep || !(ep->flags & VXM_EP_MOVING) || ep->next_vtep != vtep || ep->remote_vtep == vtep)
-		return;
-	bpf_map_update_elem(&vxm_endpoints, &key, &moved, BPF_EXIST);
 }
 
 SEC("tc")

@@ -77,7 +77,9 @@ enum vxm_verdict {
 	VXM_V_DROP_IPV6 = 11,         /* from a VM: IPv6, which vxmesh does not carry */
 	VXM_V_ENCAP_NATIVE = 12,      /* of forwarded-tunnel: encapsulated in TC and redirected to the uplink (encap.h) */
 	VXM_V_ENCAP_FALLBACK = 13,    /* of forwarded-tunnel: the native path could not take it: set_tunnel_key + vxe0 */
-	VXM_V__MAX = 14,
+	VXM_V_DECAP_NATIVE = 14,      /* VxLAN to this node decapsulated on the uplink and delivered (of forwarded-local) */
+	VXM_V_DECAP_FALLBACK = 15,    /* VxLAN to this node left to vxe0 (GRO-merged, broadcast, ARP, ...: vxm_from_uplink) */
+	VXM_V__MAX = 16,
 };
 
 /* Reasons helpers return (negated); only entry points turn them into TC verdicts. Never reused. */

@@ -8,7 +8,7 @@ import type { Progress } from './progress.js';
 import { applyProfile, type Profile } from './profile.js';
 import { rotate, summarize, type Summary } from './stats.js';
 import { PATH_MODES, type BenchTopology, type PathMode } from './topo.js';
-import { iperfTcp, iperfUdp64, sockperfRtt } from './traffic.js';
+import { iperfTcp, iperfUdp64, sockperfRtt, sockperfTcpRr } from './traffic.js';
 import { measureArp } from './arp.js';
 import { METRICS, type MetricKey } from './metrics.js';
 
@@ -18,14 +18,17 @@ export type DataPathResult = Record<string, Record<string, Record<string, Summar
 export interface DataPathOutput {
   samples: DataPathSamples;
   summary: DataPathResult;
+  /** Per profile: packets of the bpf topology per tunnel path during that profile's runs. */
+  tunnelPath: Record<string, Record<string, number>>;
   errors: string[];
 }
 
 /** Measurements per (run, mode): for progress totals. */
-export const STEPS_PER_MODE = 6;
+export const STEPS_PER_MODE = 7;
 
 export async function runDataPath(topos: Record<PathMode, BenchTopology>, o: BenchOptions, progress: Progress): Promise<DataPathOutput> {
   const samples: DataPathSamples = {};
+  const tunnelPath: Record<string, Record<string, number>> = {};
   const errors: string[] = [];
   const nodeNamespaces = Object.values(topos).flatMap((t) => t.nodeNamespaces());
   for (const profile of o.profiles) {
@@ -33,6 +36,7 @@ export async function runDataPath(topos: Record<PathMode, BenchTopology>, o: Ben
     await applyProfile(nodeNamespaces, profile as Profile, o.k8sRules);
     const ps: Record<string, Record<string, number[]>> = (samples[profile] = {});
     const put = (metric: MetricKey, mode: PathMode, v: number) => ((ps[metric] ??= {})[mode] ??= []).push(v);
+    const pathsBefore: Record<string, number> = topos.bpf.tunnelPath();
     for (let i = 0; i < o.runs; i++) {
       for (const mode of rotate(PATH_MODES, i)) {
         const t = topos[mode];
@@ -59,6 +63,7 @@ export async function runDataPath(topos: Record<PathMode, BenchTopology>, o: Ben
         await measure('TCP same-node', async () => put('tcpSame', mode, (await iperfTcp(t.same, 1, o.seconds)).gbps));
         await measure('TCP to external', async () => put('tcpExt', mode, (await iperfTcp(t.external, 1, o.seconds)).gbps));
         await measure('UDP 64 B packet rate', async () => put('udp64Pps', mode, (await iperfUdp64(t.cross, o.seconds)).pps / 1000));
+        await measure('TCP request/response', async () => put('tcpRr', mode, await sockperfTcpRr(t.cross, o.seconds)));
         await measure('sockperf ping-pong + ARP', async () => {
           const r = await sockperfRtt(t.cross, o.seconds);
           put('rttP50Us', mode, r.p50us);
@@ -69,6 +74,7 @@ export async function runDataPath(topos: Record<PathMode, BenchTopology>, o: Ben
         });
       }
     }
+    tunnelPath[profile] = Object.fromEntries(Object.entries(topos.bpf.tunnelPath() as Record<string, number>).map(([k, v]) => [k, v - (pathsBefore[k] ?? 0)]));
   }
   const summary: DataPathResult = {};
   for (const [profile, byMetric] of Object.entries(samples)) {
@@ -77,5 +83,5 @@ export async function runDataPath(topos: Record<PathMode, BenchTopology>, o: Ben
       summary[profile]![m.key] = Object.fromEntries(PATH_MODES.map((mode) => [mode, summarize(byMetric[m.key]?.[mode] ?? [])]));
     }
   }
-  return { samples, summary, errors };
+  return { samples, summary, tunnelPath, errors };
 }

@@ -101,6 +101,7 @@ async function bench(o: BenchOptions, id: string, progress: Progress, state: { l
     options: { quick: o.quick, runs: o.runs, seconds: o.seconds, sizes: o.sizes, profiles: o.profiles, k8sRules: o.k8sRules },
     dataPath: dp.summary,
     ratios: ratios(dp.summary),
+    tunnelPath: dp.tunnelPath,
     controlPlane: cp.result,
     lab,
     errors,

@@ -5,6 +5,7 @@ export const METRICS = [
   { key: 'tcpSame', label: 'TCP same-node', unit: 'Gbit/s', higherBetter: true },
   { key: 'tcpExt', label: 'TCP to external (gateway NAT)', unit: 'Gbit/s', higherBetter: true },
   { key: 'udp64Pps', label: 'UDP 64 B cross-node', unit: 'kpps', higherBetter: true },
+  { key: 'tcpRr', label: 'TCP request/response cross-node (sockperf, TCP_RR-style)', unit: 'trans/s', higherBetter: true },
   { key: 'rttP50Us', label: 'RTT p50 cross-node (sockperf)', unit: 'µs', higherBetter: false },
   { key: 'rttP99Us', label: 'RTT p99 cross-node (sockperf)', unit: 'µs', higherBetter: false },
   { key: 'cpuCross1', label: 'CPU per GB, cross-node 1 stream', unit: 'CPU-s/GB', higherBetter: false },

@@ -26,7 +26,7 @@ export function renderMarkdown(r: BenchResults): string {
       const noRatio = mt.key === 'arpFrames';
       out.push(`| ${mt.label} | ${mt.unit} | ${cell(row?.underlay)} | ${cell(row?.kernel)}${noRatio ? '' : ratioCell(rat?.kernel)} | ${cell(row?.bpf)}${noRatio ? '' : ratioCell(rat?.bpf)} |`);
     }
-    out.push('');
+    out.push('', ...tunnelPathLines(r.tunnelPath?.[profile]));
   }
   out.push('## Control plane (one node, N remote endpoints, fresh process per sample)', '');
   out.push('| mode | endpoints | program all | apply one change | RSS after | peak RSS |', '|---|---:|---:|---:|---:|---:|');
@@ -47,4 +47,19 @@ export function renderMarkdown(r: BenchResults): string {
   }
   if (r.errors.length) out.push('## Errors', '', ...r.errors.map((e) => `- ${e}`), '');
   return out.join('\n');
+}
+
+/** Which way the bpf topology's tunnelled packets went during a profile's runs (native in TC or through vxe0). */
+function tunnelPathLines(p: Record<string, number> | undefined): string[] {
+  if (!p) return [];
+  const share = (n: number, f: number) => (n + f > 0 ? `${((100 * n) / (n + f)).toFixed(1)}% native` : 'none');
+  const en = p['encap-native'] ?? 0;
+  const ef = p['encap-fallback'] ?? 0;
+  const dn = p['decap-native'] ?? 0;
+  const df = p['decap-fallback'] ?? 0;
+  return [
+    `bpf tunnel path (packets, all nodes): encapsulation ${en} native / ${ef} through vxe0 (${share(en, ef)}); ` +
+      `decapsulation ${dn} native / ${df} through vxe0 (${share(dn, df)}; GRO-merged packets take vxe0 by design).`,
+    '',
+  ];
 }

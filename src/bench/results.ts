@@ -24,6 +24,8 @@ export interface BenchResults {
   dataPath: DataPathResult;
   /** Median of each mode divided by the median of the underlay, per profile and metric. */
   ratios: Record<string, Record<string, Record<string, number | null>>>;
+  /** Per profile: bpf packets per tunnel path (encap/decap, native or through vxe0) during its runs. */
+  tunnelPath?: Record<string, Record<string, number>>;
   controlPlane: CpResult;
   lab: LabResult | null;
   errors: string[];

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../lab/topology.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { createKernelDataplane } from '../dataplane/kernel/index.js';
-import { createBpfDataplane } from '../dataplane/bpf/index.js';
+import { createBpfDataplane, PinnedMaps, statPackets } from '../dataplane/bpf/index.js';
 import type { NodeIntent } from '../intent/types.js';
 import { gatewayMac, names } from '../dataplane/names.js';
 import { mountBpffs } from '../util/bpffs.js';
@@ -32,6 +32,10 @@ const VMS = [
   { name: 'vm2', node: 'n2', ip: '10.10.0.12', mac: '52:54:00:0a:00:12' },
   { name: 'vm3', node: 'n1', ip: '10.10.0.13', mac: '52:54:00:0a:00:13' },
 ];
+
+/** The bpf verdicts that say which way a tunnelled frame went (native in TC, or through vxe0). */
+export const TUNNEL_PATHS = ['encap-native', 'encap-fallback', 'decap-native', 'decap-fallback'] as const;
+export type TunnelPath = (typeof TUNNEL_PATHS)[number];
 
 /** Where one kind of traffic goes in a topology: client namespace, server namespace, server address. */
 export interface Flow {
@@ -94,6 +98,22 @@ export class BenchTopology {
     } else p = createKernelDataplane(opts);
     this.planes.set(n, p);
     return p;
+  }
+
+  /** bpf: packets per tunnel path (encap.h, vxm_from_uplink) summed over the nodes so far; {} otherwise. */
+  tunnelPath(): Record<TunnelPath, number> | Record<string, never> {
+    if (this.mode !== 'bpf') return {};
+    const out = Object.fromEntries(TUNNEL_PATHS.map((v) => [v, 0])) as Record<TunnelPath, number>;
+    for (const n of this.nodes) {
+      const maps = PinnedMaps.open(names.pinDir(`${bpffsRoot(this.id)}/${letter(this.mode)}-${n}`));
+      try {
+        const stats = maps.readStats();
+        for (const v of TUNNEL_PATHS) out[v] += statPackets(stats, VNI, v);
+      } finally {
+        maps.close();
+      }
+    }
+    return out;
   }
 
   intent(node: string): NodeIntent {

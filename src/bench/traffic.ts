@@ -108,6 +108,29 @@ export function parseSockperf(out: string): RttResult {
   return { p50us: pct('50.000'), p99us: pct('99.000') };
 }
 
+/** Transactions per second of one request/response exchange at a time (sockperf's [Valid Duration] line). */
+export function parseSockperfRate(out: string): number {
+  const m = /\[Valid Duration\] RunTime=([\d.]+) sec; SentMessages=\d+; ReceivedMessages=(\d+)/.exec(out);
+  if (!m || Number(m[1]) <= 0) throw new Error(`sockperf output without a valid-duration line: ${out.slice(-400)}`);
+  return Number(m[2]) / Number(m[1]);
+}
+
+/**
+ * TCP request/response (netperf's TCP_RR, which Debian 12 does not ship): sockperf ping-pong over one TCP
+ * connection, one 64-byte message outstanding; transactions per second.
+ */
+export async function sockperfTcpRr(flow: Flow, seconds: number, port = 11112): Promise<number> {
+  const server = run(['timeout', String(seconds + 10), 'sockperf', 'sr', '--tcp', '-i', flow.ip, '-p', String(port)], { netns: flow.to, allowFailure: true, timeoutMs: (seconds + 15) * 1000 });
+  try {
+    await waitListening(flow.to, port, 'tcp');
+    const r = await run(['sockperf', 'pp', '--tcp', '-i', flow.ip, '-p', String(port), '-t', String(seconds + 0.5), '-m', '64'], { netns: flow.from, allowFailure: true, timeoutMs: (seconds + 15) * 1000 });
+    return parseSockperfRate(r.stdout + r.stderr);
+  } finally {
+    await killInNetns(flow.to, 'sockperf');
+    await server;
+  }
+}
+
 /** sockperf UDP ping-pong, full round-trip times. */
 export async function sockperfRtt(flow: Flow, seconds: number, port = 11111): Promise<RttResult> {
   const server = run(['timeout', String(seconds + 10), 'sockperf', 'sr', '-i', flow.ip, '-p', String(port)], { netns: flow.to, allowFailure: true, timeoutMs: (seconds + 15) * 1000 });

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointIntent, NodeIntent } from '../../src/intent/types.js';
 import type { LinkInfo } from '../../src/dataplane/netlink/link.js';
 import { desiredMaps, diffMaps, emptyState } from '../../src/dataplane/bpf/desired.js';
-import { nodeEnv, planDevices } from '../../src/dataplane/bpf/devices.js';
+import { nativeEncapFrom, nodeEnv, planDevices, uplinkIfindexes } from '../../src/dataplane/bpf/devices.js';
 import { planAttach } from '../../src/dataplane/bpf/attach.js';
 import {
-  EP_ARRIVING, EP_LOCAL, EP_MOVING, EP_REMOTE, NET_MOVING, PORT_GATEWAY, PORT_UNBOUND, PORT_VM, clusterId, decode, hostIpString, ipHost, macString,
+  CFG_NATIVE_OFF, EP_ARRIVING, EP_LOCAL, EP_MOVING, EP_REMOTE, NET_MOVING, PORT_GATEWAY, PORT_UNBOUND, PORT_VM, clusterId, decode, hostIpString, ipHost, macString,
 } from '../../src/dataplane/bpf/abi.js';
 
 const intent: NodeIntent = {
@@ -218,5 +218,29 @@ describe('planAttach', () => {
   it('attaches where missing or stale and detaches where no longer wanted', () => {
     const steps = planAttach(new Map([[7, 'fromVm'], [9, 'fromTunnel'], [6, 'fromVm']]), new Map([[7, 11], [9, 5], [4, 11]]), { fromVm: 11, fromTunnel: 12 });
     expect(steps).toEqual([{ op: 'attach', ifindex: 9, prog: 'fromTunnel' }, { op: 'attach', ifindex: 6, prog: 'fromVm' }, { op: 'detach', ifindex: 4 }]);
+  });
+});
+
+describe('native encapsulation (encap.h, vxm_from_uplink)', () => {
+  const netOf = (e: typeof env) => decode<{ local_vtep: number[]; uplink_ifindex: number; vtep_port: number[] }>('vxm_network', Buffer.from([...desiredMaps(intent, e).state.vxm_networks.values()][0]!, 'hex'));
+  const cfgOf = (e: typeof env & { nativeEncap?: boolean }) => decode<{ flags: number }>('vxm_config', Buffer.from([...desiredMaps(intent, e).state.vxm_config.values()][0]!, 'hex'));
+
+  it('gives each network its cluster network\'s underlay: VTEP address, uplink ifindex, UDP port (network order)', () => {
+    expect(netOf({ ...env, ifindex: { ...env.ifindex, vxmu0: 3 } })).toMatchObject({ local_vtep: [198, 18, 0, 1], uplink_ifindex: 3, vtep_port: [0x12, 0xb5] });
+  });
+
+  it('leaves the underlay zero (every frame through vxe0) while the uplink is not found on the node', () => {
+    expect(netOf(env)).toMatchObject({ local_vtep: [0, 0, 0, 0], uplink_ifindex: 0, vtep_port: [0, 0] });
+  });
+
+  it('sets the off flag in vxm_config when native encapsulation is turned off, and attaches to no uplink then', () => {
+    expect(cfgOf({ ...env, nativeEncap: false }).flags & CFG_NATIVE_OFF).toBe(CFG_NATIVE_OFF);
+    expect(cfgOf(env).flags & CFG_NATIVE_OFF).toBe(0);
+    const links = [link('vxmu0', 3), link('vxe0', 9)];
+    expect(uplinkIfindexes(intent, links, true)).toEqual([3]);
+    expect(uplinkIfindexes(intent, links, false)).toEqual([]);
+    expect(uplinkIfindexes(intent, [link('vxe0', 9)], true)).toEqual([]);
+    expect(nativeEncapFrom({ VXMESH_NATIVE_ENCAP: 'off' })).toBe(false);
+    expect(nativeEncapFrom({})).toBe(true);
   });
 });

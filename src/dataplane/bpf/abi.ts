@@ -30,6 +30,8 @@ export const VERDICTS = [
   'dropped-unbound', 'dropped-ipv6',
   // of forwarded-tunnel: which path encapsulated it (encap.h)
   'encap-native', 'encap-fallback',
+  // VxLAN to this node: decapsulated on the uplink (of forwarded-local), or left to vxe0 (vxm_from_uplink)
+  'decap-native', 'decap-fallback',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 

@@ -1,7 +1,9 @@
 /**
  * attach.ts: TC attachments. vxm_from_vm on the ingress of every port in vxm_ports (VM ports and
  * gateway legs) and vxm_to_port on their egress (policy for frames from unprogrammed ports), vxm_from_tunnel
- * on the ingress of each vxe device, all as one direct-action filter at
+ * on the ingress of each vxe device, vxm_from_uplink on the ingress of each cluster network's uplink
+ * (native decapsulation; it hands everything it does not take to the next filter), all as one
+ * direct-action filter at
  * {handle, priority} = VXM_FILTER, replaced in place when the pinned program changed.
  * libbpf's TC calls act on the current netns: with `netns` set they run inside it (setns, libbpf.ts).
  */
@@ -9,7 +11,7 @@ import * as bpf from './libbpf.js';
 
 export const VXM_FILTER: bpf.TcFilterRef = { handle: 0x7e5, priority: 1 };
 
-type Prog = 'fromVm' | 'fromTunnel' | 'toPort';
+type Prog = 'fromVm' | 'fromTunnel' | 'toPort' | 'fromUplink';
 
 export interface AttachStep {
   op: 'attach' | 'detach';

@@ -21,7 +21,7 @@ import { fillFromIntent } from './upgrade-fill.js';
 import { PinnedMaps, vniOfChange, type RefusedChange } from './maps.js';
 import { MANAGED_MAPS, desiredMaps, diffMaps } from './desired.js';
 import { observedEndpoints } from './endpoints.js';
-import { nativeEncapFrom, nodeEnv, planDevices } from './devices.js';
+import { nativeEncapFrom, nodeEnv, planDevices, uplinkIfindexes } from './devices.js';
 import { applyAttach, observeAttach, planAttach } from './attach.js';
 import { inspectData, inspectText } from './inspect.js';
 import { reconcileShares } from './ct-shares.js';
@@ -176,10 +176,12 @@ export class BpfDataplane implements Dataplane {
       const want = new Map<number, ProgramName>();
       for (const k of desired.state.vxm_ports.keys()) want.set(Buffer.from(k, 'hex').readUInt32LE(0), 'fromVm');
       for (const l of links) if (/^vxe\d+$/.test(l.name)) want.set(l.ifindex, 'fromTunnel');
+      for (const i of uplinkIfindexes(intent, links, env.nativeEncap !== false)) want.set(i, 'fromUplink');
       const steps = planAttach(want, observeAttach(netns, links.map((l) => l.ifindex)), progs.ids);
       if (steps.length) {
         fds.fromVm = openPinnedProgram(this.pinDir, 'fromVm');
         fds.fromTunnel = openPinnedProgram(this.pinDir, 'fromTunnel');
+        fds.fromUplink = openPinnedProgram(this.pinDir, 'fromUplink');
         const failures = applyAttach(netns, steps, fds as Record<ProgramName, number>);
         changes += steps.length - failures.length;
         const nameOf = new Map(links.map((l) => [l.ifindex, l.name]));

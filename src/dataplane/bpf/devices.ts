@@ -70,5 +70,15 @@ export function nodeEnv(links: LinkInfo[], objectHash: number, nativeEncap = tru
   return { ifindex, vmPorts: vmPortsByVni(links), objectHash, nativeEncap };
 }
 
+/**
+ * The uplinks vxm_from_uplink goes on (native decapsulation): each cluster network's, when the node has
+ * it; none when native encapsulation is off (the operator's NIC then carries no vxmesh program at all).
+ */
+export function uplinkIfindexes(intent: NodeIntent, links: LinkInfo[], native: boolean): number[] {
+  if (!native) return [];
+  const byName = new Map(links.map((l) => [l.name, l.ifindex]));
+  return [...new Set(intent.clusterNetworks.flatMap((cn) => byName.get(cn.uplink) ?? []))];
+}
+
 /** VXMESH_NATIVE_ENCAP=off turns native encapsulation off (encap.h): every tunnelled frame takes vxe0. */
 export const nativeEncapFrom = (env: NodeJS.ProcessEnv): boolean => env.VXMESH_NATIVE_ENCAP !== 'off';

@@ -89,16 +89,17 @@ export function inspectText(d: BpfInspectData): string {
   ].join('\n');
 }
 
-/** Which path the VNI's tunnelled frames took (encap.h): native in TC, or the vxe0 fallback. */
+/** Which path the VNI's tunnelled frames took (encap.h, vxm_from_uplink): native in TC, or through vxe0. */
 function tunnelPathText(byVni: Map<number, Partial<Record<Verdict, number>>>): string[] {
-  const rows = [...byVni].filter(([, c]) => (c['encap-native'] ?? 0) + (c['encap-fallback'] ?? 0) > 0).sort((a, b) => a[0] - b[0]);
+  const paths: Verdict[] = ['encap-native', 'encap-fallback', 'decap-native', 'decap-fallback'];
+  const rows = [...byVni].filter(([, c]) => paths.some((v) => (c[v] ?? 0) > 0)).sort((a, b) => a[0] - b[0]);
   if (rows.length === 0) return [];
+  const pct = (n: number, f: number) => (n + f > 0 ? `${Math.round((100 * n) / (n + f))}%` : '-');
   return [
-    'Tunnel egress path (packets of forwarded-tunnel)',
-    table(['VNI', 'NATIVE', 'FALLBACK-VXE', 'NATIVE%'], rows.map(([vni, c]) => {
-      const n = c['encap-native'] ?? 0;
-      const f = c['encap-fallback'] ?? 0;
-      return [String(vni), String(n), String(f), `${Math.round((100 * n) / (n + f))}%`];
+    'Tunnel path (packets; native = in TC, fallback = through vxe0)',
+    table(['VNI', 'ENCAP-NATIVE', 'ENCAP-FALLBACK', 'NATIVE%', 'DECAP-NATIVE', 'DECAP-FALLBACK', 'NATIVE%'], rows.map(([vni, c]) => {
+      const [en, ef, dn, df] = paths.map((v) => c[v] ?? 0) as [number, number, number, number];
+      return [String(vni), String(en), String(ef), pct(en, ef), String(dn), String(df), pct(dn, df)];
     })),
     '',
   ];

@@ -1,7 +1,7 @@
 /**
- * loader.ts: makes sure the two TC programs are loaded and pinned under <bpffs>/vxmesh/ with the maps
- * they share, reusing what a previous agent pinned. Programs are pinned as prog_from_vm and
- * prog_from_tunnel; the build's hash is kept in vxm_config.object_hash, so a restarted agent reloads
+ * loader.ts: makes sure the TC programs are loaded and pinned under <bpffs>/vxmesh/ with the maps
+ * they share, reusing what a previous agent pinned. Programs are pinned as prog_from_vm, prog_from_tunnel,
+ * prog_to_port and prog_from_uplink; the build's hash is kept in vxm_config.object_hash, so a restarted agent reloads
  * only when the objects changed, make-before-break (upgrade.ts; re-attaching with replace swaps programs
  * without a gap).
  */
@@ -20,6 +20,7 @@ export const PROGRAMS = {
   fromVm: { object: 'vxm_from_vm.bpf.o', program: 'vxm_from_vm', pin: 'prog_from_vm' },
   fromTunnel: { object: 'vxm_from_tunnel.bpf.o', program: 'vxm_from_tunnel', pin: 'prog_from_tunnel' },
   toPort: { object: 'vxm_to_port.bpf.o', program: 'vxm_to_port', pin: 'prog_to_port' },
+  fromUplink: { object: 'vxm_from_uplink.bpf.o', program: 'vxm_from_uplink', pin: 'prog_from_uplink' },
 } as const;
 export type ProgramName = keyof typeof PROGRAMS;
 
@@ -30,7 +31,7 @@ export function objectDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../build/out');
 }
 
-/** 48-bit hash of both objects (fits a JS number; stored as u64). */
+/** 48-bit hash of all objects (fits a JS number; stored as u64). */
 export function objectHash(dir = objectDir()): number {
   const h = crypto.createHash('sha256');
   for (const p of Object.values(PROGRAMS)) h.update(fs.readFileSync(path.join(dir, p.object)));
