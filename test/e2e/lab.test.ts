@@ -30,9 +30,10 @@ const HEALTH = 19441;
  * Pings lost at 10 ms during a live migration in the lab, median of three (README, Performance): a bound
  * that catches a regression (before the link watch, bpf lost ~130), not a speed target — the bench
  * measures bpf 6, kernel 21 on a quiet machine; the suite runs on a busy shared one, where bpf medians
- * ranged 10-31 on 2026-12-01.
+ * ranged 10-31 on 2026-12-01, and kernel medians 28-34 in the afternoon but 45-55 in the evening, at this
+ * commit and at the previous one alike (the same test, same machine: the machine, not the code).
  */
-const MIGRATION_LOST = { bpf: 40, kernel: 50 } as Record<string, number>;
+const MIGRATION_LOST = { bpf: 40, kernel: 80 } as Record<string, number>;
 
 describe.each(MODES)('the demo lab in %s mode', (mode) => {
   let lab: TestLab;
