@@ -62,8 +62,14 @@ describe('npm run bench -- --quick', () => {
       for (const k of ['convergenceMs', 'migrationLost', 'restartLost', 'restartMs'] as const) expect(isNum(l![k].median), `lab ${mode} ${k}`).toBe(true);
     }
     expect(res.errors).toEqual([]);
+    // the bpf topology's tunnelled traffic went the native way in both directions, and the report says how much
+    for (const profile of res.options.profiles) {
+      expect(res.tunnelPath?.[profile]?.['encap-native'], `${profile} encap-native`).toBeGreaterThan(0);
+      expect(res.tunnelPath?.[profile]?.['decap-native'], `${profile} decap-native`).toBeGreaterThan(0);
+    }
 
     const md = readFileSync(path.join(out, `${base}.md`), 'utf8');
+    expect(md).toMatch(/bpf tunnel path \(packets, all nodes\): encapsulation \d+ native/);
     expect(md).toContain('| TCP cross-node, 1 stream | Gbit/s |');
     expect(md).toContain('## Control plane');
     expect(md).toContain('## Lab: live migration');
