@@ -13,6 +13,7 @@ import { addHost, addVm, createUnderlay, destroyNamespaces, nsName } from '../la
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { createKernelDataplane } from '../dataplane/kernel/index.js';
 import { createBpfDataplane, PinnedMaps, statPackets } from '../dataplane/bpf/index.js';
+import { TUNNEL_PATHS, type TunnelPath } from '../dataplane/bpf/abi.js';
 import type { NodeIntent } from '../intent/types.js';
 import { gatewayMac, names } from '../dataplane/names.js';
 import { mountBpffs } from '../util/bpffs.js';
@@ -32,10 +33,6 @@ const VMS = [
   { name: 'vm2', node: 'n2', ip: '10.10.0.12', mac: '52:54:00:0a:00:12' },
   { name: 'vm3', node: 'n1', ip: '10.10.0.13', mac: '52:54:00:0a:00:13' },
 ];
-
-/** The bpf verdicts that say which way a tunnelled frame went (native in TC, or through vxe0). */
-export const TUNNEL_PATHS = ['encap-native', 'encap-fallback', 'decap-native', 'decap-fallback'] as const;
-export type TunnelPath = (typeof TUNNEL_PATHS)[number];
 
 /** Where one kind of traffic goes in a topology: client namespace, server namespace, server address. */
 export interface Flow {

@@ -34,6 +34,9 @@ export const VERDICTS = [
   'decap-native', 'decap-fallback',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
+/** The verdicts that say which way a tunnelled frame went: native in TC, or through vxe0. */
+export const TUNNEL_PATHS = ['encap-native', 'encap-fallback', 'decap-native', 'decap-fallback'] as const satisfies readonly Verdict[];
+export type TunnelPath = (typeof TUNNEL_PATHS)[number];
 
 /** enum vxm_pol_verdict, by index (vxm_pol_stats). */
 export const POLICY_VERDICTS = ['allowed', 'denied', 'replies'] as const;

@@ -3,7 +3,7 @@
  * counters per VNI, and the bpftool command lines showing the same.
  */
 import path from 'node:path';
-import { EP_ARRIVING, EP_MOVING, PORT_GATEWAY, PORT_UNBOUND, hostIpString, ipString, macString, type Verdict } from './abi.js';
+import { EP_ARRIVING, EP_MOVING, PORT_GATEWAY, PORT_UNBOUND, TUNNEL_PATHS, hostIpString, ipString, macString, type Verdict } from './abi.js';
 import type { PinnedMaps, StatRow } from './maps.js';
 import { ALL_MAPS } from './maps.js';
 import { readPolicyRows } from './policy-inspect.js';
@@ -91,14 +91,13 @@ export function inspectText(d: BpfInspectData): string {
 
 /** Which path the VNI's tunnelled frames took (encap.h, vxm_from_uplink): native in TC, or through vxe0. */
 function tunnelPathText(byVni: Map<number, Partial<Record<Verdict, number>>>): string[] {
-  const paths: Verdict[] = ['encap-native', 'encap-fallback', 'decap-native', 'decap-fallback'];
-  const rows = [...byVni].filter(([, c]) => paths.some((v) => (c[v] ?? 0) > 0)).sort((a, b) => a[0] - b[0]);
+  const rows = [...byVni].filter(([, c]) => TUNNEL_PATHS.some((v) => (c[v] ?? 0) > 0)).sort((a, b) => a[0] - b[0]);
   if (rows.length === 0) return [];
   const pct = (n: number, f: number) => (n + f > 0 ? `${Math.round((100 * n) / (n + f))}%` : '-');
   return [
     'Tunnel path (packets; native = in TC, fallback = through vxe0)',
     table(['VNI', 'ENCAP-NATIVE', 'ENCAP-FALLBACK', 'NATIVE%', 'DECAP-NATIVE', 'DECAP-FALLBACK', 'NATIVE%'], rows.map(([vni, c]) => {
-      const [en, ef, dn, df] = paths.map((v) => c[v] ?? 0) as [number, number, number, number];
+      const [en, ef, dn, df] = TUNNEL_PATHS.map((v) => c[v] ?? 0) as [number, number, number, number];
       return [String(vni), String(en), String(ef), pct(en, ef), String(dn), String(df), pct(dn, df)];
     })),
     '',
