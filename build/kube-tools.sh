@@ -17,6 +17,7 @@ TOOLS_DIR=${VXMESH_TOOLS_DIR:-/var/cache/vxmesh/tools}
 if [ "${1:-}" = --missing ]; then   # (src/controlplane/tools-cache.ts: "building … (first use)")
   [ -x "$TOOLS_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver" ] || echo "kube-apiserver $KUBE_VERSION"
   [ -x "$TOOLS_DIR/etcd-$ETCD_VERSION/etcd" ] || echo "etcd $ETCD_VERSION"
+  [ -x "$TOOLS_DIR/helm-$HELM_VERSION/helm" ] || echo "helm $HELM_VERSION"
   exit 0
 fi
 

@@ -30,6 +30,8 @@ export function helm(args: string[], input?: string): HelmResult {
 }
 
 export interface TemplateOptions {
+  /** The chart's directory (default CHART_DIR: this checkout's deploy/chart). */
+  chart?: string;
   namespace?: string;
   /** A values file's content (YAML, given to helm as `-f -`). */
   values?: string;
@@ -41,7 +43,7 @@ export interface TemplateOptions {
 
 /** `helm template vxmesh deploy/chart …`: the rendered multi-document YAML; a failure throws with helm's error. */
 export function helmTemplate(o: TemplateOptions = {}): string {
-  const args = ['template', 'vxmesh', CHART_DIR, '--namespace', o.namespace ?? DEFAULT_NAMESPACE, '--kube-version', KUBE_VERSION_FOR_TEMPLATE];
+  const args = ['template', 'vxmesh', o.chart ?? CHART_DIR, '--namespace', o.namespace ?? DEFAULT_NAMESPACE, '--kube-version', KUBE_VERSION_FOR_TEMPLATE];
   if (o.includeCrds) args.push('--include-crds');
   for (const s of o.set ?? []) args.push('--set', s);
   if (o.values !== undefined) args.push('-f', '-');

@@ -1,17 +1,24 @@
 /**
  * Writing objects into the lab's API server the way a user's `kubectl apply --server-side` does (a field
- * manager of its own, so a later apply removes only what it set itself), and what `kubectl apply -k
- * deploy/` puts into a cluster: deploy/ rendered by the real kustomize (`kubectl kustomize`), applied by
- * the real kubectl as the admin, CustomResourceDefinitions waited for until Established.
+ * manager of its own, so a later apply removes only what it set itself), and installing vxmesh the way the
+ * README's `helm install vxmesh deploy/chart -n vxmesh-system --create-namespace` (then the namespace labelled
+ * privileged) does: the namespace as deploy/namespace.yaml declares it (name and pod-security labels; helm
+ * renders none), then what the pinned real helm renders with `helm template vxmesh deploy/chart --namespace
+ * vxmesh-system --include-crds` (src/deploy/chart.ts), applied server-side by the real kubectl as the admin:
+ * the CRDs first, waited for until Established, then the rest. deploy/'s kustomize files (`kubectl apply -k
+ * deploy/`) are generated from the same chart; test/unit/lab-kube.test.ts holds the two renderings to the
+ * same objects.
  *
- * The workloads in deploy/ (the agent DaemonSet, the controller Deployment) are left out: without
+ * The workloads (the agent DaemonSet, the controller Deployment) are left out: without
  * kube-controller-manager and kubelets nothing would ever run them, and the lab runs the agent and the
  * controller itself, as processes with those ServiceAccounts' tokens.
  */
+import { readFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { helmTemplate } from '../deploy/chart.js';
 import { VxmeshError } from '../errors.js';
 import { KubeClient, apiErrorCode, errorMessage, type KObject } from '../k8s/client.js';
 import { collectionPath, type ResourceRef } from '../k8s/resources.js';
@@ -25,24 +32,55 @@ export class KubeApplyError extends VxmeshError {
   }
 }
 
-/** Kinds of deploy/ the lab does not apply: workloads nothing would run here (see above). */
+/** Kinds of the chart the lab does not apply: workloads nothing would run here (see above). */
 export const WORKLOAD_KINDS = new Set(['DaemonSet', 'Deployment']);
 
 /** `Kind namespace/name` for messages. */
 export const describe = (o: KObject) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 
-/** Pure: deploy/'s rendered objects split into what the lab applies and the workloads it leaves out. */
+/** Pure: the chart's (or deploy/'s) rendered objects split into what the lab applies and the workloads it leaves out. */
 export function splitDeploy(docs: KObject[]): { apply: KObject[]; skipped: KObject[] } {
   return { apply: docs.filter((d) => !WORKLOAD_KINDS.has(d.kind ?? '')), skipped: docs.filter((d) => WORKLOAD_KINDS.has(d.kind ?? '')) };
 }
 
-/** deploy/ as `kubectl kustomize` renders it (what `kubectl apply -k` would send). */
-export async function renderDeploy(repo: string): Promise<KObject[]> {
+function parsed(text: string, origin: string): KObject[] {
+  const r = parseDocuments(text, origin);
+  if (r.errors.length) throw new KubeApplyError(r.errors[0]!.message);
+  return r.docs as KObject[];
+}
+
+/** deploy/ as `kubectl kustomize` renders it (what `kubectl apply -k deploy/` would send). */
+export async function renderKustomize(repo: string): Promise<KObject[]> {
   const dir = path.join(repo, 'deploy');
-  const r = await run(['kubectl', 'kustomize', dir]);
-  const parsed = parseDocuments(r.stdout, `kubectl kustomize ${dir}`);
-  if (parsed.errors.length) throw new KubeApplyError(parsed.errors[0]!.message);
-  return parsed.docs as KObject[];
+  return parsed((await run(['kubectl', 'kustomize', dir])).stdout, `kubectl kustomize ${dir}`);
+}
+
+/** deploy/namespace.yaml: the namespace vxmesh installs into, with its pod-security labels. */
+export function deployNamespace(repo: string): KObject {
+  const file = path.join(repo, 'deploy', 'namespace.yaml');
+  const docs = parsed(readFileSync(file, 'utf8'), file);
+  if (docs.length !== 1 || docs[0]!.kind !== 'Namespace') throw new KubeApplyError(`${file}: expected one Namespace, found ${docs.map(describe).join(', ') || 'nothing'}`);
+  return docs[0]!;
+}
+
+/** What the lab installs, in its order (the namespace, the CRDs, the rest), and the workloads it leaves out. */
+export interface ChartInstall {
+  /** The helm command that rendered the chart, as a user would type it. */
+  command: string;
+  namespace: KObject;
+  crds: KObject[];
+  rest: KObject[];
+  skipped: KObject[];
+}
+
+/** deploy/chart rendered by the real helm with its default values, CRDs included, into deploy/namespace.yaml's namespace. */
+export function planChartInstall(repo: string): ChartInstall {
+  const namespace = deployNamespace(repo);
+  const command = `helm template vxmesh deploy/chart --namespace ${namespace.metadata.name} --include-crds`;
+  const rendered = parsed(helmTemplate({ chart: path.join(repo, 'deploy', 'chart'), namespace: namespace.metadata.name, includeCrds: true }), command);
+  const { apply, skipped } = splitDeploy(rendered);
+  const isCrd = (o: KObject) => o.kind === 'CustomResourceDefinition';
+  return { command, namespace, crds: apply.filter(isCrd), rest: apply.filter((o) => !isCrd(o)), skipped };
 }
 
 /**
@@ -107,16 +145,21 @@ export async function waitServed(kc: KubeConfig, refs: readonly ResourceRef[], t
 }
 
 /**
- * `kubectl apply -k deploy/` into the lab's API server, minus the workloads, with the real kubectl
- * (server-side, as the admin of `kubeconfig`): namespace vxmesh-system, vxmesh's CRDs (then waited for
- * until Established), ServiceAccounts, RBAC, admission policy. Returns the workloads it left out.
+ * The chart installed into the lab's API server, minus the workloads (planChartInstall), with the real
+ * kubectl (server-side, as the admin of `kubeconfig`): namespace vxmesh-system with its pod-security labels,
+ * vxmesh's CRDs (then waited for until Established), ServiceAccounts, RBAC, admission policy. Returns what
+ * it installed.
  */
-export async function applyDeploy(kubeconfig: string, repo: string): Promise<KObject[]> {
-  const { apply, skipped } = splitDeploy(await renderDeploy(repo));
-  const r = await run(['kubectl', '--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager=vxmesh-lab', '-f', '-'], { input: apply.map((o) => YAML.stringify(o)).join('---\n'), allowFailure: true });
-  if (r.exitCode !== 0) throw new KubeApplyError(`kubectl apply of deploy/ failed: ${r.stderr.trim()}`);
-  const crds = apply.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => `crd/${o.metadata.name}`);
-  const w = await run(['kubectl', '--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', ...crds], { allowFailure: true, timeoutMs: 70_000 });
-  if (w.exitCode !== 0) throw new KubeApplyError(`deploy/'s CRDs did not become Established: ${w.stderr.trim()}`);
-  return skipped;
+export async function applyDeploy(kubeconfig: string, repo: string): Promise<ChartInstall> {
+  const plan = planChartInstall(repo);
+  const kubectl = (args: string[], input?: string, timeoutMs?: number) => run(['kubectl', '--kubeconfig', kubeconfig, ...args], { input, allowFailure: true, timeoutMs });
+  const apply = async (objects: KObject[], what: string) => {
+    const r = await kubectl(['apply', '--server-side', '--field-manager=vxmesh-lab', '-f', '-'], objects.map((o) => YAML.stringify(o)).join('---\n'));
+    if (r.exitCode !== 0) throw new KubeApplyError(`kubectl apply of ${what} failed: ${r.stderr.trim()}`);
+  };
+  await apply([plan.namespace, ...plan.crds], `deploy/namespace.yaml and the CRDs of ${plan.command}`);
+  const w = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...plan.crds.map((o) => `crd/${o.metadata.name}`)], undefined, 70_000);
+  if (w.exitCode !== 0) throw new KubeApplyError(`the chart's CRDs did not become Established: ${w.stderr.trim()}`);
+  await apply(plan.rest, plan.command);
+  return plan;
 }

@@ -10,11 +10,12 @@
  * way across is that socket. TLS goes end to end: the serving certificate names API_IP and the agents
  * verify it with the control plane's CA.
  *
- * Into the server go what `kubectl apply -k deploy/` installs (kube-apply.ts) and the upstream CRDs of the
- * objects vxmesh reads; the agents run as ServiceAccount vxmesh-system/vxmesh-agent (each with a token
- * bound to a Pod on its node, as a DaemonSet pod's) and the controller as vxmesh-controller, with
- * TokenRequest tokens: deploy/'s RBAC and admission policy, never admin. The admin kubeconfig is the
- * user's (the lab itself plays the user, KubeVirt and virt-handler with it).
+ * Into the server go the chart, deploy/chart, as the README's `helm install` puts it there (the namespace
+ * from deploy/namespace.yaml, then what `helm template … --include-crds` renders, minus the workloads:
+ * kube-apply.ts) and the upstream CRDs of the objects vxmesh reads; the agents run as ServiceAccount
+ * vxmesh-system/vxmesh-agent (each with a token bound to a Pod on its node, as a DaemonSet pod's) and the
+ * controller as vxmesh-controller, with TokenRequest tokens: the chart's RBAC and admission policy, never
+ * admin. The admin kubeconfig is the user's (the lab itself plays the user, KubeVirt and virt-handler with it).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -61,18 +62,18 @@ function requireControlPlane(s: LabState): ControlPlane {
   return cp;
 }
 
-/** Builds kube-apiserver and etcd if this machine has not yet (minutes, once), saying so first. */
+/** Builds kube-apiserver, etcd and helm if this machine has not yet (minutes, once), saying so first. */
 function ensureTools(progress: Progress): void {
   const missing = missingKubeTools();
   if (!missing.length) return;
-  progress(`Building ${missing.map((t) => `${t.name} ${t.version}`).join(' and ')} from the official Go modules (first use; minutes on a small machine, cached afterwards) …`);
+  progress(`Building ${new Intl.ListFormat('en').format(missing.map((t) => `${t.name} ${t.version}`))} from the official Go modules (first use; minutes on a small machine, cached afterwards) …`);
   const t0 = Date.now();
   kubeTools();
   progress(`Built in ${Math.round((Date.now() - t0) / 1000)} s.`);
 }
 
 /**
- * Starts the control plane, the relays and fills the server (deploy/, upstream CRDs); writes the three
+ * Starts the control plane, the relays and fills the server (the chart, upstream CRDs); writes the three
  * kubeconfigs; records everything in `s.kube` (the caller saves the lab state).
  */
 export async function startLabApi(s: LabState, progress: Progress = () => {}): Promise<LabKubeState> {
@@ -89,10 +90,10 @@ export async function startLabApi(s: LabState, progress: Progress = () => {}): P
   progress(`kube-apiserver ${cp.versions.kubernetes} and etcd ${cp.versions.etcd} ready at ${cp.url} (${((Date.now() - t0) / 1000).toFixed(1)} s); relaying https://${API_IP}:${API_PORT} on the underlay to it.`);
   await run(['ip', 'addr', 'replace', `${API_IP}/24`, 'dev', UNDERLAY_BRIDGE], { netns: s.underlayNetns });
   await startRelays(s);
-  const skipped = await applyDeploy(p.kubeconfig, s.repo);
+  const chart = await applyDeploy(p.kubeconfig, s.repo);
   await installUpstreamCrds(cp);
   await waitLabResources(s);
-  progress(`Applied deploy/ (namespace, CRDs, ServiceAccounts, RBAC, admission policy; not ${skipped.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}: the lab runs those as processes) and the upstream CRDs.`);
+  progress(`Installed the chart deploy/chart (namespace ${chart.namespace.metadata.name} from deploy/namespace.yaml, then \`${chart.command}\`: CRDs, ServiceAccounts, RBAC, admission policy; not ${chart.skipped.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}: the lab runs those as processes) and the upstream CRDs.`);
   // Each agent's token is bound to a Pod on its node, as the kubelet's for a DaemonSet pod: the API server
   // then names the node in the agent's identity and deploy/'s admission policy holds it to its own status.
   for (const n of s.nodes) {

@@ -29,7 +29,7 @@ let second: SecondApiServer | undefined;
 
 beforeAll(async () => {
   kube = await startKube();
-  kube.applyDeploy();
+  await kube.applyDeploy();
   await applyFixture(kube.client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
   controller = await runController({ kubeconfigYaml: await kube.serviceAccountKubeconfig('vxmesh-controller'), log: quietLog, leaderElection: false });
 });

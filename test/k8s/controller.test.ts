@@ -20,7 +20,7 @@ let identities = 0;
 
 beforeAll(async () => {
   kube = await startKube({ audit: true });
-  kube.applyDeploy();
+  await kube.applyDeploy();
   controllerKubeconfig = await kube.serviceAccountKubeconfig('vxmesh-controller');
   await createObject(kube.client, { apiVersion: 'network.harvesterhci.io/v1beta1', kind: 'ClusterNetwork', metadata: { name: 'overlay' } });
   await createObject(kube.client, { apiVersion: VXMESH_API, kind: 'VxlanConfig', metadata: { name: 'overlay-all' }, spec: { clusterNetwork: 'overlay', uplink: { nics: ['vxmu0'], linkAttributes: { mtu: 1500 } } } });

@@ -13,7 +13,7 @@ let kube: Kube;
 const running: Array<Controller | KubernetesSource> = [];
 beforeAll(async () => {
   kube = await startKube({ audit: true });
-  kube.applyDeploy();
+  await kube.applyDeploy();
 });
 afterAll(async () => {
   for (const r of running.splice(0)) await r.stop();

@@ -70,7 +70,7 @@ describe('agent health and metrics endpoints (bpf agent on a real node)', () => 
     if (process.getuid?.() !== 0) throw new Error('this test needs root (CAP_NET_ADMIN) to create namespaces and mount bpffs');
     kube = await startKube();
     client = kube.client;
-    kube.applyDeploy();
+    await kube.applyDeploy();
     await applyFixture(client, new URL('../fixtures/k8s-base.yaml', import.meta.url).pathname);
     await createObject(client, { apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
     // Addresses written by hand (the controller's IPAM is tested elsewhere).

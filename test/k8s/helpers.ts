@@ -10,13 +10,14 @@ import { apiServerArgs, freePort, type AuditEvent, type ControlPlane } from '../
 import { httpsCall } from '../../src/controlplane/https.js';
 import { podBoundToken } from '../../src/controlplane/pod-token.js';
 import { installUpstreamCrds } from '../../src/controlplane/upstream-crds.js';
+import { applyDeploy } from '../../src/lab/kube-apply.js';
 import { isAlive, stopPid } from '../../src/lab/processes.js';
 import { startTestControlPlane } from '../helpers/control-plane.js';
 
 export const quietLog = pino({ level: process.env.VXMESH_TEST_LOG ?? 'silent' });
 
-const DEPLOY = new URL('../../deploy/', import.meta.url).pathname;
-const DEPLOY_CRDS = `${DEPLOY}crds/`;
+const REPO = new URL('../../', import.meta.url).pathname;
+const DEPLOY_CRDS = `${REPO}deploy/crds/`;
 
 /** The ServiceAccounts of deploy/ (rbac-agent.yaml, rbac-controller.yaml). */
 export type VxmeshServiceAccount = 'vxmesh-agent' | 'vxmesh-controller';
@@ -28,8 +29,13 @@ export interface Kube {
   kubeconfigYaml: string;
   /** `kubectl --kubeconfig <admin> …`, the real kubectl; returns stdout, throws with stderr. */
   kubectl(...args: string[]): string;
-  /** `kubectl apply -k deploy/` for real: namespace, CRDs, ServiceAccounts, RBAC, admission policy, workloads (which nothing runs here). */
-  applyDeploy(): void;
+  /**
+   * The chart installed as the Kubernetes lab installs it (src/lab/kube-apply.ts applyDeploy): namespace
+   * vxmesh-system from deploy/namespace.yaml, then `helm template vxmesh deploy/chart --include-crds` (CRDs,
+   * ServiceAccounts, RBAC, admission policy) applied by the real kubectl, without the workloads nothing runs
+   * here. `kubectl apply -k deploy/` is deploy.test.ts's.
+   */
+  applyDeploy(): Promise<void>;
   /** A kubeconfig for ServiceAccount vxmesh-system/<name> with a TokenRequest token: deploy/'s RBAC, nothing more (applyDeploy first). */
   serviceAccountKubeconfig(name: VxmeshServiceAccount, namespace?: string): Promise<string>;
   /**
@@ -95,7 +101,7 @@ export async function startKube(opts: KubeOptions = {}): Promise<Kube> {
   const seconds: SecondApiServer[] = [];
   return {
     cp, client: new KubeClient(loadKubeConfig({ kubeconfigYaml })), kubeconfigYaml, kubectl,
-    applyDeploy: () => void kubectl('apply', '-k', DEPLOY),
+    applyDeploy: async () => void (await applyDeploy(cp.kubeconfigPath, REPO)),
     serviceAccountKubeconfig: async (name, namespace = 'vxmesh-system') => cp.tokenKubeconfig(await cp.serviceAccountToken(namespace, name), `system:serviceaccount:${namespace}:${name}`),
     agentKubeconfig: async (node) => cp.tokenKubeconfig(await podBoundToken(cp, { namespace: 'vxmesh-system', serviceAccount: 'vxmesh-agent', node }), 'system:serviceaccount:vxmesh-system:vxmesh-agent'),
     async secondApiServer() {

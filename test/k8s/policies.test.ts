@@ -22,7 +22,7 @@ let agentKubeconfig: string;
 let source: KubernetesSource | undefined;
 beforeAll(async () => {
   kube = await startKube();
-  kube.applyDeploy();
+  await kube.applyDeploy();
   agentKubeconfig = await kube.agentKubeconfig('node1');
   // The tenant's namespace with its labels first (the fixture's objects would otherwise create it bare).
   await kube.client.create(RESOURCES.namespaces, { metadata: { name: 'tenant-a', labels: { tenant: 'a' } } });

@@ -103,7 +103,7 @@ describe('RBAC and admission with real ServiceAccount tokens', () => {
 
   beforeAll(async () => {
     kube = await startKube({ audit: true });
-    kube.applyDeploy();
+    await kube.applyDeploy();
     admin = apiCaller(kube.kubeconfigYaml);
     for (const ns of [TENANT, 'tenant-b']) await ensureNamespace(kube.client, ns);
     agentKubeconfig = async (node) => kube.cp.tokenKubeconfig(await podBoundToken(kube.cp, { namespace: SYSTEM, serviceAccount: 'vxmesh-agent', node }), AGENT);

@@ -22,7 +22,7 @@ let source: KubernetesSource | undefined;
 
 beforeAll(async () => {
   kube = await startKube({ audit: true, watchTimeoutS: WATCH_TIMEOUT_S });
-  kube.applyDeploy();
+  await kube.applyDeploy();
   await applyFixture(kube.client, FIXTURE);
   agentKubeconfig = await kube.agentKubeconfig('node1');
 });

@@ -1,7 +1,8 @@
 /**
  * The pure parts of the Kubernetes lab: how the lab file's objects are applied (order, namespaces,
- * labels, statuses apart), what of deploy/ it installs (rendered by the real kustomize), and where the
- * control plane's binaries are cached (the same place build/kube-tools.sh says).
+ * labels, statuses apart), what of the chart it installs (rendered by the real helm; the same objects
+ * as the real kustomize renders from deploy/), and where the control plane's binaries are cached (the same
+ * place build/kube-tools.sh says).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { missingKubeTools } from '../../src/controlplane/tools-cache.js';
 import { kubeTools } from '../../src/controlplane/tools.js';
 import { LAB_LABEL, planApply, statusHeld } from '../../src/lab/cluster.js';
 import { readLabInput } from '../../src/lab/input.js';
-import { renderDeploy, splitDeploy } from '../../src/lab/kube-apply.js';
+import { describe as describeObject, planChartInstall, renderKustomize } from '../../src/lab/kube-apply.js';
 import { REPO } from '../helpers/lab.js';
 
 const example = () => {
@@ -70,13 +71,31 @@ describe('statusHeld', () => {
   });
 });
 
-describe("deploy/ as the lab installs it (kubectl kustomize's rendering)", () => {
-  it('applies the namespace, the CRDs, ServiceAccounts, RBAC and admission policy; leaves out the workloads nothing would run', async () => {
-    const { apply, skipped } = splitDeploy(await renderDeploy(REPO));
-    const kinds = new Set(apply.map((o) => o.kind));
-    for (const k of ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) expect(kinds, k).toContain(k);
-    expect(apply.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort()).toEqual(['vxmesh-agent', 'vxmesh-controller']);
-    expect(skipped.map((o) => o.kind).sort()).toEqual(['DaemonSet', 'Deployment']);
+describe('the chart as the lab installs it (deploy/namespace.yaml, then helm template … --include-crds)', () => {
+  const plan = planChartInstall(REPO);
+  const all = [plan.namespace, ...plan.crds, ...plan.rest];
+
+  it('applies the namespace, the CRDs, ServiceAccounts, RBAC and admission policy as namespace, CRDs and the rest; leaves out the workloads nothing would run', () => {
+    expect(plan.command).toBe('helm template vxmesh deploy/chart --namespace vxmesh-system --include-crds');
+    expect(plan.namespace.metadata).toEqual({ name: 'vxmesh-system', labels: { 'app.kubernetes.io/part-of': 'vxmesh', 'pod-security.kubernetes.io/enforce': 'privileged' } });
+    expect(plan.crds.map((o) => o.metadata.name).sort()).toEqual(['vxlanconfigs', 'vxlanipallocations', 'vxlanipclaims', 'vxlannetworks', 'vxlanstatuses'].map((n) => `${n}.network.vxmesh.io`));
+    const kinds = new Set(plan.rest.map((o) => o.kind));
+    for (const k of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) expect(kinds, k).toContain(k);
+    expect(kinds).not.toContain('Namespace');
+    expect(kinds).not.toContain('CustomResourceDefinition');
+    expect(plan.rest.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort()).toEqual(['vxmesh-agent', 'vxmesh-controller']);
+    for (const o of plan.rest.filter((o) => o.metadata.namespace !== undefined)) expect(o.metadata.namespace, describeObject(o)).toBe('vxmesh-system');
+    expect(plan.skipped.map((o) => o.kind).sort()).toEqual(['DaemonSet', 'Deployment']);
+  });
+
+  it("installs the same objects as `kubectl apply -k deploy/` (kubectl kustomize's rendering), so the two install paths cannot drift apart", async () => {
+    const key = (o: { kind?: string; metadata: { namespace?: string; name: string } }) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const kustomize = await renderKustomize(REPO);
+    const chart = [...all, ...plan.skipped];
+    expect(chart.map(key).sort()).toEqual(kustomize.map(key).sort());
+    expect(new Set(chart.map(key)).size).toBe(chart.length);
+    // Helm renders no Namespace: the lab's comes from deploy/namespace.yaml, the one kustomize installs too.
+    expect(kustomize.find((o) => o.kind === 'Namespace')).toEqual(plan.namespace);
   });
 });
 
@@ -87,10 +106,11 @@ describe('the control plane binaries in the cache (build/kube-tools.sh --missing
     expect(missingKubeTools({ ...process.env, VXMESH_TOOLS_DIR: '/nonexistent/tools' })).toEqual([
       { name: 'kube-apiserver', version: t.kubeVersion },
       { name: 'etcd', version: t.etcdVersion },
+      { name: 'helm', version: t.helmVersion },
     ]);
   });
 
   it('answers without Go on the PATH (it never builds)', () => {
-    expect(missingKubeTools({ PATH: '/usr/bin:/bin', VXMESH_TOOLS_DIR: '/nonexistent/tools' }).map((m) => m.name)).toEqual(['kube-apiserver', 'etcd']);
+    expect(missingKubeTools({ PATH: '/usr/bin:/bin', VXMESH_TOOLS_DIR: '/nonexistent/tools' }).map((m) => m.name)).toEqual(['kube-apiserver', 'etcd', 'helm']);
   });
 });
