@@ -179,7 +179,7 @@ async function migrate(argv: string[], usage: string): Promise<number> {
   const to = need(p, 'to', usage);
   const s = await resolveLab(str(p, 'lab'));
   const r = await migrateVm(s, vm, to);
-  console.log(r.from === r.to ? `${vm} already runs on ${to}.` : `Migrated ${vm}: ${r.from} -> ${r.to}; every agent converged ${r.convergedMs} ms after the port moved.`);
+  console.log(r.from === r.to ? `${vm} already runs on ${to}.` : `Migrated ${vm}: ${r.from} -> ${r.to}; every agent converged ${r.convergedMs} ms after the switchover (the target pod was plugged before it).`);
   if (r.notRenewed) console.error(`warning: DHCP renewal not answered for ${r.notRenewed.join(', ')}`);
   return 0;
 }

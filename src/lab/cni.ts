@@ -28,15 +28,28 @@ import { labPaths, type LabCniAttachment, type LabNicState, type LabState, type 
 /** Where the lab's CNI plugins are: build/out/cni/ (the Go `vxmesh-cni` build/setup.sh builds). */
 export const labCniPath = (repo: string) => [pluginDir(repo)];
 
-/** The launcher pod KubeVirt would run the VM in: `virt-launcher-<vm>-<5 characters>`. */
-export const launcherPodName = (vm: { name: string; namespace: string }) =>
-  `virt-launcher-${vm.name}-${fnv1aHex(`${vm.namespace}/${vm.name}`).slice(0, 5)}`;
+type VmId = Pick<LabVmState, 'name' | 'namespace' | 'netns' | 'pod'>;
 
-/** The CNI attachment of one lab NIC (container ID: the VM's namespace name). */
-export function attachmentOf(vm: Pick<LabVmState, 'name' | 'namespace' | 'netns'>, nic: Pick<LabNicState, 'name' | 'mac'>): Attachment {
+/**
+ * The launcher pod KubeVirt would run the VM in: `virt-launcher-<vm>-<5 characters>`; each live migration's
+ * target is a new pod (`pod` counts them), with a name of its own.
+ */
+export const launcherPodName = (vm: VmId) =>
+  `virt-launcher-${vm.name}-${fnv1aHex(`${vm.namespace}/${vm.name}${vm.pod ? `/${vm.pod}` : ''}`).slice(0, 5)}`;
+
+/**
+ * The sandbox (CNI container ID and network namespace) of the VM's launcher pod: the VM's own namespace
+ * for the pod it started in; for the target pod of its n-th migration `<vm netns>-m<n>`, a namespace the
+ * lab makes for the target's CNI ADD and removes once the guest has moved in (lab/ops.ts).
+ */
+export const launcherSandbox = (vm: VmId) => (vm.pod ? `${vm.netns}-m${vm.pod}` : vm.netns);
+
+/** The CNI attachment of one lab NIC in the VM's launcher pod. */
+export function attachmentOf(vm: VmId, nic: Pick<LabNicState, 'name' | 'mac'>): Attachment {
+  const sandbox = launcherSandbox(vm);
   return {
-    containerId: vm.netns,
-    netns: `/var/run/netns/${vm.netns}`,
+    containerId: sandbox,
+    netns: `/var/run/netns/${sandbox}`,
     ifname: kubevirtPodIfname(nic.name),
     podNamespace: vm.namespace,
     podName: launcherPodName(vm),
@@ -45,7 +58,7 @@ export function attachmentOf(vm: Pick<LabVmState, 'name' | 'namespace' | 'netns'
 }
 
 /** The node-side port the plugin makes for a NIC (derived from the attachment, like the plugin does). */
-export function labPortName(vm: Pick<LabVmState, 'name' | 'namespace' | 'netns'>, nic: Pick<LabNicState, 'name' | 'mac'>): string {
+export function labPortName(vm: VmId, nic: Pick<LabNicState, 'name' | 'mac'>): string {
   const a = attachmentOf(vm, nic);
   return hostPortName(a.containerId, a.ifname);
 }
@@ -77,14 +90,14 @@ const nodeNetnsOf = (s: LabState, node: string) => {
 };
 
 /**
- * Plugs one NIC: CNI ADD (retried while the plugin answers "try again later", as the kubelet retries a
- * pod sandbox, e.g. before the agent has built the network's bridge), then the guest's name for it.
- * Returns what DEL will need (the config and the plugin's result).
+ * CNI ADD of one NIC of `vm`'s launcher pod on `node`, retried while the plugin answers "try again later"
+ * (as the kubelet retries a pod sandbox, e.g. before the agent has built the network's bridge). Returns
+ * what DEL will need (the config and the plugin's result).
  */
-export async function plugNic(s: LabState, vm: LabVmState, nic: LabNicState, timeoutMs = 30_000): Promise<LabCniAttachment> {
+export async function cniAdd(s: LabState, vm: VmId, nic: LabNicState, node: string, timeoutMs = 30_000): Promise<LabCniAttachment> {
   const config = await nadConfigOf(s, nic.network);
   const a = attachmentOf(vm, nic);
-  const opts = { cniPath: labCniPath(s.repo), hostNetns: nodeNetnsOf(s, vm.node) };
+  const opts = { cniPath: labCniPath(s.repo), hostNetns: nodeNetnsOf(s, node) };
   const deadline = Date.now() + timeoutMs;
   let result: unknown;
   for (;;) {
@@ -96,11 +109,18 @@ export async function plugNic(s: LabState, vm: LabVmState, nic: LabNicState, tim
       await sleep(200);
     }
   }
-  if (a.ifname !== nic.ifname) {
-    await run(['ip', 'link', 'set', 'dev', a.ifname, 'down'], { netns: vm.netns });
-    await run(['ip', 'link', 'set', 'dev', a.ifname, 'name', nic.ifname], { netns: vm.netns });
-  }
   return { nic: nic.name, config, result };
+}
+
+/** Plugs one NIC of a VM starting in its first pod: CNI ADD on its node, then the guest's name for it. */
+export async function plugNic(s: LabState, vm: LabVmState, nic: LabNicState): Promise<LabCniAttachment> {
+  const attachment = await cniAdd(s, vm, nic, vm.node);
+  const podIfname = kubevirtPodIfname(nic.name);
+  if (podIfname !== nic.ifname) {
+    await run(['ip', 'link', 'set', 'dev', podIfname, 'down'], { netns: vm.netns });
+    await run(['ip', 'link', 'set', 'dev', podIfname, 'name', nic.ifname], { netns: vm.netns });
+  }
+  return attachment;
 }
 
 /**

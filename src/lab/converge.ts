@@ -113,8 +113,9 @@ async function requireLeases(s: LabState, vms: LabVmState[]): Promise<void> {
   if (left.length) throw new Error(`no DHCP lease for ${left.join(', ')} (see ${labPaths(s.lab).logs}/dhcp-*.log)`);
 }
 
-const sameVm = (a: LabVmState, b: LabVmState) =>
-  a.node === b.node && JSON.stringify(a.interfaces) === JSON.stringify(b.interfaces);
+/** The NICs as the input gives them: the port's name follows the launcher pod (a migrated VM has a new one). */
+const nicsOf = (vm: LabVmState) => JSON.stringify(vm.interfaces.map(({ port: _port, ...nic }) => nic));
+const sameVm = (a: LabVmState, b: LabVmState) => a.node === b.node && nicsOf(a) === nicsOf(b);
 
 /** Updates a running lab to `input`; `mode` (if given) switches the agents' mode. */
 export async function convergeLab(s: LabState, input: LabInput, mode?: ModeRequest): Promise<ConvergeReport> {

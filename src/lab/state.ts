@@ -77,6 +77,8 @@ export interface LabVmState {
   dhcpClients?: Array<{ ifname: string; pid: number }>;
   /** Each NIC's CNI ADD (lab/cni.ts): kept for its DEL, as Multus caches it. */
   cni?: LabCniAttachment[];
+  /** Which launcher pod the VM runs in: absent for the one it started in, n after its n-th live migration (lab/cni.ts launcherSandbox). */
+  pod?: number;
 }
 
 /** One NIC's CNI attachment: the NAD config its ADD ran with and the plugin's result. */

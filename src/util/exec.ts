@@ -41,6 +41,15 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode };
 }
 
+/**
+ * Starts a command with its stdin and stdout as pipes and returns it running (for a process driven by
+ * what is written to it, e.g. one that waits for a word before it acts); `await` it for its result.
+ */
+export function start(argv: string[], opts: Pick<RunOptions, 'netns' | 'timeoutMs'> = {}) {
+  const full = withNetns(argv, opts.netns);
+  return execa(full[0]!, full.slice(1), { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, timeout: opts.timeoutMs ?? 60_000 });
+}
+
 /** Runs a command that prints JSON (`ip -j …`) and parses it; empty output parses as []. */
 export async function runJson<T = unknown>(argv: string[], opts: RunOptions = {}): Promise<T> {
   const r = await run(argv, opts);

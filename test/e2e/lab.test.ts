@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../src/util/exec.js';
-import { labPaths } from '../../src/lab/state.js';
+import { labPaths, readLabState } from '../../src/lab/state.js';
 import { find, parsePing, sleep, TestLab, waitFor, withVm } from '../helpers/lab.js';
 import { nodeDataplane } from '../helpers/node-dataplane.js';
 import { parseMetrics, samplesOf, sumOf } from '../helpers/metrics.js';
@@ -238,6 +238,22 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
     const median = [...lost].sort((a, b) => a - b)[1]!;
     console.log(`[${mode}] migration: median ${median} lost (${lost.join(', ')})`);
     expect(median).toBeLessThanOrEqual(MIGRATION_LOST[mode]!);
+    // Each move plugged a new target pod by CNI ADD and removed the source pod by CNI DEL, as KubeVirt's:
+    // one port on the whole lab is bound to vm-b2, on node 2 (the third pod's), the guest has its NIC and no
+    // leftover, and the target pods' sandboxes are gone.
+    const state = (await readLabState(lab.name))!;
+    const b2 = state.vms.find((v) => v.name === 'vm-b2')!;
+    expect(b2.pod).toBe(3);
+    const bound: string[] = [];
+    for (const n of state.nodes) {
+      const links = JSON.parse((await run(['ip', '-j', 'link', 'show'], { netns: n.netns })).stdout) as Array<{ ifname: string; ifalias?: string }>;
+      for (const l of links) if (l.ifalias?.startsWith('vxmesh/tenant-b/vm-b2/')) bound.push(`${n.name}:${l.ifname}`);
+    }
+    expect(bound).toEqual([`${lab.node(2)}:${b2.interfaces[0]!.port}`]);
+    const guestLinks = JSON.parse((await run(['ip', '-j', 'link', 'show'], { netns: b2.netns })).stdout) as Array<{ ifname: string }>;
+    expect(guestLinks.map((l) => l.ifname).sort()).toEqual(['eth0', 'lo']);
+    const netns = JSON.parse((await run(['ip', '-j', 'netns', 'list'])).stdout || '[]') as Array<{ name: string }>;
+    expect(netns.map((n) => n.name).filter((n) => n.startsWith(`${b2.netns}-m`))).toEqual([]);
     const s = await lab.status();
     expect(s.vms.find((v) => v.name === 'vm-b2')).toMatchObject({ node: lab.node(2), interfaces: [{ ip: '10.10.0.3', mac: '02:00:0b:00:01:02' }] });
     expect(await lab.whoAnswers('vm-b3', '10.10.0.3')).toBe('vm-b2');
