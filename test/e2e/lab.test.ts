@@ -28,12 +28,13 @@ const MODES = (process.env.E2E_MODES ?? 'kernel,bpf').split(',').filter(Boolean)
 const HEALTH = 19441;
 /**
  * Pings lost at 10 ms during a live migration in the lab, median of three (README, Performance): a bound
- * that catches a regression (before the link watch, bpf lost ~130), not a speed target — the bench
- * measures bpf 6, kernel 21 on a quiet machine; the suite runs on a busy shared one, where bpf medians
- * ranged 10-31 on 2026-12-01, and kernel medians 28-34 in the afternoon but 45-55 in the evening, at this
- * commit and at the previous one alike (the same test, same machine: the machine, not the code).
+ * that catches a regression, not a speed target. Since 2026-12-02 the lab plugs the target pod before the
+ * switchover and the guest's announcement really goes out (it never did before: arping refused '-i 0.1'),
+ * so in bpf mode the data plane moves the guest by itself: 0 of 500 lost in 6 of 6 migrations that day
+ * (before: medians 10-31 on the busy machine). Kernel mode waits for the agents to see the completed VMI
+ * (static FDB; a unicast vxlan FDB entry cannot hold two destinations): medians 25-55 on the busy machine.
  */
-const MIGRATION_LOST = { bpf: 40, kernel: 80 } as Record<string, number>;
+const MIGRATION_LOST = { bpf: 5, kernel: 80 } as Record<string, number>;
 
 describe.each(MODES)('the demo lab in %s mode', (mode) => {
   let lab: TestLab;
