@@ -71,10 +71,22 @@ export class BpfError extends VxmeshError {
   }
 }
 
+/** A libc call (setns, socket, bind, sendto, …) failed; errno is positive. */
+export class SyscallError extends VxmeshError {
+  readonly op: string;
+  readonly errno: number;
+  constructor(op: string, errno: number, detail?: string) {
+    super('SYSCALL', `${op} failed: errno ${errno} (${errnoName(errno)})${detail ? `: ${detail}` : ''}`);
+    this.op = op;
+    this.errno = errno;
+  }
+}
+
 const ERRNO: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 7: 'E2BIG', 9: 'EBADF', 11: 'EAGAIN',
   12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL',
-  24: 'EMFILE', 28: 'ENOSPC', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP',
+  24: 'EMFILE', 28: 'ENOSPC', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN',
+  101: 'ENETUNREACH', 113: 'EHOSTUNREACH', 524: 'ENOTSUPP',
 };
 
 export function errnoName(errno: number): string {

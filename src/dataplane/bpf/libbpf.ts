@@ -1,12 +1,12 @@
 /**
  * libbpf.ts: typed koffi bindings to libbpf.so.1 (Debian 12: libbpf 1.1) and the few libc calls the
- * loader needs (setns, close). Every failing call becomes a BpfError(op, errno, detail) (batch map calls
- * report their errno instead, see BatchStep); libbpf's own messages (verifier log included) are
- * captured through libbpf_set_print and attached as the detail.
+ * loader needs (close, vsnprintf; setns is util/libc.ts's, re-exported as inNetns). Every failing call
+ * becomes a BpfError(op, errno, detail) (batch map calls report their errno instead, see BatchStep);
+ * libbpf's own messages (verifier log included) are captured through libbpf_set_print and attached as
+ * the detail.
  * All calls are synchronous and act in the calling thread's CURRENT network namespace (TC hooks,
  * ifindexes); see inNetns().
  */
-import fs from 'node:fs';
 import koffi from 'koffi';
 import { BpfError } from '../../errors.js';
 
@@ -82,7 +82,6 @@ const f = {
   tc_query: lib.func('int bpf_tc_query(bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
   test_run: lib.func('int bpf_prog_test_run_opts(int fd, _Inout_ bpf_test_run_opts *opts)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
-  setns: libc.func('int setns(int fd, int nstype)'),
   closeFd: libc.func('int close(int fd)'),
 };
 
@@ -386,28 +385,5 @@ export function testRun(progFd: number, frame: Buffer): TestRunResult {
   }
 }
 
-const CLONE_NEWNET = 0x40000000;
-
-/**
- * Runs `fn` with the calling thread inside the named netns (/run/netns/<name>), then returns to the
- * original one. Synchronous on purpose: no other JS (and no child process spawn) can interleave.
- */
-export function inNetns<T>(netns: string | undefined, fn: () => T): T {
-  if (!netns) return fn();
-  const self = fs.openSync('/proc/thread-self/ns/net', 'r');
-  const target = fs.openSync(`/run/netns/${netns}`, 'r');
-  try {
-    if ((f.setns(target, CLONE_NEWNET) as number) < 0) throw new BpfError(`setns(${netns})`, koffi.errno());
-    try {
-      return fn();
-    } finally {
-      if ((f.setns(self, CLONE_NEWNET) as number) < 0) {
-        // Cannot continue in the wrong namespace: every later call would act on the node.
-        throw new BpfError('setns(back to own netns)', koffi.errno());
-      }
-    }
-  } finally {
-    fs.closeSync(target);
-    fs.closeSync(self);
-  }
-}
+// In a node's namespace (TC hooks, ifindexes): util/libc.ts, shared with the peer probe's socket.
+export { inNetns } from '../../util/libc.js';
