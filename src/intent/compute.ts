@@ -36,6 +36,9 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
     const peers = [...new Set([...members].filter(([n]) => n !== node).map(([, ip]) => ip))]
       .filter((ip) => ip !== localVtep)
       .sort((a, b) => ipToInt(a) - ipToInt(b));
+    // Two nodes publishing one address (a misconfiguration) are one peer: the first by name labels it.
+    const peerNodes: Record<string, string> = {};
+    for (const [n, ip] of members) if (peers.includes(ip)) peerNodes[ip] ??= n;
     const networks = snapshot.vxlanNetworks
       .filter((n) => n.spec.clusterNetwork === cn)
       .map((n): NetworkIntent => {
@@ -68,6 +71,7 @@ export function computeIntent(snapshot: Snapshot, node: string, local: LocalFact
       localVtep,
       port: config.spec.port,
       peers,
+      peerNodes,
       networks,
     });
   }

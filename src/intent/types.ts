@@ -30,6 +30,8 @@ export interface ClusterNetworkIntent {
   port: number;
   /** Every other member node's VTEP IPv4, sorted, de-duplicated: the full mesh. */
   peers: string[];
+  /** The node of each peer VTEP (for the peer probe's labels, agent/peer-probe.ts); absent in hand-built intents. */
+  peerNodes?: Record<string, string>;
   /** The VxlanNetworks of this cluster network, sorted by VNI. */
   networks: NetworkIntent[];
 }

@@ -16,6 +16,7 @@ describe('computeIntent', () => {
     expect(intent.clusterNetworks).toHaveLength(1);
     const cn = intent.clusterNetworks[0]!;
     expect(cn).toMatchObject({ name: 'overlay', uplink: 'vxmu0', localVtep: '198.18.0.11', port: 4789, peers: ['198.18.0.12', '198.18.0.13'] });
+    expect(cn.peerNodes).toEqual({ '198.18.0.12': 'node2', '198.18.0.13': 'node3' }); // the peer probe's labels
     expect(cn.networks.map((n) => n.vni)).toEqual([100, 200]);
   });
 
