@@ -9,6 +9,7 @@ import { watchLinks } from './link-watch.js';
 import { modeNote, selectDataplane } from './mode.js';
 import { retireOtherMode } from './leftovers.js';
 import { ReconcileLoop, type LoopOptions } from './loop.js';
+import { PeerProber } from './peer-probe.js';
 import { agentMetrics, startHealthServer, type HealthServer } from '../metrics/index.js';
 
 export { selectDataplane, probeMode, createDataplane, loadDataplaneModule, bpfImpossible, modeNote, TEST_FAIL_PROBE_ENV } from './mode.js';
@@ -17,6 +18,7 @@ export { ReconcileLoop, type LoopOptions, type PassResult } from './loop.js';
 export type { Source, SourceState } from './source.js';
 export { localVteps, selectsNode } from './vtep.js';
 export { statusObject } from './status.js';
+export { PeerProber, type PeerReport } from './peer-probe.js';
 
 export interface AgentOptions {
   node: string;
@@ -31,6 +33,8 @@ export interface AgentOptions {
   onPass?: LoopOptions['onPass'];
   /** Also export the Node.js process metrics (the CLI does; in-process test agents need not). */
   processMetrics?: boolean;
+  /** Interval of the peer VTEP probe (agent/peer-probe.ts); 0 turns it off. Default 10 s. */
+  peerProbeIntervalMs?: number;
 }
 
 export interface RunningAgent {
@@ -60,8 +64,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   o.log.info({ mode, requested: o.mode }, 'agent starting');
   await retireOtherMode(mode, dpOpts, o.log);
   const metrics = agentMetrics({ processMetrics: o.processMetrics });
+  const probeMs = o.peerProbeIntervalMs ?? 10_000;
+  const prober = probeMs > 0 ? new PeerProber({ intervalMs: probeMs, netns: o.netns, log: o.log, onReport: (r) => metrics.recordPeers(r) }) : undefined;
   const onPass: LoopOptions['onPass'] = (r) => {
     metrics.recordPass({ durationMs: r.durationMs, converged: r.converged, entries: r.report?.entries, held: r.held, refusedEntries: r.report?.refused, vteps: r.vteps });
+    // A held pass has no intent: the peers probed stay those of the last one computed.
+    if (r.intent) prober?.update(r.intent);
     o.onPass?.(r);
   };
   const loop = new ReconcileLoop({
@@ -69,6 +77,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     modeNote: modeNote(o.mode, selected),
   });
   await o.source.start(() => loop.kick());
+  prober?.start();
   loop.start();
   // A port plugged into (or leaving) a vxmesh bridge: program it now (the fast lane, then a forced pass:
   // the intent may be unchanged).
@@ -85,6 +94,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     async stop() {
       links.close();
       await loop.stop();
+      prober?.stop();
       await o.source.close();
       await dataplane.close();
     },

@@ -28,6 +28,9 @@ Options:
   --mode MODE          auto | bpf | kernel (default auto: bpf when the kernel supports it, else kernel)
   --once               reconcile once and exit (non-zero when anything failed)
   --resync SEC         periodic resync that repairs drift (default 10)
+  --peer-probe-interval SEC
+                       ICMP echo to every peer VTEP this often, for vxmesh_vtep_peer_reachable (nodes² series
+                       in a cluster); 0 turns it off (default: $VXMESH_PEER_PROBE_INTERVAL, 10; "10s" is read too)
   --bpffs PATH         bpffs mount to pin BPF objects under (default /sys/fs/bpf)
   --cleanup            remove everything vxmesh created on this node, then exit
   --kubeconfig PATH    with --source kubernetes (default: $KUBECONFIG, ~/.kube/config, in-cluster)
@@ -38,7 +41,7 @@ Options:
 export async function agentCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
     node: { type: 'string' }, source: { type: 'string' }, mode: { type: 'string' }, once: { type: 'boolean' },
-    resync: { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
+    resync: { type: 'string' }, 'peer-probe-interval': { type: 'string' }, bpffs: { type: 'string' }, cleanup: { type: 'boolean' },
     kubeconfig: { type: 'string' }, 'health-port': { type: 'string' }, 'state-dir': { type: 'string' },
   }, AGENT_USAGE);
   if (p.values.help) {
@@ -50,6 +53,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const mode = oneOf(str(p, 'mode'), ['auto', 'bpf', 'kernel'] as const, 'mode', 'auto')!;
   const resyncS = Number(str(p, 'resync') ?? '10');
   if (!Number.isFinite(resyncS) || resyncS < 0) throw new UsageError(`--resync must be a number of seconds (got ${str(p, 'resync')})`);
+  const probeArg = str(p, 'peer-probe-interval') ?? process.env.VXMESH_PEER_PROBE_INTERVAL ?? '10';
+  // Seconds, with an optional "s": the chart passes a duration as Prometheus and Kubernetes write them.
+  const probeS = /^\d+(\.\d+)?s?$/.test(probeArg) ? Number(probeArg.replace(/s$/, '')) : NaN;
+  if (!Number.isFinite(probeS)) throw new UsageError(`--peer-probe-interval must be a number of seconds, 0 for off (got ${probeArg})`);
   const bpffs = str(p, 'bpffs');
   const log = componentLogger('agent', { node });
   const stateDir = str(p, 'state-dir') ?? STATE_DIR;
@@ -76,7 +83,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const port = healthPort ? Number(healthPort) : undefined;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--health-port must be a port number (got ${healthPort})`);
-  const agent = await startAgent({ ...opts, processMetrics: port !== undefined });
+  const agent = await startAgent({ ...opts, processMetrics: port !== undefined, peerProbeIntervalMs: probeS * 1000 });
   if (port !== undefined) {
     const server = await serveAgentHealth(agent, { port });
     log.info({ port: server.port }, 'health server listening');

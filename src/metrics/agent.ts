@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PacketCounter } from '../dataplane/dataplane.js';
+import type { PeerReport } from '../agent/peer-probe.js';
 
 export interface PassSample {
   durationMs: number;
@@ -38,6 +39,8 @@ export interface AgentMetricsOptions {
 export interface AgentMetrics {
   readonly registry: Registry;
   recordPass(p: PassSample): void;
+  /** Every peer VTEP with a verdict after a probe round (agent/peer-probe.ts): the others' series go. */
+  recordPeers(peers: PeerReport[]): void;
   /** Text exposition format 0.0.4 with the scrape-time values set from `s`. */
   render(s: ScrapeSample): Promise<string>;
 }
@@ -88,6 +91,19 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     help: '1 while this node has a VTEP address on the cluster network (VxlanStatus condition VtepReady), 0 when it has none: peers cannot tunnel to its VMs.',
     labelNames: ['cluster_network'], registers,
   });
+  // One series per peer VTEP per cluster network on every node: nodes² in the cluster (the agent's
+  // --peer-probe-interval 0, chart value agent.peerProbeInterval: 0, turns the probe and these series off).
+  const peerLabels = ['cluster_network', 'peer_vtep', 'peer_node'];
+  const peerReachable = new Gauge({
+    name: 'vxmesh_vtep_peer_reachable',
+    help: '1 while the peer VTEP answers ICMP echo sent from this node\'s VTEP over the cluster network\'s uplink, 0 after 3 probes in a row without a reply (the underlay a tunnel needs). One series per peer per node: grows with nodes²; --peer-probe-interval 0 (chart: agent.peerProbeInterval: 0) turns it off.',
+    labelNames: peerLabels, registers,
+  });
+  const peerRtt = new Gauge({
+    name: 'vxmesh_vtep_peer_rtt_seconds',
+    help: 'Round-trip time of the latest ICMP echo to the peer VTEP (kernel receive time); absent while the peer is unreachable. Grows with nodes² like vxmesh_vtep_peer_reachable; --peer-probe-interval 0 turns it off.',
+    labelNames: peerLabels, registers,
+  });
   const ready = new Gauge({ name: 'vxmesh_agent_ready', help: '1 while /readyz answers 200: the first reconcile is done and the last one converged.', registers });
   if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vxmesh_' });
 
@@ -105,6 +121,16 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
       if (!p.entries) return;
       entries.reset();
       for (const [kind, n] of Object.entries(p.entries)) entries.set({ kind }, n);
+    },
+    recordPeers(peers) {
+      // Reset, then set: a peer that left the mesh (or turned unreachable, for the RTT) leaves no stale series.
+      peerReachable.reset();
+      peerRtt.reset();
+      for (const p of peers) {
+        const labels = { cluster_network: p.clusterNetwork, peer_vtep: p.peerVtep, peer_node: p.peerNode };
+        peerReachable.set(labels, p.reachable ? 1 : 0);
+        if (p.rttSeconds !== undefined) peerRtt.set(labels, p.rttSeconds);
+      }
     },
     async render(s) {
       ready.set(s.ready ? 1 : 0);
