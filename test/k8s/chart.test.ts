@@ -85,7 +85,7 @@ describe('deploy/chart: helm lint and helm template', () => {
         global: { cattle: { systemDefaultRegistry: 'registry.example.com:5000' } },
         image: { tag: '0.2.0-rc1', pullPolicy: 'Always' },
         imagePullSecrets: [{ name: 'regcred' }],
-        agent: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'vm', effect: 'NoSchedule' }], nodeSelector: { 'vxmesh.io/overlay': 'true' }, priorityClassName: 'vxmesh-node', resources: { requests: { cpu: '100m' }, limits: null } },
+        agent: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'vm', effect: 'NoSchedule' }], nodeSelector: { 'vxmesh.io/overlay': 'true' }, priorityClassName: 'vxmesh-node', resources: { requests: { cpu: '100m' }, limits: null }, peerProbeInterval: 0 },
         controller: { replicas: 3, nodeSelector: { 'node-role.kubernetes.io/control-plane': 'true' }, priorityClassName: '' },
         cni: { binDir: '/var/lib/rancher/rke2/data/cni' },
       }),
@@ -98,6 +98,8 @@ describe('deploy/chart: helm lint and helm template', () => {
     expect(agent.priorityClassName).toBe('vxmesh-node');
     expect(agent.containers[0].resources).toEqual({ requests: { cpu: '100m', memory: '96Mi' } }); // helm merges maps; null drops a key
     expect(agent.containers[0].imagePullPolicy).toBe('Always');
+    const env = (spec: ReturnType<typeof podSpec>, name: string) => spec.containers[0].env.find((e: { name: string }) => e.name === name)?.value;
+    expect(env(agent, 'VXMESH_PEER_PROBE_INTERVAL')).toBe('0'); // the peer probe off (the agent reads "0" as off)
     for (const s of [agent, controller]) expect(s.imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(one(objs, 'Deployment', 'vxmesh-controller').spec.replicas).toBe(3);
     const cniBin = (spec: ReturnType<typeof podSpec>) => spec.volumes.find((v: Obj) => v.name === spec.initContainers[0].volumeMounts[0].name).hostPath.path;
@@ -111,6 +113,7 @@ describe('deploy/chart: helm lint and helm template', () => {
     expect([podSpec(d, 'DaemonSet').priorityClassName, podSpec(d, 'Deployment').priorityClassName]).toEqual(['system-node-critical', 'system-cluster-critical']);
     expect(podSpec(d, 'DaemonSet').imagePullSecrets).toBeUndefined();
     expect(cniBin(podSpec(d, 'DaemonSet'))).toBe('/opt/cni/bin');
+    expect(env(podSpec(d, 'DaemonSet'), 'VXMESH_PEER_PROBE_INTERVAL')).toBe('10s');
   });
 
   it('the release namespace is the agent\'s identity in the admission policy and the RBAC subjects', () => {
@@ -135,7 +138,7 @@ describe('deploy/chart: helm lint and helm template', () => {
       expect(svc.spec.ports[0].port).toBe(c === 'agent' ? 9440 : 9441);
     }
     expect(one(on, 'PrometheusRule', 'vxmesh').spec.groups[0].rules.map((r: any) => r.alert)).toEqual([
-      'VxmeshAgentNotReady', 'VxmeshReconcileErrors', 'VxmeshDropsRising', 'VxmeshAddressPoolNearlyExhausted', 'VxmeshVtepUnavailable',
+      'VxmeshAgentNotReady', 'VxmeshReconcileErrors', 'VxmeshDropsRising', 'VxmeshAddressPoolNearlyExhausted', 'VxmeshVtepUnavailable', 'VxmeshVtepPeerUnreachable',
     ]);
     const cm = one(on, 'ConfigMap', 'vxmesh-dashboard');
     expect(cm.metadata).toMatchObject({ namespace: 'cattle-dashboards', labels: { grafana_dashboard: '1' } });
@@ -180,18 +183,20 @@ describe('promtool: the PrometheusRule', () => {
   };
   const promtool = (...args: string[]) => spawnSync('promtool', args, { encoding: 'utf8', cwd: dir });
 
-  it('promtool check rules accepts the 5 rules; a broken expression is refused', () => {
+  it('promtool check rules accepts the 6 rules; a broken expression is refused', () => {
     const r = promtool('check', 'rules', rulesFile());
-    expect(r.stdout + r.stderr).toContain('SUCCESS: 5 rules found');
+    expect(r.stdout + r.stderr).toContain('SUCCESS: 6 rules found');
     expect(r.status).toBe(0);
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, YAML.stringify({ groups: [{ name: 'x', rules: [{ alert: 'X', expr: 'sum by (network (vxmesh_network_addresses_used)' }] }] }));
     expect(promtool('check', 'rules', bad).status).not.toBe(0);
   });
 
-  it('promtool test rules: the address-pool alert fires for a 96 % full network, not for a half-full one; not-ready fires for the not-ready agent only', () => {
+  it('promtool test rules: the address-pool alert fires for a 96 % full network, not for a half-full one; not-ready fires for the not-ready agent only; peer-unreachable for the peer down 3 minutes only', () => {
     const rules = YAML.parse(readFileSync(rulesFile(), 'utf8')).groups[0].rules;
     const notReady = rules.find((r: any) => r.alert === 'VxmeshAgentNotReady');
+    const peerDown = rules.find((r: any) => r.alert === 'VxmeshVtepPeerUnreachable');
+    const peer = (vtep: string, peerNode: string) => `vxmesh_vtep_peer_reachable{node="node1",cluster_network="overlay",peer_vtep="${vtep}",peer_node="${peerNode}"}`;
     const test: any = {
       rule_files: ['rules.yaml'],
       evaluation_interval: '1m',
@@ -204,6 +209,9 @@ describe('promtool: the PrometheusRule', () => {
           { series: 'vxmesh_network_addresses_available{network="tenant-b/red",pod="c0"}', values: '125x15' },
           { series: 'vxmesh_agent_ready{node="node1"}', values: '0x15' },
           { series: 'vxmesh_agent_ready{node="node2"}', values: '1x15' },
+          { series: peer('198.18.0.12', 'node2'), values: '1x15' },
+          { series: peer('198.18.0.13', 'node3'), values: '0x15' },
+          { series: peer('198.18.0.14', 'node4'), values: '1 0 0 1 1 1 0 0 1 1 1 1 1 1 1 1' }, // down 2 minutes at a time: below the 3 m
         ],
         alert_rule_test: [
           { eval_time: '3m', alertname: 'VxmeshAddressPoolNearlyExhausted', exp_alerts: [] }, // pending: for 5m
@@ -221,6 +229,14 @@ describe('promtool: the PrometheusRule', () => {
             eval_time: '10m', alertname: 'VxmeshAgentNotReady',
             exp_alerts: [{ exp_labels: { severity: 'warning', node: 'node1' }, exp_annotations: { summary: 'vxmesh agent on node1 is not ready', description: notReady.annotations.description } }],
           },
+          { eval_time: '2m', alertname: 'VxmeshVtepPeerUnreachable', exp_alerts: [] }, // pending: for 3m
+          {
+            eval_time: '10m', alertname: 'VxmeshVtepPeerUnreachable',
+            exp_alerts: [{
+              exp_labels: { severity: 'warning', node: 'node1', cluster_network: 'overlay', peer_vtep: '198.18.0.13', peer_node: 'node3' },
+              exp_annotations: { summary: 'node node1 cannot reach the VTEP of node3 (198.18.0.13) on cluster network overlay', description: peerDown.annotations.description },
+            }],
+          },
         ],
       }],
     };
@@ -228,10 +244,16 @@ describe('promtool: the PrometheusRule', () => {
     const r = promtool('test', 'rules', 'test.yaml');
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
-    // Control: the same test expecting the half-full network too fails.
-    test.tests[0].alert_rule_test[1].exp_alerts.push({ exp_labels: { severity: "warning", network: "tenant-b/red" } });
-    writeFileSync(path.join(dir, 'test.yaml'), YAML.stringify(test));
-    expect(promtool('test', 'rules', 'test.yaml').status).not.toBe(0);
+    // Controls: the same test expecting the half-full network too fails, and so does one expecting the peer that was down 2 minutes.
+    const control = (i: number, alert: unknown) => {
+      const t = structuredClone(test);
+      t.tests[0].alert_rule_test[i].exp_alerts.push(alert);
+      writeFileSync(path.join(dir, 'test.yaml'), YAML.stringify(t));
+      return promtool('test', 'rules', 'test.yaml').status;
+    };
+    expect(control(1, { exp_labels: { severity: 'warning', network: 'tenant-b/red' } })).not.toBe(0);
+    expect(control(4, { exp_labels: { severity: 'warning', node: 'node1', cluster_network: 'overlay', peer_vtep: '198.18.0.14', peer_node: 'node4' } })).not.toBe(0);
+    expect(peerDown.annotations.description).toMatch(/routing.*MTU.*UDP 4789.*ICMP/);
   });
 });
 
@@ -300,6 +322,7 @@ describe('deploy/chart on a real kube-apiserver', () => {
     ];
     const names = queried(exprs);
     expect(names.size).toBeGreaterThan(10);
+    expect([...names]).toEqual(expect.arrayContaining(['vxmesh_vtep_peer_reachable', 'vxmesh_vtep_peer_rtt_seconds'])); // the rule and the dashboard
 
     apply(readFileSync(ADDON, 'utf8')); // the namespace (idempotent: the tests above may have done it)
     apply(helmTemplate({ includeCrds: true })); // the chart's RBAC is what the controller runs with
@@ -319,8 +342,11 @@ describe('deploy/chart on a real kube-apiserver', () => {
 
     const agent = agentMetrics();
     agent.recordPass({ durationMs: 3, converged: false, entries: { vxm_ports: 1 }, held: 'source', refusedEntries: { vxm_ports: 1 }, vteps: { overlay: true } });
+    // What a probe round hands the metrics (peers exist only with two nodes or more: the series need them).
+    agent.recordPeers([{ clusterNetwork: 'overlay', peerVtep: '198.18.0.12', peerNode: 'node2', reachable: true, rttSeconds: 0.0004 }]);
     const agentText = await agent.render({ ready: true, invalidObjects: 0, packets: [{ vni: 100, verdict: 'dropped-spoof', packets: 1, bytes: 60 }], sourceReadErrors: 0 });
     expect(agentText).toContain('vxmesh_vtep_ready{cluster_network="overlay"} 1');
+    expect(agentText).toContain('vxmesh_vtep_peer_reachable{cluster_network="overlay",peer_vtep="198.18.0.12",peer_node="node2"} 1');
     const have = new Set([...exported(scrape), ...exported(agentText)]);
     expect(missing(names, have)).toEqual([]);
     // Control: a name nothing exports is reported, and the controller's scrape alone lacks the agent's names.
