@@ -128,7 +128,7 @@ export function matchReply(reply: EchoReply, id: number, seq: number, sent: Map<
 export interface PeerProberOptions {
   /** Time between rounds; the first round starts at once. */
   intervalMs: number;
-  /** How long a round waits for replies (capped at the interval); default 1 s. */
+  /** How long a round waits for replies (at most 80 % of the interval); default 1 s. */
   timeoutMs?: number;
   /** Consecutive missed rounds before a peer is unreachable; default 3. */
   misses?: number;
@@ -176,7 +176,9 @@ export class PeerProber {
   constructor(private readonly o: PeerProberOptions) {
     this.id = o.id ?? crypto.randomInt(1, 0x10000);
     this.threshold = o.misses ?? 3;
-    this.timeoutMs = Math.min(o.timeoutMs ?? 1000, o.intervalMs);
+    // Well inside the interval: a round that waited out a full interval would still be running at the next
+    // tick, which then skips (rounds never overlap), and a silent peer would take twice as long to be reported.
+    this.timeoutMs = Math.min(o.timeoutMs ?? 1000, o.intervalMs * 0.8);
     this.open = o.open ?? openProbeSocket;
   }
 

@@ -35,13 +35,19 @@ const HEALTH = 19441;
  * (static FDB; a unicast vxlan FDB entry cannot hold two destinations): medians 25-55 on the busy machine.
  */
 const MIGRATION_LOST = { bpf: 5, kernel: 80 } as Record<string, number>;
+/** The lab's agents probe their peer VTEPs every second (VXMESH_PEER_PROBE_INTERVAL, inherited like the health port). */
+const PEER_PROBE_S = 1;
+/** A peer is reported unreachable after 3 rounds without a reply; the bound adds a round and the scrapes. */
+const PEER_DOWN_BOUND_MS = (3 + 1) * PEER_PROBE_S * 1000 + 4000;
 
 describe.each(MODES)('the demo lab in %s mode', (mode) => {
   let lab: TestLab;
 
   const saved = process.env.VXMESH_HEALTH_PORT;
+  const savedProbe = process.env.VXMESH_PEER_PROBE_INTERVAL;
   beforeAll(async () => {
     process.env.VXMESH_HEALTH_PORT = String(HEALTH);
+    process.env.VXMESH_PEER_PROBE_INTERVAL = String(PEER_PROBE_S);
     lab = new TestLab(mode);
     await lab.up();
   });
@@ -49,6 +55,8 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
   afterAll(async () => {
     if (saved === undefined) delete process.env.VXMESH_HEALTH_PORT;
     else process.env.VXMESH_HEALTH_PORT = saved;
+    if (savedProbe === undefined) delete process.env.VXMESH_PEER_PROBE_INTERVAL;
+    else process.env.VXMESH_PEER_PROBE_INTERVAL = savedProbe;
     await lab?.down();
   });
 
@@ -145,6 +153,43 @@ describe.each(MODES)('the demo lab in %s mode', (mode) => {
       expect(samplesOf(after, 'vxmesh_packets_total')).toEqual([]);
       expect(samplesOf(after, 'vxmesh_bytes_total')).toEqual([]);
     }
+  });
+
+  it('reports every peer VTEP reachable on every node; a node the underlay cannot reach is reported unreachable by the others within the bound, and back', async () => {
+    const vtep = (i: number) => `198.18.0.1${i}`;
+    /** peer_vtep -> value of vxmesh_vtep_peer_reachable as node i reports it (and the node label each carries). */
+    const peersOf = async (i: number) => Object.fromEntries(samplesOf((await scrape(lab.node(i))).samples, 'vxmesh_vtep_peer_reachable', { cluster_network: 'overlay' })
+      .map((x) => [x.labels.peer_vtep!, `${x.labels.peer_node} ${x.value}`]));
+    const all = (i: number, down?: number) => Object.fromEntries([1, 2, 3].filter((j) => j !== i).map((j) => [vtep(j), `${lab.node(j)} ${j === down || i === down ? 0 : 1}`]));
+    const reports = async (down?: number) => {
+      for (const i of [1, 2, 3]) if (JSON.stringify(await peersOf(i)) !== JSON.stringify(all(i, down))) return false;
+      return true;
+    };
+    // Positive control: the real agents see each other over the real underlay, with an RTT.
+    await waitFor('every node to report both peers reachable', () => reports(), 4 * PEER_PROBE_S * 1000 + 4000);
+    for (const i of [1, 2, 3]) expect(await peersOf(i), lab.node(i)).toEqual(all(i));
+    const rtts = samplesOf((await scrape(lab.node(1))).samples, 'vxmesh_vtep_peer_rtt_seconds');
+    expect(rtts.map((x) => x.labels.peer_vtep)).toEqual([vtep(2), vtep(3)]);
+    for (const r of rtts) expect(r.value).toBeGreaterThan(0);
+    console.log(`[${mode}] peer RTTs from node 1: ${rtts.map((r) => `${r.labels.peer_vtep} ${(r.value * 1e6).toFixed(0)} µs`).join(', ')}`);
+    // The underlay switch (the lab's namespace ul) drops everything from and to node 3; node 3 itself is untouched.
+    const drop = `table bridge vxm_peer_fault {\n chain vxm_drop {\n  type filter hook forward priority 0;\n  ip saddr ${vtep(3)} drop\n  ip daddr ${vtep(3)} drop\n }\n}\n`;
+    const r = await lab.exec('ul', ['nft', '-f', '-'], { input: drop });
+    expect(r.exitCode, r.stderr).toBe(0);
+    try {
+      const ms = await waitFor('nodes 1 and 2 to report node 3 unreachable, node 3 both', () => reports(3), PEER_DOWN_BOUND_MS, 250);
+      console.log(`[${mode}] node 3 cut off the underlay: reported unreachable after ${ms} ms (bound ${PEER_DOWN_BOUND_MS} ms, probes every ${PEER_PROBE_S} s, 3 misses)`);
+      expect(await peersOf(1)).toEqual({ [vtep(2)]: `${lab.node(2)} 1`, [vtep(3)]: `${lab.node(3)} 0` });
+      expect(await peersOf(2)).toEqual({ [vtep(1)]: `${lab.node(1)} 1`, [vtep(3)]: `${lab.node(3)} 0` });
+      // What the metric stands for: the tunnel to node 3 is down, the one between nodes 1 and 2 is not.
+      expect(await lab.ping('vm-b1', '10.10.0.3')).toBe(false); // b1 (n1) -> b2 (n3)
+      expect(await lab.ping('vm-a1', '10.10.0.3')).toBe(true); // a1 (n1) -> a2 (n2)
+    } finally {
+      await lab.exec('ul', ['nft', 'delete', 'table', 'bridge', 'vxm_peer_fault']);
+    }
+    const back = await waitFor('every peer reachable again', () => reports(), 2 * PEER_PROBE_S * 1000 + 4000, 250);
+    console.log(`[${mode}] node 3 back on the underlay: reported reachable after ${back} ms`);
+    expect(await lab.ping('vm-b1', '10.10.0.3')).toBe(true);
   });
 
   it('keeps overlapping tenants apart: the same IP reaches the VM of the same network only', async () => {

@@ -185,14 +185,14 @@ describe('PeerProber (fake socket, fake timers)', () => {
     expect(last()).toEqual({ '198.18.0.12': 1, '198.18.0.13': 1 });
   });
 
-  it('never overlaps rounds: a round still waiting when the interval comes round again is left to finish', async () => {
-    const slow = new PeerProber({ intervalMs: 100, timeoutMs: 1000, log: pino({ level: 'silent' }), onReport: () => {}, open: net.open });
+  it('never overlaps rounds: a round still running when the interval comes round again (its poll late: a busy event loop) is left to finish', async () => {
+    const slow = new PeerProber({ intervalMs: 100, timeoutMs: 1000, pollMs: 150, log: pino({ level: 'silent' }), onReport: () => {}, open: net.open });
     net.answering.clear();
     slow.update(intent);
     slow.start();
     await vi.advanceTimersByTimeAsync(250);
-    // The timeout is capped at the interval, and the tick at 100 ms found the first round still waiting:
-    // rounds at 0 and 200 ms (overlapping rounds would have sent 6, an uncapped timeout 2).
+    // The round of 0 ms (deadline 80 ms: the timeout is held to 80 % of the interval) is read only at 150 ms,
+    // so the tick of 100 ms found it running and skipped: rounds at 0 and 200 ms (overlapping ones would have sent 6).
     expect(net.sent).toHaveLength(4);
     slow.stop();
   });
