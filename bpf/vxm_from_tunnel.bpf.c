@@ -50,49 +50,64 @@ int vxm_from_tunnel(struct __sk_buff *skb)
 	struct vxm_network *net = NULL;
 	struct vxm_endpoint_key ek = {};
 	struct vxm_endpoint *ep;
+	struct vxm_why w = { .hook = VXM_HOOK_FROM_TUNNEL };
 	struct vxm_pkt p;
 	__u32 bridge;
 	int rc;
 
 	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0) {
-		vxm_count(0, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
+		vxm_drop(skb, &w, VXM_V_DROP_UNKNOWN_VTEP, -VXM_E_TUNNEL_KEY, skb->len);
 		return TC_ACT_SHOT;
 	}
+	w.outer_src = key.remote_ipv4;
+	w.outer_dst = key.local_ipv4;
 	rc = vxm_check_vtep(&key, &net);
 	if (rc < 0 || !net) {
-		vxm_count(rc == -VXM_E_UNKNOWN_VTEP ? key.tunnel_id : 0, VXM_V_DROP_UNKNOWN_VTEP, skb->len);
+		/* an unknown VNI under VNI 0 (header), the frame's VNI on the record */
+		w.vni = rc == -VXM_E_UNKNOWN_VTEP ? key.tunnel_id : 0;
+		w.detail = key.tunnel_id;
+		vxm_drop(skb, &w, VXM_V_DROP_UNKNOWN_VTEP, rc < 0 ? rc : -VXM_E_UNKNOWN_VNI, skb->len);
 		return TC_ACT_SHOT;
 	}
+	w.vni = key.tunnel_id;
 	bridge = net->bridge_ifindex;
 
 	rc = vxm_parse_eth(skb, &p);
 	if (rc == -VXM_E_MALFORMED) {
-		vxm_count(key.tunnel_id, VXM_V_DROP_MALFORMED, skb->len);
+		vxm_drop(skb, &w, VXM_V_DROP_MALFORMED, rc, skb->len);
 		return TC_ACT_SHOT;
 	}
 	if (rc == 0)
 		vxm_learn_move(net, key.tunnel_id, key.remote_ipv4, p.eth->h_source);
 	/* DHCP stays on the node its VM runs on (dhcp.h); unicast IPv4 inside L2 broadcast would skip the
 	 * receiver's ingress group (policy.h) */
-	if (rc == 0 && (vxm_is_dhcp(&p) || vxm_bcast_unicast(&p, net))) {
-		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);
+	if (rc == 0 && vxm_is_dhcp(&p)) {
+		vxm_drop(skb, &w, VXM_V_DROP_POLICY, -VXM_E_DHCP, skb->len);
+		return TC_ACT_SHOT;
+	}
+	if (rc == 0 && vxm_bcast_unicast(&p, net)) {
+		vxm_drop(skb, &w, VXM_V_DROP_POLICY, -VXM_E_BCAST_UNICAST, skb->len);
 		return TC_ACT_SHOT;
 	}
 	/* the receiver's ingress policy, whichever way the frame reaches it (redirect or bridge) */
-	if ((rc == 0 || rc == -VXM_E_VLAN) && vxm_policy(skb, key.tunnel_id, &p, 0, 1) < 0) {
-		vxm_count(key.tunnel_id, VXM_V_DROP_POLICY, skb->len);
-		return TC_ACT_SHOT;
+	if (rc == 0 || rc == -VXM_E_VLAN) {
+		int denied = vxm_policy(skb, key.tunnel_id, &p, 0, 1, &w);
+
+		if (denied < 0) {
+			vxm_drop(skb, &w, VXM_V_DROP_POLICY, denied, skb->len);
+			return TC_ACT_SHOT;
+		}
 	}
 	if (rc == 0 && !vxm_mac_is_multicast(p.eth->h_dest)) {
 		ek.vni = key.tunnel_id;
 		vxm_mac_copy(ek.mac, p.eth->h_dest);
 		ep = bpf_map_lookup_elem(&vxm_endpoints, &ek);
 		if (ep && (ep->flags & VXM_EP_LOCAL) && ep->ifindex) {
-			vxm_count(key.tunnel_id, VXM_V_FWD_LOCAL, skb->len);
+			vxm_count(skb, &w, VXM_V_FWD_LOCAL, skb->len);
 			return bpf_redirect_peer(ep->ifindex, 0);
 		}
 	}
-	vxm_count(key.tunnel_id, VXM_V_PASS_KERNEL, skb->len);
+	vxm_count(skb, &w, VXM_V_PASS_KERNEL, skb->len);
 	if (!bridge)
 		return TC_ACT_OK;
 	return bpf_redirect(bridge, 0);

@@ -86,6 +86,7 @@ int vxm_from_uplink(struct __sk_buff *skb)
 	struct vxm_endpoint *ep;
 	struct vxm_network *net;
 	struct ethhdr *inner = NULL, eth;
+	struct vxm_why w = { .hook = VXM_HOOK_FROM_UPLINK, .l2_off = VXM_ENCAP_ROOM };
 	struct vxm_pkt o, p;
 	__u32 vni = 0, vtep = 0, ifindex, len;
 
@@ -93,6 +94,9 @@ int vxm_from_uplink(struct __sk_buff *skb)
 	if (!net || !inner)
 		return TC_ACT_UNSPEC; /* not vxmesh's */
 	len = skb->len - VXM_ENCAP_ROOM;
+	w.vni = vni;
+	w.outer_src = vtep;
+	w.outer_dst = bpf_ntohl(net->local_vtep);
 	/* from here on it is VxLAN to this node: vxe0 takes what the checks below do not */
 	if (!vxm_vtep_member(net, vtep) || skb->gso_size)
 		goto fallback;
@@ -111,24 +115,25 @@ int vxm_from_uplink(struct __sk_buff *skb)
 	if (vxm_is_dhcp(&p) || vxm_bcast_unicast(&p, net))
 		goto fallback; /* vxm_from_tunnel drops and counts them */
 	vxm_learn_move(net, vni, vtep, inner->h_source);
-	if (vxm_policy(skb, vni, &p, 0, 1) < 0) {
-		vxm_count(vni, VXM_V_DROP_POLICY, len);
+	if (vxm_policy(skb, vni, &p, 0, 1, &w) < 0) {
+		vxm_drop(skb, &w, VXM_V_DROP_POLICY, -VXM_E_POLICY, len);
 		return TC_ACT_SHOT;
 	}
 	if (bpf_skb_load_bytes(skb, VXM_ENCAP_ROOM, &eth, sizeof(eth)) < 0)
 		goto fallback;
 	if (bpf_skb_adjust_room(skb, -(__s32)VXM_ENCAP_ROOM, BPF_ADJ_ROOM_MAC, 0) < 0)
 		goto fallback;
+	w.l2_off = 0; /* decapsulated */
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0) {
-		vxm_count(vni, VXM_V_DROP_MALFORMED, len);
+		vxm_drop(skb, &w, VXM_V_DROP_MALFORMED, -VXM_E_MALFORMED, len);
 		return TC_ACT_SHOT;
 	}
-	vxm_count(vni, VXM_V_FWD_LOCAL, len);
-	vxm_count(vni, VXM_V_DECAP_NATIVE, len);
+	vxm_count(skb, &w, VXM_V_FWD_LOCAL, len);
+	vxm_count(skb, &w, VXM_V_DECAP_NATIVE, len);
 	return bpf_redirect_peer(ifindex, 0);
 
 fallback:
-	vxm_count(vni, VXM_V_DECAP_FALLBACK, len);
+	vxm_count(skb, &w, VXM_V_DECAP_FALLBACK, len);
 	return TC_ACT_UNSPEC;
 }
 

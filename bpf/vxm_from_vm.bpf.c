@@ -89,20 +89,29 @@ struct vxm_src {
 };
 
 /* The source MAC must be an endpoint whose bound port is exactly this one: LOCAL, or ARRIVING (header). */
-static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, struct vxm_pkt *p, struct vxm_src *src)
+static __always_inline int vxm_check_mac(__u32 vni, __u32 ifindex, struct vxm_pkt *p, struct vxm_src *src, struct vxm_why *w)
 {
 	struct vxm_endpoint_key key = { .vni = vni };
 	struct vxm_endpoint *ep;
 
 	vxm_mac_copy(key.mac, p->eth->h_source);
 	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
-	if (!ep || ep->ifindex == 0 || ep->ifindex != ifindex)
+	if (!ep) {
+		w->miss = VXM_M_NO_ENDPOINT;
 		return -VXM_E_SPOOF_MAC;
+	}
+	if (ep->ifindex == 0 || ep->ifindex != ifindex) {
+		w->miss = VXM_M_OTHER_PORT;
+		w->detail = ep->ifindex;
+		return -VXM_E_SPOOF_MAC;
+	}
 	src->arriving = !!(ep->flags & VXM_EP_ARRIVING);
 	if (ep->flags & VXM_EP_LOCAL)
 		return 0;
-	if (!src->arriving)
+	if (!src->arriving) {
+		w->miss = VXM_M_NOT_LOCAL;
 		return -VXM_E_SPOOF_MAC;
+	}
 	src->promote = 1;
 	return 0;
 }
@@ -118,30 +127,33 @@ static __always_inline void vxm_promote(__u32 vni, __u32 ifindex, const __u8 *ma
 }
 
 /* An IPv4 address (network order) claimed by the frame's source MAC must belong to it. */
-static __always_inline int vxm_check_ip(__u32 vni, __be32 ip, const __u8 *mac)
+static __always_inline int vxm_check_ip(__u32 vni, __be32 ip, const __u8 *mac, struct vxm_why *w)
 {
 	struct vxm_arp_key key = { .vni = vni, .ip = ip };
 	struct vxm_arp_entry *e;
 
 	e = bpf_map_lookup_elem(&vxm_arp, &key);
-	if (!e || !vxm_mac_eq(e->mac, mac))
+	if (!e || !vxm_mac_eq(e->mac, mac)) {
+		w->miss = e ? VXM_M_OTHER_MAC : VXM_M_NO_ARP;
 		return -VXM_E_SPOOF_IP;
+	}
 	return 0;
 }
 
 /* 0.0.0.0 is a source only before a client has an address: a DHCP client message (UDP 68 -> 67). */
-static __always_inline int vxm_check_unspecified(struct vxm_pkt *p, struct iphdr *ip)
+static __always_inline int vxm_check_unspecified(struct vxm_pkt *p, struct iphdr *ip, struct vxm_why *w)
 {
 	struct udphdr *udp = vxm_parse_udp(p, ip);
 
 	if (udp && udp->source == bpf_htons(68) && udp->dest == bpf_htons(67))
 		return 0;
+	w->miss = VXM_M_UNSPECIFIED;
 	return -VXM_E_SPOOF_IP;
 }
 
-static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm_pkt *p, struct vxm_src *src)
+static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm_pkt *p, struct vxm_src *src, struct vxm_why *w)
 {
-	int rc = vxm_check_mac(vni, ifindex, p, src);
+	int rc = vxm_check_mac(vni, ifindex, p, src, w);
 
 	if (rc < 0)
 		return rc;
@@ -151,8 +163,8 @@ static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm
 		if (!ip)
 			return -VXM_E_MALFORMED;
 		if (ip->saddr == 0)
-			return vxm_check_unspecified(p, ip);
-		return vxm_check_ip(vni, ip->saddr, p->eth->h_source);
+			return vxm_check_unspecified(p, ip, w);
+		return vxm_check_ip(vni, ip->saddr, p->eth->h_source, w);
 	}
 	if (p->proto == ETH_P_ARP) {
 		struct vxm_arphdr *arp = vxm_parse_arp(p);
@@ -160,52 +172,64 @@ static __always_inline int vxm_check_source(__u32 vni, __u32 ifindex, struct vxm
 
 		if (!arp)
 			return -VXM_E_MALFORMED;
-		if (!vxm_mac_eq(arp->sha, p->eth->h_source))
+		if (!vxm_mac_eq(arp->sha, p->eth->h_source)) {
+			w->miss = VXM_M_ARP_SHA;
 			return -VXM_E_SPOOF_MAC;
+		}
 		__builtin_memcpy(&spa, arp->spa, 4);
-		if (spa == 0) /* an ARP probe (RFC 5227): a request only */
-			return arp->op == bpf_htons(VXM_ARP_REQUEST) ? 0 : -VXM_E_SPOOF_IP;
-		return vxm_check_ip(vni, spa, p->eth->h_source);
+		if (spa == 0) { /* an ARP probe (RFC 5227): a request only */
+			if (arp->op == bpf_htons(VXM_ARP_REQUEST))
+				return 0;
+			w->miss = VXM_M_UNSPECIFIED;
+			return -VXM_E_SPOOF_IP;
+		}
+		return vxm_check_ip(vni, spa, p->eth->h_source, w);
 	}
 	return 0;
 }
 
 /* Frame hygiene of a VM port (header, 0): untagged IPv4/ARP/other, never VLAN or IPv6. */
-static __always_inline int vxm_check_hygiene(struct __sk_buff *skb, struct vxm_pkt *p)
+static __always_inline int vxm_check_hygiene(struct __sk_buff *skb, struct vxm_pkt *p, struct vxm_why *w)
 {
-	if (skb->vlan_present)
+	if (skb->vlan_present) {
+		w->miss = VXM_M_VLAN_STRIPPED;
 		return -VXM_E_VLAN;
+	}
 	if (p->proto == ETH_P_IPV6)
 		return -VXM_E_IPV6;
 	return 0;
 }
 
 /* Unicast and multicast forwarding. */
-static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 flags, struct vxm_pkt *p)
+static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 flags, struct vxm_pkt *p, struct vxm_why *w)
 {
 	struct vxm_endpoint_key key = { .vni = vni };
 	struct vxm_endpoint *ep;
 	__u32 len = skb->len;
 	__u32 vxe;
+	int rc;
 
 	/* policy bypasses (policy.h): unicast IPv4 inside L2 broadcast, DHCP other than a client's */
-	if ((flags & VXM_PORT_VM) && vxm_port_guard(vni, p) < 0) {
-		vxm_count(vni, VXM_V_DROP_POLICY, len);
+	if ((flags & VXM_PORT_VM) && (rc = vxm_port_guard(vni, p)) < 0) {
+		vxm_drop(skb, w, VXM_V_DROP_POLICY, rc, len);
 		return TC_ACT_SHOT;
 	}
 	if (vxm_mac_is_multicast(p->eth->h_dest)) {
-		if (vxm_policy(skb, vni, p, flags & VXM_PORT_VM, 0) < 0) {
-			vxm_count(vni, VXM_V_DROP_POLICY, len);
+		if ((rc = vxm_policy(skb, vni, p, flags & VXM_PORT_VM, 0, w)) < 0) {
+			vxm_drop(skb, w, VXM_V_DROP_POLICY, rc, len);
 			return TC_ACT_SHOT;
 		}
 		/* the gateway is distributed (same IP/MAC on every node): its broadcasts stay local;
 		 * so does DHCP: the node the VM runs on answers it (dhcp.h) */
 		if ((flags & VXM_PORT_VM) && !vxm_is_dhcp(p)) {
 			vxe = vxm_vxe_ifindex();
-			if (vxm_replicate(skb, vni, vxe) > 0)
-				vxm_count(vni, VXM_V_FLOODED, len);
+			rc = vxm_replicate(skb, vni, vxe);
+			if (rc > 0)
+				vxm_count(skb, w, VXM_V_FLOODED, len);
+			else if (rc < 0) /* over the budget: not replicated, still delivered on this node */
+				vxm_drop(skb, w, VXM_V_DROP_BCAST_RATE, rc, len);
 		}
-		vxm_count(vni, VXM_V_PASS_KERNEL, len);
+		vxm_count(skb, w, VXM_V_PASS_KERNEL, len);
 		return TC_ACT_OK;
 	}
 
@@ -213,34 +237,37 @@ static __always_inline int vxm_forward(struct __sk_buff *skb, __u32 vni, __u32 f
 	ep = bpf_map_lookup_elem(&vxm_endpoints, &key);
 	/* the sender's egress policy always; the receiver's ingress policy unless it is checked where it
 	 * runs (frames into the tunnel) */
-	if (vxm_policy(skb, vni, p, flags & VXM_PORT_VM, !(ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep)) < 0) {
-		vxm_count(vni, VXM_V_DROP_POLICY, len);
+	rc = vxm_policy(skb, vni, p, flags & VXM_PORT_VM, !(ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep), w);
+	if (rc < 0) {
+		vxm_drop(skb, w, VXM_V_DROP_POLICY, rc, len);
 		return TC_ACT_SHOT;
 	}
 	if (ep && (ep->flags & VXM_EP_REMOTE) && ep->remote_vtep) {
 		__u32 remote = ep->remote_vtep;
 		int out = vxm_encap_native(skb, vni, remote);
 
+		w->outer_dst = remote;
 		if (out > 0) {
-			vxm_count(vni, VXM_V_FWD_TUNNEL, len);
-			vxm_count(vni, VXM_V_ENCAP_NATIVE, len);
+			w->l2_off = VXM_ENCAP_ROOM; /* encapsulated in place: the frame is inside now */
+			vxm_count(skb, w, VXM_V_FWD_TUNNEL, len);
+			vxm_count(skb, w, VXM_V_ENCAP_NATIVE, len);
 			return bpf_redirect(out, 0);
 		}
 		if (out == -VXM_E_ENCAP_BROKEN) {
-			vxm_count(vni, VXM_V_DROP_MALFORMED, len);
+			vxm_drop(skb, w, VXM_V_DROP_MALFORMED, out, len);
 			return TC_ACT_SHOT;
 		}
 		vxe = vxm_vxe_ifindex();
 		if (vxe && vxm_set_tunnel(skb, vni, remote) == 0) {
-			vxm_count(vni, VXM_V_FWD_TUNNEL, len);
-			vxm_count(vni, VXM_V_ENCAP_FALLBACK, len);
+			vxm_count(skb, w, VXM_V_FWD_TUNNEL, len);
+			vxm_count(skb, w, VXM_V_ENCAP_FALLBACK, len);
 			return bpf_redirect(vxe, 0);
 		}
 	} else if (ep && (ep->flags & VXM_EP_LOCAL) && ep->ifindex && ep->ifindex != skb->ifindex) {
-		vxm_count(vni, VXM_V_FWD_LOCAL, len);
+		vxm_count(skb, w, VXM_V_FWD_LOCAL, len);
 		return bpf_redirect_peer(ep->ifindex, 0);
 	}
-	vxm_count(vni, VXM_V_PASS_KERNEL, len);
+	vxm_count(skb, w, VXM_V_PASS_KERNEL, len);
 	return TC_ACT_OK;
 }
 
@@ -261,7 +288,7 @@ static __always_inline __u32 vxm_drop_verdict(int rc)
 }
 
 /* Steps 0 and 1 of the header for a VM (or unbound) port: 0 when the frame may go on, else -VXM_E_*. */
-static __always_inline int vxm_admit(struct __sk_buff *skb, __u32 vni, __u32 flags, int parsed, struct vxm_pkt *p, struct vxm_src *src)
+static __always_inline int vxm_admit(struct __sk_buff *skb, __u32 vni, __u32 flags, int parsed, struct vxm_pkt *p, struct vxm_src *src, struct vxm_why *w)
 {
 	int rc;
 
@@ -269,10 +296,10 @@ static __always_inline int vxm_admit(struct __sk_buff *skb, __u32 vni, __u32 fla
 		return -VXM_E_UNBOUND;
 	if (parsed < 0)
 		return parsed;
-	rc = vxm_check_hygiene(skb, p);
+	rc = vxm_check_hygiene(skb, p, w);
 	if (rc < 0)
 		return rc;
-	return vxm_check_source(vni, skb->ifindex, p, src);
+	return vxm_check_source(vni, skb->ifindex, p, src, w);
 }
 
 SEC("tc")
@@ -280,6 +307,7 @@ int vxm_from_vm(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct vxm_port *port = bpf_map_lookup_elem(&vxm_ports, &ifindex);
+	struct vxm_why w = { .hook = VXM_HOOK_FROM_VM };
 	struct vxm_src src = {};
 	struct vxm_pkt p;
 	__u32 vni, flags;
@@ -289,34 +317,35 @@ int vxm_from_vm(struct __sk_buff *skb)
 		return TC_ACT_OK; /* not a port we manage */
 	vni = port->vni;
 	flags = port->flags;
+	w.vni = vni;
 
 	rc = vxm_parse_eth(skb, &p);
 	if (flags & (VXM_PORT_VM | VXM_PORT_UNBOUND)) {
-		rc = vxm_admit(skb, vni, flags, rc, &p, &src);
+		rc = vxm_admit(skb, vni, flags, rc, &p, &src, &w);
 		if (rc < 0) {
-			vxm_count(vni, vxm_drop_verdict(rc), skb->len);
+			vxm_drop(skb, &w, vxm_drop_verdict(rc), rc, skb->len);
 			return TC_ACT_SHOT;
 		}
 		if (src.promote)
 			vxm_promote(vni, ifindex, p.eth->h_source);
 	} else if (rc < 0) {
-		vxm_count(vni, VXM_V_PASS_KERNEL, skb->len);
+		vxm_count(skb, &w, VXM_V_PASS_KERNEL, skb->len);
 		return TC_ACT_OK;
 	}
 
 	if (p.proto == ETH_P_ARP) {
 		rc = vxm_arp_respond(vni, &p);
 		if (rc == VXM_ARP_ANSWERED) {
-			vxm_count(vni, VXM_V_ARP_ANSWERED, skb->len);
+			vxm_count(skb, &w, VXM_V_ARP_ANSWERED, skb->len);
 			return bpf_redirect(ifindex, 0);
 		}
 		/* an announce stays on the node, unless a guest that just migrated here makes it (header) */
 		if (rc == VXM_ARP_SELF && !src.arriving) {
-			vxm_count(vni, VXM_V_PASS_KERNEL, skb->len);
+			vxm_count(skb, &w, VXM_V_PASS_KERNEL, skb->len);
 			return TC_ACT_OK;
 		}
 	}
-	return vxm_forward(skb, vni, flags, &p);
+	return vxm_forward(skb, vni, flags, &p, &w);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -32,20 +32,26 @@ int vxm_to_port(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex;
 	__u32 in = skb->ingress_ifindex;
 	struct vxm_port *port = bpf_map_lookup_elem(&vxm_ports, &ifindex);
+	struct vxm_why w = { .hook = VXM_HOOK_TO_PORT };
 	struct vxm_pkt p;
 	__u32 vni;
-	int rc;
+	int rc, denied = 0;
 
 	if (!port)
 		return TC_ACT_OK;
 	vni = port->vni;
+	w.vni = vni;
 	if (in && (bpf_map_lookup_elem(&vxm_ports, &in) || in == vxm_vxe_ifindex()))
 		return TC_ACT_OK; /* decided at ingress */
 	rc = vxm_parse_eth(skb, &p);
 	if (rc < 0 && rc != -VXM_E_VLAN)
 		return TC_ACT_OK;
-	if ((rc == 0 && vxm_port_guard(vni, &p) < 0) || vxm_policy(skb, vni, &p, 1, 1) < 0) {
-		vxm_count(vni, VXM_V_DROP_POLICY, skb->len);
+	if (rc == 0)
+		denied = vxm_port_guard(vni, &p);
+	if (denied == 0)
+		denied = vxm_policy(skb, vni, &p, 1, 1, &w);
+	if (denied < 0) {
+		vxm_drop(skb, &w, VXM_V_DROP_POLICY, denied, skb->len);
 		return TC_ACT_SHOT;
 	}
 	return TC_ACT_OK;

@@ -60,7 +60,7 @@ static __always_inline int vxm_is_dhcp(struct vxm_pkt *p)
 	return udp->dest == bpf_htons(VXM_DHCP_SERVER_PORT) || udp->dest == bpf_htons(VXM_DHCP_CLIENT_PORT);
 }
 
-/* A frame a VM port sent: 0, or -VXM_E_POLICY when it is DHCP a VM may not send (header). `gateway`,
+/* A frame a VM port sent: 0, or -VXM_E_DHCP when it is DHCP a VM may not send (header). `gateway`,
  * `bcast`: the network's gateway and directed broadcast, where the node's dnsmasq receives. */
 static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway, __be32 bcast)
 {
@@ -71,19 +71,19 @@ static __always_inline int vxm_dhcp_guard(struct vxm_pkt *p, __be32 gateway, __b
 	if (!udp || !ip)
 		return 0;
 	if (udp->source == bpf_htons(VXM_DHCP_SERVER_PORT))
-		return -VXM_E_POLICY;
+		return -VXM_E_DHCP;
 	if (udp->dest != bpf_htons(VXM_DHCP_SERVER_PORT))
 		return 0;
 	if (ip->daddr != 0xffffffff && ip->daddr != gateway && ip->daddr != bcast)
 		return 0; /* not for the server: plain UDP, policies decide */
 	if (udp->source != bpf_htons(VXM_DHCP_CLIENT_PORT))
-		return -VXM_E_POLICY;
+		return -VXM_E_DHCP;
 	bootp = (void *)(udp + 1);
 	chaddr = bootp + VXM_DHCP_CHADDR_OFF;
 	if ((void *)(chaddr + 6) > p->data_end)
-		return -VXM_E_POLICY;
+		return -VXM_E_DHCP;
 	if (bootp[0] != VXM_BOOTREQUEST || !vxm_mac_eq(chaddr, p->eth->h_source))
-		return -VXM_E_POLICY;
+		return -VXM_E_DHCP;
 	return 0;
 }
 

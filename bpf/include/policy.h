@@ -33,6 +33,7 @@
 #include "vxm_maps.h"
 #include "parse.h"
 #include "dhcp.h"
+#include "stats.h"
 
 #define VXM_CT_TIMEOUT_NS (120ULL * 1000000000ULL)
 #define VXM_CT_REFRESH_NS (1000000000ULL)
@@ -102,7 +103,8 @@ static __always_inline int vxm_bcast_unicast(struct vxm_pkt *p, const struct vxm
 	return !net || ip->daddr != net->bcast_ip;
 }
 
-/* Frames a VM sent (header): 0, or -VXM_E_POLICY. A VNI without network entry has nothing to guard. */
+/* Frames a VM sent (header): 0, or -VXM_E_BCAST_UNICAST / -VXM_E_DHCP (counted dropped-policy). A VNI
+ * without network entry has nothing to guard. */
 static __always_inline int vxm_port_guard(__u32 vni, struct vxm_pkt *p)
 {
 	struct vxm_network *net = vxm_network_of(vni);
@@ -110,7 +112,7 @@ static __always_inline int vxm_port_guard(__u32 vni, struct vxm_pkt *p)
 	if (!net)
 		return 0;
 	if (vxm_bcast_unicast(p, net))
-		return -VXM_E_POLICY;
+		return -VXM_E_BCAST_UNICAST;
 	return vxm_dhcp_guard(p, net->gateway_ip, net->bcast_ip);
 }
 
@@ -170,7 +172,8 @@ static __always_inline int vxm_flow_parse(struct vxm_pkt *p, struct vxm_flow *f)
 	return 0;
 }
 
-/* Does `group` allow traffic with this peer address and destination port? */
+/* Does `group` allow traffic with this peer address and destination port? 0 when it does, else what is
+ * missing (VXM_M_NO_RULE: nothing for the address, VXM_M_NO_PORT: not this protocol/port). */
 static __always_inline int vxm_pol_allows(__u32 group, __be32 peer, struct vxm_flow *f)
 {
 	struct vxm_pol_key key = { .prefixlen = 64, .group = group };
@@ -181,18 +184,28 @@ static __always_inline int vxm_pol_allows(__u32 group, __be32 peer, struct vxm_f
 	__builtin_memcpy(key.addr, &peer, 4);
 	v = bpf_map_lookup_elem(&vxm_pol_rules, &key);
 	if (!v)
-		return 0;
+		return VXM_M_NO_RULE;
 	if (v->flags & VXM_POL_ANY)
-		return 1;
-	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP && f->proto != IPPROTO_SCTP)
 		return 0;
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP && f->proto != IPPROTO_SCTP)
+		return VXM_M_NO_PORT;
 	for (i = 0; i < VXM_POL_MAX_RANGES; i++) {
 		if (i >= v->count)
 			break;
 		if (v->ranges[i].proto == f->proto && port >= v->ranges[i].from && port <= v->ranges[i].to)
-			return 1;
+			return 0;
 	}
-	return 0;
+	return VXM_M_NO_PORT;
+}
+
+/* A denial by `group` (direction 0 ingress, 1 egress) for the event (stats.h). */
+static __always_inline int vxm_pol_deny(struct vxm_why *w, __u32 group, __u32 direction, __u32 miss, __u32 bytes)
+{
+	vxm_pol_count(group, VXM_PV_DENY, bytes);
+	w->group = group;
+	w->direction = direction;
+	w->miss = miss;
+	return -VXM_E_POLICY;
 }
 
 static __always_inline void vxm_ct_key_of(struct vxm_ct_key *k, __u32 vni, struct vxm_flow *f, int reverse)
@@ -206,11 +219,12 @@ static __always_inline void vxm_ct_key_of(struct vxm_ct_key *k, __u32 vni, struc
 }
 
 /*
- * 0 = pass, -VXM_E_POLICY = drop. check_src: apply the sender's egress group; check_dst: apply the
- * receiver's ingress group (the frame is delivered on this node). ARP and the DHCP legs of
- * vxm_dhcp_exempt always pass; other non-IPv4 frames are dropped in a direction that is selected.
+ * 0 = pass, -VXM_E_POLICY = drop (the group, direction and what was missing noted in `w`). check_src: apply
+ * the sender's egress group; check_dst: apply the receiver's ingress group (the frame is delivered on this
+ * node). ARP and the DHCP legs of vxm_dhcp_exempt always pass; other non-IPv4 frames are dropped in a
+ * direction that is selected.
  */
-static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct vxm_pkt *p, int check_src, int check_dst)
+static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct vxm_pkt *p, int check_src, int check_dst, struct vxm_why *w)
 {
 	struct vxm_pol_ep *src, *dst;
 	__u32 g_src = 0, g_dst = 0;
@@ -219,6 +233,7 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	void *ct;
 	struct vxm_flow f = {};
 	__u64 now;
+	int miss;
 
 	if (!vxm_pol_enabled() || p->proto == ETH_P_ARP)
 		return 0;
@@ -233,8 +248,7 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 	if (p->proto != ETH_P_IP || vxm_flow_parse(p, &f) < 0) {
 		if (!g_src && !g_dst)
 			return 0;
-		vxm_pol_count(g_dst ? g_dst : g_src, VXM_PV_DENY, skb->len);
-		return -VXM_E_POLICY;
+		return vxm_pol_deny(w, g_dst ? g_dst : g_src, g_dst ? 0 : 1, VXM_M_NOT_IPV4, skb->len);
 	}
 	if (vxm_dhcp_exempt(vni, p, &f))
 		return 0;
@@ -247,14 +261,10 @@ static __always_inline int vxm_policy(struct __sk_buff *skb, __u32 vni, struct v
 			vxm_pol_count(g_dst ? g_dst : g_src, VXM_PV_REPLY, skb->len);
 			return 0;
 		}
-		if (g_src && !vxm_pol_allows(g_src, f.daddr, &f)) {
-			vxm_pol_count(g_src, VXM_PV_DENY, skb->len);
-			return -VXM_E_POLICY;
-		}
-		if (g_dst && !vxm_pol_allows(g_dst, f.saddr, &f)) {
-			vxm_pol_count(g_dst, VXM_PV_DENY, skb->len);
-			return -VXM_E_POLICY;
-		}
+		if (g_src && (miss = vxm_pol_allows(g_src, f.daddr, &f)))
+			return vxm_pol_deny(w, g_src, 1, miss, skb->len);
+		if (g_dst && (miss = vxm_pol_allows(g_dst, f.saddr, &f)))
+			return vxm_pol_deny(w, g_dst, 0, miss, skb->len);
 		if (g_src)
 			vxm_pol_count(g_src, VXM_PV_ALLOW, skb->len);
 		if (g_dst)

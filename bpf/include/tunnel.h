@@ -53,7 +53,8 @@ static __always_inline int vxm_set_tunnel(struct __sk_buff *skb, __u32 vni, __u3
 }
 
 /* Head-end replication: one clone per peer VTEP holding the VNI (the agent lists only those), within the
- * VNI's budget (over it: no copy, dropped-broadcast-rate). Returns the number of copies sent.
+ * VNI's budget (over it: no copy, -VXM_E_BCAST_RATE, counted dropped-broadcast-rate by the caller).
+ * Returns the number of copies sent.
  * A global (non-inlined) function so the verifier checks the loop once, not once per caller path.
  * verifier: bpf_clone_redirect invalidates packet pointers; nothing here reads the packet. */
 __noinline int vxm_replicate(struct __sk_buff *skb, __u32 vni, __u32 vxe)
@@ -63,10 +64,8 @@ __noinline int vxm_replicate(struct __sk_buff *skb, __u32 vni, __u32 vxe)
 
 	if (!fl || !vxe || fl->count == 0)
 		return 0;
-	if (!vxm_bcast_allow(vni)) {
-		vxm_count(vni, VXM_V_DROP_BCAST_RATE, skb->len);
-		return 0;
-	}
+	if (!vxm_bcast_allow(vni))
+		return -VXM_E_BCAST_RATE; /* the caller counts it: its event record stays on its own stack */
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < VXM_MAX_PEERS; i++) {
 		if (i >= fl->count)

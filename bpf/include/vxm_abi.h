@@ -29,6 +29,12 @@
  * the kernel-mode nft limit (dataplane/kernel/flood-limit.ts). */
 #define VXM_BCAST_RATE_PPS 1000
 #define VXM_BCAST_BURST 200
+/* Events (vxm_events, stats.h vxm_emit): the ring buffer's size, and the per-CPU budget of events a second
+ * with its burst; what is over it is counted lost (vxm_ev_cpu), never silently dropped.
+ * Mirrors: abi.ts EV_RING_BYTES/EV_RATE_PER_CPU/EV_BURST. */
+#define VXM_EV_RING_BYTES (256 * 1024)
+#define VXM_EV_RATE 1000
+#define VXM_EV_BURST 200
 
 /* vxm_ports value flags */
 enum vxm_port_flags {
@@ -96,6 +102,38 @@ enum vxm_err {
 	VXM_E_IPV6 = 10,
 	VXM_E_NATIVE = 11,        /* encap.h: the native path cannot take the frame, vxe0 will */
 	VXM_E_ENCAP_BROKEN = 12,  /* encap.h: resized but not written: drop */
+	VXM_E_BCAST_UNICAST = 13, /* policy.h: unicast IPv4 inside an L2 broadcast/multicast frame */
+	VXM_E_DHCP = 14,          /* dhcp.h: DHCP a VM may not send, or DHCP through the tunnel */
+	VXM_E_BCAST_RATE = 15,    /* tunnel.h: over the VNI's replication budget: not replicated */
+};
+
+/* What exactly failed, within a reason (vxm_event.miss). Never reused. */
+enum vxm_miss {
+	VXM_M_NONE = 0,
+	VXM_M_NO_ENDPOINT = 1, /* SPOOF_MAC: no vxm_endpoints {vni, source MAC} */
+	VXM_M_OTHER_PORT = 2,  /* SPOOF_MAC: the endpoint is bound to another port (detail: its ifindex, 0 = none) */
+	VXM_M_NOT_LOCAL = 3,   /* SPOOF_MAC: bound here, but neither LOCAL nor ARRIVING */
+	VXM_M_ARP_SHA = 4,     /* SPOOF_MAC: the ARP sender MAC is not the Ethernet source */
+	VXM_M_NO_ARP = 5,      /* SPOOF_IP: no vxm_arp {vni, source IP} (ARP: sender IP) */
+	VXM_M_OTHER_MAC = 6,   /* SPOOF_IP: vxm_arp {vni, source IP} is another MAC's */
+	VXM_M_UNSPECIFIED = 7, /* SPOOF_IP: 0.0.0.0 outside a DHCP client message or an ARP probe request */
+	VXM_M_NO_RULE = 8,     /* POLICY: the group has no rule for the peer address */
+	VXM_M_NO_PORT = 9,     /* POLICY: rules for the peer address, none for this protocol and port */
+	VXM_M_NOT_IPV4 = 10,   /* POLICY: a selected endpoint and a frame that is not (whole) IPv4 */
+	VXM_M_VLAN_STRIPPED = 11, /* VLAN: the kernel moved the tag into skb->vlan_tci before TC */
+};
+
+/* Which program saw the frame (vxm_event.hook). */
+enum vxm_hook {
+	VXM_HOOK_FROM_VM = 1,
+	VXM_HOOK_FROM_TUNNEL = 2,
+	VXM_HOOK_FROM_UPLINK = 3,
+	VXM_HOOK_TO_PORT = 4,
+};
+
+/* vxm_ev_config flags (written by `vxmesh monitor`, never by the agent's reconcile) */
+enum vxm_ev_flags {
+	VXM_EV_TRACE = 1, /* also events for forwarding verdicts (drops always have one) */
 };
 
 /* Policy verdicts counted per group in vxm_pol_stats (userspace mirror: abi.ts POLICY_VERDICTS). */
@@ -263,5 +301,50 @@ struct vxm_pol_stat_key {
 	__u32 verdict; /* enum vxm_pol_verdict */
 };
 _Static_assert(sizeof(struct vxm_pol_stat_key) == 8, "vxm_pol_stat_key size");
+
+/* vxm_events record: one frame's verdict (stats.h vxm_emit). Inner headers as far as the frame has them
+ * (zero otherwise); MACs, ethertype, addresses and ports as on the wire (the Ethernet header is copied
+ * whole: dst, src, type); ports = the first 4 bytes of the L4 header (ICMP: type, code). ARP: saddr/daddr
+ * are the sender/target IPs, sport the op. */
+struct vxm_event {
+	__u64 time_ns;   /* bpf_ktime_get_ns */
+	__u32 hook;      /* enum vxm_hook */
+	__u32 ifindex;   /* skb->ifindex: the port, vxe0 or the uplink */
+	__u32 vni;       /* the VNI counted under (0: the frame's VNI is unknown here, see detail) */
+	__u32 verdict;   /* enum vxm_verdict */
+	__u32 reason;    /* enum vxm_err; 0 for forwarding verdicts */
+	__u32 miss;      /* enum vxm_miss */
+	__u32 detail;    /* per miss/reason: the bound ifindex (OTHER_PORT), the VNI (UNKNOWN_VNI) */
+	__u32 group;     /* POLICY: the group that denied it */
+	__u32 outer_src; /* host order: the sending VTEP (from the tunnel), else 0 */
+	__u32 outer_dst; /* host order: the receiving VTEP (this node from the tunnel, the peer into it), else 0 */
+	__u8 dst_mac[6];
+	__u8 src_mac[6];
+	__be16 ethertype;
+	__u8 direction;  /* POLICY: 0 ingress, 1 egress */
+	__u8 l4_proto;
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u32 len;       /* skb->len */
+};
+_Static_assert(sizeof(struct vxm_event) == 80, "vxm_event size");
+
+/* vxm_ev_cpu: per CPU, the event budget (GCRA like vxm_bcast) and what it could not send */
+struct vxm_ev_cpu {
+	__u64 tat;       /* bpf_ktime_get_ns of the next conforming event */
+	__u64 sent;
+	__u64 lost_rate; /* over the budget */
+	__u64 lost_ring; /* the ring buffer was full (the reader is behind) */
+};
+_Static_assert(sizeof(struct vxm_ev_cpu) == 32, "vxm_ev_cpu size");
+
+/* vxm_ev_config[0] */
+struct vxm_ev_config {
+	__u32 flags; /* enum vxm_ev_flags */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vxm_ev_config) == 8, "vxm_ev_config size");
 
 #endif /* VXM_ABI_H */

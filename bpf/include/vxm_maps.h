@@ -156,4 +156,38 @@ struct {
 	__type(value, struct vxm_stat);
 } vxm_pol_stats SEC(".maps");
 
+/* vxm_events: one record (struct vxm_event) per dropped frame, and per forwarded one while vxm_ev_config
+ * says so. Writer: stats.h vxm_emit (every program). Reader: `vxmesh monitor` (dataplane/bpf/events-reader.ts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VXM_EV_RING_BYTES);
+} vxm_events SEC(".maps");
+
+/* vxm_ev_abi: never read or written, like vxm_ct_abi: a ring buffer has no value type, so this map carries
+ * struct vxm_event into BTF for test/unit/bpf-abi.test.ts. One entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vxm_event);
+} vxm_ev_abi SEC(".maps");
+
+/* vxm_ev_cpu[0]: per CPU {event budget, sent, lost over budget, lost ring full}. Writer: stats.h vxm_emit.
+ * Reader: agent (vxmesh_events_lost_total), `vxmesh monitor`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vxm_ev_cpu);
+} vxm_ev_cpu SEC(".maps");
+
+/* vxm_ev_config[0]: {flags: TRACE}. Writer: `vxmesh monitor --all` (on while it runs), never the agent: a
+ * reconcile rewriting vxm_config would race a flag there. Reader: stats.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vxm_ev_config);
+} vxm_ev_config SEC(".maps");
+
 #endif /* VXM_MAPS_H */

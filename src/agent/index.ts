@@ -88,7 +88,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     ready: () => loop.ready,
     notReadyReason: () => loop.notReadyReason,
     metrics: async () => metrics.render({
-      ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters(),
+      ready: loop.ready, invalidObjects: o.source.current().errors.length, packets: await dataplane.counters(), eventsLost: await dataplane.eventsLost?.(),
       sourceReadErrors: o.source.current().readErrors,
     }),
     async stop() {

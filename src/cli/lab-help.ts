@@ -16,6 +16,7 @@ Commands:
   exec NAME -- CMD…         run CMD in a VM, a node, or \`external\`
   status [--json|--matrix]  nodes (mode, agent ready) and VMs; --matrix re-runs the connectivity probes
   inspect NODE [--json]     what the node's dataplane holds (vxmesh inspect inside the node)
+  monitor NODE [--all] …    live drops with their reasons (vxmesh monitor inside the node)
   down                      stop the agents and remove everything the lab created
 
 Run \`vxmesh lab COMMAND --help\` for a command's options.`;
@@ -70,6 +71,10 @@ interfaces:[{name, network, mac, ip, guest}]}], external?}. --matrix also runs t
   inspect: `Usage: vxmesh lab inspect NODE [--json] [--lab NAME]
 
 Runs \`vxmesh inspect\` inside NODE: what its dataplane holds, in human form.`,
+  monitor: `Usage: vxmesh lab monitor NODE [--drops|--all] [--vni N] [--vm X] [--json] [--interval S] [--duration S] [--lab NAME]
+
+Runs \`vxmesh monitor\` inside NODE: its BPF programs' drops (with --all, every verdict) as they happen,
+with their reasons, named with the lab's networks and VMs. Stop with Ctrl-C.`,
   down: `Usage: vxmesh lab down [--lab NAME | -f FILE | --all]
 
 Stops the agents (SIGTERM, then SIGKILL), the controller and the lab's control plane (its etcd data goes

@@ -14,7 +14,7 @@ import { execTarget, migrateVm, restartAgent, restartController } from '../lab/o
 import { labPaths, listLabs, readLabState, resolveLab, writeLabState, type LabState } from '../lab/state.js';
 import { restartLabApi, reviveKube } from '../lab/kube.js';
 import { formatStatus, labStatus } from '../lab/status.js';
-import { need, noExtra, oneOf, parse, str } from './args.js';
+import { need, noExtra, oneOf, parse, str, type Parsed } from './args.js';
 import { LAB_HELP, LAB_USAGE } from './lab-help.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,6 +44,7 @@ export async function labCommand(argv: string[]): Promise<number> {
     case 'status': return status(rest, usage);
     case 'down': return down(rest, usage);
     case 'inspect': return inspect(rest, usage);
+    case 'monitor': return monitor(rest, usage);
     default: throw new UsageError(`unknown lab command: ${sub}`);
   }
 }
@@ -274,13 +275,37 @@ async function down(argv: string[], usage: string): Promise<number> {
 async function inspect(argv: string[], usage: string): Promise<number> {
   const p = parse(argv, { ...labOpt, json: { type: 'boolean' } }, usage);
   noExtra(p, 1, usage);
+  return inNode('inspect', p, usage, p.values.json ? ['--json'] : []);
+}
+
+/** `lab monitor NODE …`: vxmesh monitor inside the node, its options passed on. */
+async function monitor(argv: string[], usage: string): Promise<number> {
+  const p = parse(argv, {
+    ...labOpt, drops: { type: 'boolean' }, all: { type: 'boolean' }, vni: { type: 'string' }, vm: { type: 'string' }, json: { type: 'boolean' },
+    interval: { type: 'string' }, duration: { type: 'string' },
+  }, usage);
+  noExtra(p, 1, usage);
+  const pass = Object.entries(p.values).filter(([k, v]) => k !== 'lab' && k !== 'help' && v !== undefined && v !== false)
+    .flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, String(v)]));
+  // Ctrl-C reaches the monitor too (same process group): it restores the trace flag and exits; this
+  // process only waits for it instead of dying first.
+  const ignore = () => {};
+  process.on('SIGINT', ignore);
+  try {
+    return await inNode('monitor', p, usage, pass);
+  } finally {
+    process.off('SIGINT', ignore);
+  }
+}
+
+/** Runs `vxmesh CMD` inside lab node p.positionals[0] (nsenter --net), with the node's bpffs and source. */
+async function inNode(cmd: string, p: Parsed, usage: string, extra: string[]): Promise<number> {
   const node = p.positionals[0];
   if (!node) throw new UsageError(`missing node name\n\n${usage}`);
   const s = await resolveLab(str(p, 'lab'));
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new UsageError(`lab ${s.lab} has no node ${node} (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
-  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), 'inspect', '--node', n.name, '--bpffs', n.bpffs, ...sourceArgs(s, n.name)];
-  if (p.values.json) args.push('--json');
+  const args = ['--net=/run/netns/' + n.netns, '--', process.execPath, path.join(REPO, 'dist/cli/main.js'), cmd, '--node', n.name, '--bpffs', n.bpffs, ...sourceArgs(s, n.name), ...extra];
   const r = spawnSync('nsenter', args, { stdio: 'inherit' });
   if (r.error) throw r.error;
   return r.status ?? 1;

@@ -3,6 +3,7 @@ import { UsageError, VxmeshError } from '../errors.js';
 import { AGENT_USAGE, agentCommand } from './agent.js';
 import { INSPECT_USAGE, inspectCommand } from './inspect.js';
 import { CONTROLLER_USAGE, controllerCommand } from './controller.js';
+import { MONITOR_USAGE, monitorCommand } from './monitor.js';
 import { labCommand } from './lab.js';
 import { LAB_USAGE } from './lab-help.js';
 
@@ -14,6 +15,7 @@ vxlan) dataplane. Commands:
   agent       run a node's agent (reconcile loop driven by a file or the Kubernetes API)
   controller  run the cluster-wide controller (IPAM, NADs, conditions) against the Kubernetes API
   inspect     print what this node's dataplane holds
+  monitor     live verdict events of this node's BPF programs: drops with their reasons
   lab         run a multi-node lab in network namespaces (up, apply, migrate, restart, exec, status, down)
 
 Run \`vxmesh COMMAND --help\` for a command's options.`;
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage
   agent: { run: agentCommand, usage: AGENT_USAGE },
   controller: { run: controllerCommand, usage: CONTROLLER_USAGE },
   inspect: { run: inspectCommand, usage: INSPECT_USAGE },
+  monitor: { run: monitorCommand, usage: MONITOR_USAGE },
   lab: { run: labCommand, usage: LAB_USAGE },
 };
 

@@ -44,6 +44,12 @@ export interface PacketCounter {
   bytes: number;
 }
 
+/** Events of the bpf programs (vxm_events) not sent, summed over CPUs: over the budget, or with the ring full. */
+export interface EventsLost {
+  overBudget: number;
+  ringFull: number;
+}
+
 export interface InspectReport {
   mode: DataplaneMode;
   /** Human-readable text (what `vxmesh inspect` prints). */
@@ -64,6 +70,8 @@ export interface Dataplane {
   inspect(): Promise<InspectReport>;
   /** Per-VNI packet counters read now (for /metrics); kernel mode keeps none and returns []. */
   counters(): Promise<PacketCounter[]>;
+  /** bpf: events the programs could not send (vxm_ev_cpu), since they were loaded; kernel mode has no events. */
+  eventsLost?(): Promise<EventsLost | undefined>;
   /** Explicit uninstall: removes every device, namespace, table, pin and attachment vxmesh created. */
   cleanup(): Promise<void>;
   /**

@@ -5,7 +5,7 @@
  * then: readiness, invalid objects, the BPF packet counters); this module only keeps and renders them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PacketCounter } from '../dataplane/dataplane.js';
+import type { EventsLost, PacketCounter } from '../dataplane/dataplane.js';
 import type { PeerReport } from '../agent/peer-probe.js';
 
 export interface PassSample {
@@ -27,6 +27,8 @@ export interface ScrapeSample {
   invalidObjects: number;
   /** Monotonic counters of the bpf programs, read now; empty in kernel mode. */
   packets: PacketCounter[];
+  /** Events the bpf programs could not send (vxm_ev_cpu), read now; absent in kernel mode. */
+  eventsLost?: EventsLost;
   /** Failed reads of the source since start (the snapshot was kept, the dataplane left as it is). */
   sourceReadErrors?: number;
 }
@@ -70,6 +72,13 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
     name: 'vxmesh_bytes_total',
     help: 'Bytes handled by the BPF programs since they were loaded, by VNI and verdict (vxm_stats). No samples in kernel mode.',
     labelNames: ['vni', 'verdict'], registers,
+  });
+  // Drops by reason are vxmesh_packets_total{verdict=~"dropped-.*"} already (vxm_stats); what the events
+  // add is only what they could not tell: the ones lost, never counted among the drops.
+  const eventsLost = new Counter({
+    name: 'vxmesh_events_lost_total',
+    help: 'Verdict events of the BPF programs (vxmesh monitor) not sent since they were loaded, by cause: over-budget (the per-CPU rate limit) or ring-full (the reader is behind). No samples in kernel mode.',
+    labelNames: ['cause'], registers,
   });
   const held = new Counter({
     name: 'vxmesh_passes_held_total',
@@ -142,6 +151,11 @@ export function agentMetrics(o: AgentMetricsOptions = {}): AgentMetrics {
       for (const c of s.packets) {
         packets.inc({ vni: c.vni, verdict: c.verdict }, c.packets);
         bytes.inc({ vni: c.vni, verdict: c.verdict }, c.bytes);
+      }
+      eventsLost.reset();
+      if (s.eventsLost) {
+        eventsLost.inc({ cause: 'over-budget' }, s.eventsLost.overBudget);
+        eventsLost.inc({ cause: 'ring-full' }, s.eventsLost.ringFull);
       }
       return registry.metrics();
     },

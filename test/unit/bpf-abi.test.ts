@@ -37,10 +37,26 @@ describe('abi.ts mirrors vxm_abi.h', () => {
     expect(Number(/#define VXM_BCAST_BURST (\d+)/.exec(src)?.[1])).toBe(abi.BCAST_BURST);
   });
 
+  it('has the event ring size, budget and code lists of the header (vxm_events, vxm_ev_cpu)', async () => {
+    const fs = await import('node:fs');
+    const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');
+    expect(Number(/#define VXM_EV_RATE (\d+)/.exec(src)?.[1])).toBe(abi.EV_RATE);
+    expect(Number(/#define VXM_EV_BURST (\d+)/.exec(src)?.[1])).toBe(abi.EV_BURST);
+    expect(/#define VXM_EV_RING_BYTES \((\d+) \* (\d+)\)/.exec(src)?.slice(1).reduce((a, b) => a * Number(b), 1)).toBe(abi.EV_RING_BYTES);
+    // enum vxm_err / vxm_miss / vxm_hook by value, in the order of the mirrors
+    const values = (prefix: string) => new Map([...src.matchAll(new RegExp(`\\b${prefix}(\\w+) = (\\d+)`, 'g'))].map((m) => [Number(m[2]), m[1]!]));
+    const errs = values('VXM_E_');
+    expect(abi.REASONS.map((_, i) => (i === 0 ? '' : errs.get(i)?.toLowerCase().replace(/_/g, '-').replace(/^bcast-/, 'broadcast-')))).toEqual([...abi.REASONS]);
+    const misses = values('VXM_M_');
+    expect(abi.MISSES.map((_, i) => misses.get(i)?.toLowerCase().replace(/_/g, '-'))).toEqual(abi.MISSES.map((m) => m.replace('arp-sender', 'arp-sha')));
+    const hooks = values('VXM_HOOK_');
+    expect(abi.HOOKS.slice(1).map((_, i) => `vxm_${hooks.get(i + 1)?.toLowerCase()}`)).toEqual(abi.HOOKS.slice(1));
+  });
+
   it('has the flag values of the header (plain constants: clang leaves these enums out of BTF)', async () => {
     const fs = await import('node:fs');
     const src = fs.readFileSync(path.join(objectDir(), '../../bpf/include/vxm_abi.h'), 'utf8');
-    const flags = ['PORT_VM', 'PORT_GATEWAY', 'PORT_UNBOUND', 'NET_MOVING', 'EP_LOCAL', 'EP_REMOTE', 'EP_ARRIVING', 'EP_MOVING', 'CFG_POLICY', 'POL_ANY'] as const;
+    const flags = ['PORT_VM', 'PORT_GATEWAY', 'PORT_UNBOUND', 'NET_MOVING', 'EP_LOCAL', 'EP_REMOTE', 'EP_ARRIVING', 'EP_MOVING', 'CFG_POLICY', 'POL_ANY', 'EV_TRACE'] as const;
     const inHeader = Object.fromEntries(flags.map((f) => [f, Number(new RegExp(`\\bVXM_${f} = (\\d+)`).exec(src)?.[1])]));
     expect(inHeader).toEqual(Object.fromEntries(flags.map((f) => [f, abi[f]])));
   });

@@ -43,6 +43,18 @@ describe('upgrade plan', () => {
     expect(planUpgrade({ vxm_ct: hom }, { vxm_ct: { ...hom, maxEntries: 8192 } }, flows)[0]).toMatchObject({ action: 'recreate' });
   });
 
+  it('creates the event maps a build adds, and recreates (never copies) a resized ring buffer', () => {
+    const ring = (bytes: number): MapInfo => ({ type: 27, keySize: 0, valueSize: 0, maxEntries: bytes, flags: 0 });
+    const percpu = { type: 6, keySize: 4, valueSize: 32, maxEntries: 1, flags: 0 };
+    const cfg = { type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 };
+    const before = { vxm_ports: hash(4, 8) };
+    const steps = planUpgrade(before, { ...before, vxm_events: ring(262144), vxm_ev_cpu: percpu, vxm_ev_config: cfg }, flows);
+    expect(steps.map((s) => [s.map, s.action])).toEqual([['vxm_ev_config', 'create'], ['vxm_ev_cpu', 'create'], ['vxm_events', 'create'], ['vxm_ports', 'reuse']]);
+    expect(planUpgrade({ vxm_events: ring(262144) }, { vxm_events: ring(262144) }, flows)[0]).toMatchObject({ action: 'reuse' });
+    const resized = planUpgrade({ vxm_events: ring(262144) }, { vxm_events: ring(1048576) }, flows);
+    expect(resized.map(describeStep)).toEqual(['map vxm_events: recreate (events not yet read are lost): max entries 262144 -> 1048576']);
+  });
+
   it('groups old flows per VNI into the shares that exist, dropping networks without one', () => {
     const key = (vni: number, port: number) => { const b = Buffer.alloc(20); b.writeUInt32LE(vni, 0); b.writeUInt16BE(port, 12); return b; };
     const val = (n: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };

@@ -47,6 +47,29 @@ export const CFG_NATIVE_OFF = 2;
 export const POL_ANY = 1;
 export const POL_MAX_RANGES = 16;
 
+/** vxm_ev_config flag: events for forwarding verdicts too (`vxmesh monitor --all`). */
+export const EV_TRACE = 1;
+/** vxm_events' size in bytes (VXM_EV_RING_BYTES). */
+export const EV_RING_BYTES = 256 * 1024;
+/** Events a second each CPU may send, and the burst above that rate (VXM_EV_RATE, VXM_EV_BURST); the rest is counted lost. */
+export const EV_RATE = 1000;
+export const EV_BURST = 200;
+
+/** enum vxm_hook, by value (0 unused). */
+export const HOOKS = ['', 'vxm_from_vm', 'vxm_from_tunnel', 'vxm_from_uplink', 'vxm_to_port'] as const;
+/** enum vxm_err, by value (0: none, a forwarding verdict). Never renumber. */
+export const REASONS = [
+  '', 'malformed', 'spoof-mac', 'spoof-ip', 'unknown-vtep', 'unknown-vni', 'vlan', 'tunnel-key', 'policy', 'unbound',
+  'ipv6', 'native', 'encap-broken', 'broadcast-unicast', 'dhcp', 'broadcast-rate',
+] as const;
+export type Reason = Exclude<(typeof REASONS)[number], ''>;
+/** enum vxm_miss, by value: what exactly failed within a reason. */
+export const MISSES = [
+  'none', 'no-endpoint', 'other-port', 'not-local', 'arp-sender', 'no-arp', 'other-mac', 'unspecified',
+  'no-rule', 'no-port', 'not-ipv4', 'vlan-stripped',
+] as const;
+export type Miss = (typeof MISSES)[number];
+
 const mac6 = koffi.array('uint8_t', 6, 'Array');
 const pad2 = koffi.array('uint8_t', 2, 'Array');
 
@@ -84,6 +107,15 @@ export const LAYOUTS = {
   vxm_ct_entry: koffi.struct('vxm_ct_entry', { last_seen: 'uint64_t' }),
   vxm_bcast: koffi.struct('vxm_bcast', { tat: 'uint64_t' }),
   vxm_pol_stat_key: koffi.struct('vxm_pol_stat_key', { group: 'uint32_t', verdict: 'uint32_t' }),
+  vxm_event: koffi.struct('vxm_event', {
+    time_ns: 'uint64_t', hook: 'uint32_t', ifindex: 'uint32_t', vni: 'uint32_t', verdict: 'uint32_t',
+    reason: 'uint32_t', miss: 'uint32_t', detail: 'uint32_t', group: 'uint32_t', outer_src: 'uint32_t', outer_dst: 'uint32_t',
+    dst_mac: mac6, src_mac: mac6, ethertype: koffi.array('uint8_t', 2, 'Array'), direction: 'uint8_t', l4_proto: 'uint8_t',
+    saddr: koffi.array('uint8_t', 4, 'Array'), daddr: koffi.array('uint8_t', 4, 'Array'),
+    sport: koffi.array('uint8_t', 2, 'Array'), dport: koffi.array('uint8_t', 2, 'Array'), len: 'uint32_t',
+  }),
+  vxm_ev_cpu: koffi.struct('vxm_ev_cpu', { tat: 'uint64_t', sent: 'uint64_t', lost_rate: 'uint64_t', lost_ring: 'uint64_t' }),
+  vxm_ev_config: koffi.struct('vxm_ev_config', { flags: 'uint32_t', pad: 'uint32_t' }),
 } as const;
 export type LayoutName = keyof typeof LAYOUTS;
 

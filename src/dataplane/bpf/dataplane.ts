@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Dataplane, DataplaneOptions, InspectReport, PacketCounter, ReconcileReport } from '../dataplane.js';
+import type { Dataplane, DataplaneOptions, EventsLost, InspectReport, PacketCounter, ReconcileReport } from '../dataplane.js';
 import type { NodeIntent } from '../../intent/types.js';
 import { DataplaneError } from '../../errors.js';
 import { run } from '../../util/exec.js';
@@ -240,6 +240,17 @@ export class BpfDataplane implements Dataplane {
     const maps = PinnedMaps.open(this.pinDir);
     try {
       return maps.readStats();
+    } finally {
+      maps.close();
+    }
+  }
+
+  async eventsLost(): Promise<EventsLost | undefined> {
+    if (!fs.existsSync(path.join(this.pinDir, 'vxm_ev_cpu'))) return undefined;
+    const maps = PinnedMaps.open(this.pinDir);
+    try {
+      const c = maps.readEventCounters();
+      return { overBudget: c.lostRate, ringFull: c.lostRing };
     } finally {
       maps.close();
     }

@@ -48,7 +48,8 @@ export function inspectData(maps: PinnedMaps, ifname: Map<number, string>): BpfI
   const vteps = maps.entries<{ cluster_id: number; ip: number }, number>('vxm_vteps', 'vxm_vtep_key', 'u8')
     .map((e) => ({ clusterId: e.key.cluster_id, ip: hostIpString(e.key.ip) }))
     .sort((a, b) => a.clusterId - b.clusterId || a.ip.localeCompare(b.ip, undefined, { numeric: true }));
-  const bpftool = ALL_MAPS.map((m) => `bpftool map dump pinned ${path.join(maps.pinDir, m)}`);
+  // vxm_events is a ring buffer, nothing to dump: `vxmesh monitor` reads it
+  const bpftool = ALL_MAPS.filter((m) => m !== 'vxm_events').map((m) => `bpftool map dump pinned ${path.join(maps.pinDir, m)}`);
   return { pinDir: maps.pinDir, ports, endpoints, arp, vteps, counters: maps.readStats(), policy: readPolicyRows(maps), shares: shareUse(maps.fd('vxm_ct')), bpftool };
 }
 

@@ -16,6 +16,7 @@ const libc = koffi.load('libc.so.6');
 const bpf_object = koffi.opaque('bpf_object');
 const bpf_program = koffi.opaque('bpf_program');
 const bpf_map = koffi.opaque('bpf_map');
+const ring_buffer = koffi.opaque('ring_buffer');
 
 /** struct bpf_tc_hook (libbpf.h). */
 export const TcHook = koffi.struct('bpf_tc_hook', { sz: 'size_t', ifindex: 'int', attach_point: 'int', parent: 'uint32_t' });
@@ -39,6 +40,7 @@ export const MapCreateOpts = koffi.struct('bpf_map_create_opts', {
 });
 
 const printFn = koffi.proto('int vxm_libbpf_print_fn(int level, const char *fmt, void *ap)');
+const sampleFn = koffi.proto('int vxm_ring_sample_fn(void *ctx, void *data, size_t size)');
 
 const f = {
   set_print: lib.func('void *libbpf_set_print(vxm_libbpf_print_fn *fn)'),
@@ -81,6 +83,9 @@ const f = {
   tc_detach: lib.func('int bpf_tc_detach(bpf_tc_hook *hook, bpf_tc_opts *opts)'),
   tc_query: lib.func('int bpf_tc_query(bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
   test_run: lib.func('int bpf_prog_test_run_opts(int fd, _Inout_ bpf_test_run_opts *opts)'),
+  ring_new: lib.func('ring_buffer *ring_buffer__new(int map_fd, vxm_ring_sample_fn *sample_cb, void *ctx, void *opts)'),
+  ring_consume: lib.func('int ring_buffer__consume(ring_buffer *rb)'),
+  ring_free: lib.func('void ring_buffer__free(ring_buffer *rb)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
   closeFd: libc.func('int close(int fd)'),
 };
@@ -383,6 +388,57 @@ export function testRun(progFd: number, frame: Buffer): TestRunResult {
     koffi.free(inPtr);
     koffi.free(outPtr);
   }
+}
+
+/** A BPF ring buffer being read: consume() takes every record there is now, never waits. */
+export interface RingReader {
+  /** Calls the record callback once per available record; returns how many. */
+  consume(): number;
+  close(): void;
+}
+
+/**
+ * Reads a BPF_MAP_TYPE_RINGBUF map (its fd; libbpf maps the ring, the fd may be closed afterwards) with
+ * `onRecord` called for each record, synchronously inside consume(), with a copy of its bytes (the ring's
+ * memory is handed back to the kernel when the callback returns). Never ring_buffer__poll: epoll_wait
+ * would block Node's event loop; the caller consumes from a timer instead.
+ */
+export function ringBufferOpen(fd: number, onRecord: (data: Buffer) => void): RingReader {
+  let failure: unknown;
+  const cb = koffi.register((_ctx: unknown, data: unknown, size: number | bigint) => {
+    try {
+      onRecord(Buffer.from(koffi.view(data, Number(size)) as ArrayBuffer));
+    } catch (err) {
+      failure ??= err; // thrown again from consume(): a JS exception must not unwind through libbpf
+      return -1;
+    }
+    return 0;
+  }, koffi.pointer(sampleFn));
+  drainMessages();
+  const rb = f.ring_new(fd, cb, null, null);
+  if (!rb) {
+    koffi.unregister(cb);
+    throw new BpfError('ring_buffer__new', koffi.errno() || 22, detail());
+  }
+  let open = true;
+  return {
+    consume() {
+      if (!open) return 0;
+      const n = f.ring_consume(rb) as number;
+      if (failure) {
+        const err = failure;
+        failure = undefined;
+        throw err;
+      }
+      return check('ring_buffer__consume', n);
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      f.ring_free(rb);
+      koffi.unregister(cb);
+    },
+  };
 }
 
 // In a node's namespace (TC hooks, ifindexes): util/libc.ts, shared with the peer probe's socket.

@@ -5,12 +5,12 @@
  */
 import path from 'node:path';
 import { BpfError } from '../../errors.js';
-import { VERDICTS, decode, sizeOf, type LayoutName, type Verdict } from './abi.js';
+import { VERDICTS, decode, encode, sizeOf, u32, type LayoutName, type Verdict } from './abi.js';
 import * as bpf from './libbpf.js';
 import { deleteKeys, dumpMap, updateEntries, type Packed } from './batch.js';
 import { MANAGED_MAPS, emptyState, type ManagedMap, type MapChange, type MapState } from './desired.js';
 
-export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_ct_abi', 'vxm_pol_stats'] as const;
+export const ALL_MAPS = [...MANAGED_MAPS, 'vxm_stats', 'vxm_ct', 'vxm_ct_abi', 'vxm_pol_stats', 'vxm_events', 'vxm_ev_abi', 'vxm_ev_cpu', 'vxm_ev_config'] as const;
 export type MapName = (typeof ALL_MAPS)[number];
 
 /** Key and value sizes per map (from the ABI layouts). */
@@ -29,9 +29,16 @@ export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
   vxm_ct: { key: 4, value: 4 }, // vni -> inner map (ct-shares.ts)
   vxm_ct_abi: { key: sizeOf('vxm_ct_key'), value: sizeOf('vxm_ct_entry') }, // BTF anchor, never used
   vxm_pol_stats: { key: sizeOf('vxm_pol_stat_key'), value: sizeOf('vxm_stat') },
+  vxm_events: { key: 0, value: 0 }, // a ring buffer: records, not entries (events-reader.ts)
+  vxm_ev_abi: { key: 4, value: sizeOf('vxm_event') }, // BTF anchor, never used
+  vxm_ev_cpu: { key: 4, value: sizeOf('vxm_ev_cpu') },
+  vxm_ev_config: { key: 4, value: sizeOf('vxm_ev_config') },
 };
 
 export interface StatRow { vni: number; verdict: Verdict; packets: number; bytes: number }
+
+/** The event counters of vxm_ev_cpu, summed over CPUs: sent, and lost over the budget or with the ring full. */
+export interface EventCounters { sent: number; lostRate: number; lostRing: number }
 
 export class PinnedMaps {
   private constructor(readonly pinDir: string, private readonly fds: Record<MapName, number>) {}
@@ -126,6 +133,30 @@ export class PinnedMaps {
       rows.push({ vni: k.readUInt32LE(0), verdict, packets: Number(packets), bytes: Number(bytes) });
     }
     return rows.sort((a, b) => a.vni - b.vni || VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
+  }
+
+  /** vxm_ev_cpu summed over CPUs (a per-CPU array: one lookup returns every CPU's slot). */
+  readEventCounters(): EventCounters {
+    const cpus = bpf.possibleCpus();
+    const slot = MAP_SIZES.vxm_ev_cpu.value; // 32, 8-aligned
+    const v = bpf.mapLookup(this.fds.vxm_ev_cpu, u32(0), slot * cpus);
+    const out = { sent: 0, lostRate: 0, lostRing: 0 };
+    for (let c = 0; v && c < cpus; c++) {
+      out.sent += Number(v.readBigUInt64LE(c * slot + 8));
+      out.lostRate += Number(v.readBigUInt64LE(c * slot + 16));
+      out.lostRing += Number(v.readBigUInt64LE(c * slot + 24));
+    }
+    return out;
+  }
+
+  /** vxm_ev_config flags (EV_TRACE: events for forwarding verdicts too). */
+  eventFlags(): number {
+    const v = bpf.mapLookup(this.fds.vxm_ev_config, u32(0), MAP_SIZES.vxm_ev_config.value);
+    return v ? v.readUInt32LE(0) : 0;
+  }
+
+  setEventFlags(flags: number): void {
+    bpf.mapUpdate(this.fds.vxm_ev_config, u32(0), encode('vxm_ev_config', { flags, pad: 0 }));
   }
 
   close(): void {

@@ -31,12 +31,13 @@ export type MapStep =
 /** Kernel map type numbers (uapi bpf.h) by name, for messages. */
 const TYPE_NAMES: Record<number, string> = {
   1: 'Hash', 2: 'Array', 5: 'PerCPUHash', 6: 'PerCPUArray', 9: 'LRUHash', 10: 'LRUCPUHash', 11: 'LPMTrie',
-  12: 'ArrayOfMaps', 13: 'HashOfMaps', 25: 'DevMapHash',
+  12: 'ArrayOfMaps', 13: 'HashOfMaps', 25: 'DevMapHash', 27: 'RingBuf',
 };
 export const typeName = (t: number): string => `${TYPE_NAMES[t] ?? 'type'}(${t})`;
 const HASH = 1;
 const LRU_HASH = 9;
 const HASH_OF_MAPS = 13;
+const RINGBUF = 27;
 const PERCPU = new Set([5, 6, 10]);
 
 /** The fields that differ, each as `<field> <old> -> <new>`; empty when the pinned map can be reused. Pure. */
@@ -68,6 +69,7 @@ function converterFor(map: string, pinned: MapInfo, declared: MapInfo, flows: Fl
   if (map === 'vxm_ct' && pinned.type === LRU_HASH && pinned.keySize === flows.ctKey && pinned.valueSize === flows.ctEntry
     && declared.type === HASH_OF_MAPS && declared.keySize === 4) return 'ct-shares';
   if (PERCPU.has(pinned.type) || PERCPU.has(declared.type)) return undefined; // counters: reset
+  if (pinned.type === RINGBUF || declared.type === RINGBUF) return undefined; // records in flight, no entries to copy
   const sameEntries = pinned.keySize === declared.keySize && pinned.valueSize === declared.valueSize;
   const hashLike = (t: number) => t === HASH || t === LRU_HASH;
   if (sameEntries && (pinned.type === declared.type || (hashLike(pinned.type) && hashLike(declared.type)))) {
@@ -76,6 +78,12 @@ function converterFor(map: string, pinned: MapInfo, declared: MapInfo, flows: Fl
     return 'copy';
   }
   return undefined;
+}
+
+function recreateWhy(old: MapInfo): string {
+  if (PERCPU.has(old.type)) return 'counters reset';
+  if (old.type === RINGBUF) return 'events not yet read are lost';
+  return 'no converter for the old layout: filled from the intent';
 }
 
 /** One step per map, pinned or declared, sorted by name. Pure. */
@@ -99,7 +107,7 @@ export function planUpgrade(pinned: Record<string, MapInfo>, declared: Record<st
     }
     const converter = converterFor(map, old, neu, flows);
     if (converter) steps.push({ map, action: 'migrate', converter, differences });
-    else steps.push({ map, action: 'recreate', differences, why: PERCPU.has(old.type) ? 'counters reset' : 'no converter for the old layout: filled from the intent' });
+    else steps.push({ map, action: 'recreate', differences, why: recreateWhy(old) });
   }
   return steps;
 }
