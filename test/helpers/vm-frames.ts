@@ -43,6 +43,11 @@ export class Planes {
     }
   }
 
+  /** bpf: where `node`'s maps and programs are pinned. */
+  pinDir(node: string): string {
+    return names.pinDir(this.bpffs.get(node)!);
+  }
+
   /** bpf: a vxm_stats counter of VNI `vni` on `node`. */
   stat(node: string, verdict: Verdict, vni = 100): number {
     const maps = PinnedMaps.open(names.pinDir(this.bpffs.get(node)!));
