@@ -6,6 +6,8 @@
  * from lab VM namespaces (vm-frames.ts helpers) and from an underlay host for the tunnel side.
  * Lab: network A (VNI 100) on three nodes; a1 and a3 on n1, a2 on n2; policy: a3 takes UDP 5000 only.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, NODE_IPS, sh, type VmDef } from '../helpers/kernel-lab.js';
 import { Planes, scapySend } from '../helpers/vm-frames.js';
@@ -14,7 +16,7 @@ import { names } from '../../src/dataplane/names.js';
 import { EventMonitor } from '../../src/dataplane/bpf/monitor.js';
 import { openPinnedProgram, PROGRAMS, type ProgramName } from '../../src/dataplane/bpf/loader.js';
 import * as bpf from '../../src/dataplane/bpf/libbpf.js';
-import { EV_BURST, EV_RATE, REASONS, type Reason } from '../../src/dataplane/bpf/abi.js';
+import { EV_BURST, EV_RATE, EV_TRACE, REASONS, type Reason } from '../../src/dataplane/bpf/abi.js';
 import { reasonText, type MonitorEvent } from '../../src/dataplane/bpf/events.js';
 import type { NodeIntent } from '../../src/intent/types.js';
 
@@ -24,6 +26,9 @@ const vm = (n: number, node: string): VmDef => ({ name: `a${n}`, net: A.key, nod
 const [A1, A2, A3] = [vm(1, 'n1'), vm(2, 'n2'), vm(3, 'n1')];
 const ipNum = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const t0 = Date.now(); !ok(); await sleep(50)) if (Date.now() - t0 > ms) throw new Error('timed out');
+}
 /** Reasons no real frame can provoke: vxe0 always attaches tunnel metadata (bpf-progs.test.ts runs that
  * drop with BPF_PROG_TEST_RUN), encap-broken needs a failing skb store after a successful resize, and
  * native is no drop (the frame takes vxe0). */
@@ -158,6 +163,21 @@ describe('bpf mode: every drop has an event saying why (vxm_events)', () => {
     for (const e of got) seen.add(e.reason!);
     expect(got.length).toBeGreaterThan(0);
     expect(got[0]).toMatchObject({ hook: 'vxm_from_vm', ifindex: ifindex.vxmpa1, vni: 100, verdict: 'dropped-broadcast-rate', daddr: '255.255.255.255' });
+  });
+
+  it('vxmesh monitor --all prints the drop with its reason, and restores the trace flag on SIGINT', async () => {
+    const bpffs = planes.pinDir('n1').replace(/\/vxmesh$/, '');
+    const cli = spawn('ip', ['netns', 'exec', lab.nodeNs('n1'), process.execPath, path.resolve('dist/cli/main.js'), 'monitor', '--all', '--bpffs', bpffs, '--vm', 'a1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (d) => (out += d));
+    await waitFor(() => mon.maps.eventFlags() === EV_TRACE);
+    await scapySend(lab.vmNs('a1'), [`Ether(src="${A3.mac}", dst="${A1.mac}")/IP(src="${A1.ip}", dst="${A3.ip}")/UDP(sport=4000, dport=7001)`]);
+    await sleep(300);
+    const exited = new Promise((r) => cli.once('exit', r));
+    cli.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain(`vxm_from_vm vxmpa1 (default/a1/default) VNI 100 10.10.0.11 → 10.10.0.13 udp/7001 dropped: source MAC ${A3.mac} is not the VM's (port vxmpa1 is bound to default/a1 default; the MAC's NIC is on vxmpa3 (default/a3/default))`);
+    expect(mon.maps.eventFlags()).toBe(0);
   });
 
   it('every drop reason the programs can produce from real frames was seen', () => {
