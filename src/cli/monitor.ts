@@ -6,7 +6,7 @@ import { UsageError, VxmeshError } from '../errors.js';
 import { names } from '../dataplane/names.js';
 import { listLinks } from '../dataplane/netlink/link.js';
 import { EventMonitor, concernsVm, eventNames, policyGroups } from '../dataplane/bpf/monitor.js';
-import { EVENT_BUDGET, EventFolder, eventJson, formatEvent, formatFolded, type EventNames, type MonitorEvent } from '../dataplane/bpf/events.js';
+import { EVENT_BUDGET, EventFolder, eventJson, formatEvent, formatFolded, monotonicToWallNs, type EventNames, type MonitorEvent } from '../dataplane/bpf/events.js';
 import type { EventCounters } from '../dataplane/bpf/maps.js';
 import type { Snapshot } from '../model/schema.js';
 import { componentLogger } from '../log.js';
@@ -16,7 +16,7 @@ import { noExtra, parse, str } from './args.js';
 
 export const MONITOR_USAGE = `Usage: vxmesh monitor [--drops|--all] [--vni N] [--vm X] [--json] [--interval S] [options]
 
-Prints the verdicts of this node's BPF programs as they happen, one line per frame: time, program, port
+Prints the verdicts of this node's BPF programs as they happen, one line per frame: time (UTC), program, port
 (and the VM it is bound to), network, sender → receiver, flow and, for a drop, the reason in words and
 exactly which check or lookup refused it. Repeats are folded: the first is printed, the others counted
 and printed as one "×N more in S s" line per interval. Events the programs could not send (over the budget
@@ -94,14 +94,26 @@ export async function monitorCommand(argv: string[]): Promise<number> {
     namesNow = eventNames(await listLinks({}), policyGroups(mon.maps), snapshot);
   };
   const folder = new EventFolder();
+  const clockOffset = monotonicToWallNs();
   let base = mon.counters();
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const wanted = (e: MonitorEvent) => (all || e.drop) && (vni === undefined || e.vni === vni || (e.vni === 0 && e.detail === vni)) && (!vm || concernsVm(e, namesNow, vm));
+  // The ring keeps what nobody read since the last reader stopped: that backlog is not "live".
+  const startNs = process.hrtime.bigint();
+  let backlog = 0;
   const drain = () => {
     for (const e of mon.take()) {
+      if (e.timeNs < startNs) {
+        backlog++;
+        continue;
+      }
+      if (backlog) {
+        if (!json) out(`(${backlog} event(s) from before this monitor started left out)`);
+        backlog = 0;
+      }
       if (!wanted(e)) continue;
-      if (json) out(JSON.stringify(eventJson(e, namesNow)));
-      else if (folder.add(e, Date.now())) out(formatEvent(e, namesNow));
+      if (json) out(JSON.stringify(eventJson(e, namesNow, clockOffset)));
+      else if (folder.add(e, Date.now())) out(formatEvent(e, namesNow, clockOffset));
     }
   };
   const report = () => {

@@ -93,3 +93,16 @@ describe('vxm_events records', () => {
     expect(concernsVm(decodeEvent(record({})), names, 'vm-a1')).toBe(true); // its port
   });
 });
+
+describe('eventTime', () => {
+  it('puts the kernel\'s monotonic time on the wall clock with the offset taken when the reader started', async () => {
+    const { eventTime, monotonicToWallNs } = await import('../../src/dataplane/bpf/events.js');
+    const e = { timeNs: 5_000_000_000n } as Parameters<typeof eventTime>[0];
+    expect(eventTime(e)).toBe('5.000'); // no offset: monotonic seconds
+    expect(eventTime(e, BigInt(Date.UTC(2026, 11, 2, 1, 2, 3, 456)) * 1_000_000n - 5_000_000_000n)).toBe('01:02:03.456');
+    // An event of "now" (hrtime is the same clock as bpf_ktime_get_ns) lands within a second of Date.now().
+    const now = { timeNs: process.hrtime.bigint() } as Parameters<typeof eventTime>[0];
+    const wall = Number((now.timeNs + monotonicToWallNs()) / 1_000_000n);
+    expect(Math.abs(wall - Date.now())).toBeLessThan(1000);
+  });
+});

@@ -189,9 +189,23 @@ export function endpointsText(e: MonitorEvent, n: EventNames): string {
   return `${who(e.saddr, e.srcMac)} → ${who(e.daddr, e.dstMac)}`;
 }
 
-/** One line per event: time (monotonic seconds), hook, port, network, sender → receiver, flow, the reason. */
-export function formatEvent(e: MonitorEvent, n: EventNames = NO_NAMES): string {
-  const t = (Number(e.timeNs / 1_000_000n) / 1000).toFixed(3);
+/**
+ * The wall-clock time of an event: `clockOffsetNs` is the wall clock minus CLOCK_MONOTONIC (what
+ * bpf_ktime_get_ns counts) when the reader started (monotonicToWallNs). Without it, monotonic seconds.
+ */
+export function eventTime(e: MonitorEvent, clockOffsetNs?: bigint): string {
+  if (clockOffsetNs === undefined) return (Number(e.timeNs / 1_000_000n) / 1000).toFixed(3);
+  return new Date(Number((e.timeNs + clockOffsetNs) / 1_000_000n)).toISOString().slice(11, 23);
+}
+
+/** The wall clock minus CLOCK_MONOTONIC now (Node's hrtime is CLOCK_MONOTONIC on Linux, as bpf_ktime_get_ns). */
+export function monotonicToWallNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+/** One line per event: time (UTC with clockOffsetNs, else monotonic seconds), hook, port, network, sender → receiver, flow, the reason. */
+export function formatEvent(e: MonitorEvent, n: EventNames = NO_NAMES, clockOffsetNs?: bigint): string {
+  const t = eventTime(e, clockOffsetNs);
   return `${t} ${e.hook} ${portText(n, e.ifindex)} ${netText(n, e.vni)} ${endpointsText(e, n)} ${flowText(e)} ${reasonText(e, n)}`;
 }
 
@@ -241,10 +255,10 @@ export function formatFolded(f: Folded, n: EventNames, windowMs: number): string
 }
 
 /** The event as JSON (bigint time as a number of nanoseconds in a string-safe form). */
-export function eventJson(e: MonitorEvent, n: EventNames = NO_NAMES): Record<string, unknown> {
+export function eventJson(e: MonitorEvent, n: EventNames = NO_NAMES, clockOffsetNs?: bigint): Record<string, unknown> {
   const port = n.port(e.ifindex);
   return {
-    ...e, timeNs: e.timeNs.toString(), port: port?.name, vm: port?.binding?.vm, network: n.network(e.vni)?.name,
+    ...e, timeNs: e.timeNs.toString(), ...(clockOffsetNs !== undefined ? { time: new Date(Number((e.timeNs + clockOffsetNs) / 1_000_000n)).toISOString() } : {}), port: port?.name, vm: port?.binding?.vm, network: n.network(e.vni)?.name,
     policies: e.group !== undefined ? n.group(e.group) : undefined, text: reasonText(e, n),
   };
 }
