@@ -42,8 +42,8 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   let switchover: Switchover;
   try {
     await addNetns(sandbox);
-  // Nothing may speak from the target pod's interfaces before the switchover (an IPv6 autoconfiguration
-  // frame from the guest's MAC would be the guest arriving early); moved into the guest, they get its settings.
+    // Nothing may speak from the target pod's interfaces before the switchover (an IPv6 autoconfiguration
+    // frame from the guest's MAC would be the guest arriving early); moved into the guest, they get its settings.
     await run(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { netns: sandbox, allowFailure: true });
     for (const nic of vm.interfaces) cni.push(await cniAdd(s, target, nic, to));
     const guest = await Promise.all(vm.interfaces.map((nic) => guestNicState(vm.netns, nic.ifname, kubevirtPodIfname(nic.name))));
@@ -74,7 +74,8 @@ export async function migrateVm(s: LabState, vmName: string, to: string): Promis
   await waitReady(s, switched);
   const convergedMs = Date.now() - started;
   await switchover.done;
-  // The source pod goes once the migration completed: its CNI DEL on the source node, its sandbox.
+  // The source pod goes once the migration completed: its CNI DEL on the source node. The target pod's
+  // sandbox is empty now (its interfaces moved into the guest) and goes too.
   for (const nic of source.interfaces) await unplugNic(s, source, nic);
   await deleteNetns(sandbox);
   // The guest keeps running and renews its lease (SIGUSR1, as after a link flap): the new node must answer it.
